@@ -1,0 +1,1 @@
+"""Publishing channels, one module each, behind the Protocol in channels.base."""
