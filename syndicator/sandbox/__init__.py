@@ -4,5 +4,6 @@ Tests, the demo and staff training point the real clients at these servers throu
 """
 
 from syndicator.sandbox.graph import GraphServer
+from syndicator.sandbox.zalo import ZaloServer
 
-__all__ = ["GraphServer"]
+__all__ = ["GraphServer", "ZaloServer"]
