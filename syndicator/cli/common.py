@@ -1,0 +1,82 @@
+"""What every command needs: the loaded config, storage, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from syndicator.config import Settings, config_path, load_config
+from syndicator.errors import ConfigError
+from syndicator.logs import configure_logging
+from syndicator.storage import Storage
+
+
+class Context:
+    """Loads config and opens storage lazily, once per command."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._settings: Settings | None = None
+        self._storage: Storage | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_config(config_path(self.args.config))
+            logging_cfg = self._settings.logging
+            configure_logging(
+                self.args.log_level or logging_cfg.level,
+                self.args.log_format or logging_cfg.format,
+            )
+        return self._settings
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            import daemon
+
+            self._storage = daemon.build_storage(self.settings)
+        return self._storage
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """--since accepts ISO 8601 dates or datetimes; naive values are read as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(f"--since: {value!r} is not an ISO 8601 date or datetime") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: Any = None) -> None:
+    out = out or sys.stdout
+    text_rows = [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in text_rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line.rstrip(), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in text_rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def print_jsonl(rows: Iterable[dict[str, Any]], out: Any = None) -> None:
+    out = out or sys.stdout
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

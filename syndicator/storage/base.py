@@ -1,0 +1,96 @@
+"""The transaction helper and audit appends shared by every storage area."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from syndicator.audit import GENESIS, AuditEvent, canonical_data, event_hash
+from syndicator.errors import StorageError
+from syndicator.storage.engine import take_writer_lock
+from syndicator.storage.models import AuditRow
+
+
+class StorageBase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction holding the writer lock; commits or rolls back as a whole."""
+        try:
+            with self._sessions() as session, session.begin():
+                take_writer_lock(session.connection())
+                yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        try:
+            with self._sessions() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+
+    def _audit(
+        self,
+        session: Session,
+        kind: str,
+        *,
+        actor: str,
+        subject: str | None,
+        data: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> AuditEvent:
+        """Append one chained audit row inside the caller's transaction."""
+        return self._audit_many(session, [(kind, actor, subject, data)], now)[0]
+
+    def _audit_many(
+        self,
+        session: Session,
+        events: list[tuple[str, str, str | None, Mapping[str, Any] | None]],
+        now: datetime,
+    ) -> list[AuditEvent]:
+        if not events:
+            return []
+        last = session.execute(
+            select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+        ).first()
+        next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        at = now.astimezone(UTC).replace(microsecond=0)
+        out: list[AuditEvent] = []
+        rows: list[AuditRow] = []
+        for kind, actor, subject, data in events:
+            body = canonical_data(data)
+            digest = event_hash(prev, next_id, at, kind, actor, subject, body)
+            event = AuditEvent(next_id, at, kind, actor, subject, body, prev, digest)
+            rows.append(
+                AuditRow(
+                    id=next_id,
+                    at=at,
+                    kind=kind,
+                    actor=actor,
+                    subject=subject,
+                    data=body,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            out.append(event)
+            prev, next_id = digest, next_id + 1
+        session.add_all(rows)
+        return out
+
+
+def audit_event(row: AuditRow) -> AuditEvent:
+    return AuditEvent(
+        row.id, row.at, row.kind, row.actor, row.subject, row.data, row.prev_hash, row.hash
+    )

@@ -1,0 +1,177 @@
+"""Stored polling state per source: what is due, conditional-GET validators, health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from syndicator.storage.base import StorageBase
+from syndicator.storage.models import SourceRow
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    id: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_check_at: datetime | None
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    last_new_at: datetime | None
+    error_count: int
+    last_error: str | None
+    status: str  # new | ok | failing | unhealthy
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one poll of one source changed in its stored state."""
+
+    source_id: str
+    checked_at: datetime
+    next_check_at: datetime
+    ok: bool
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    validators_changed: bool = False
+    had_new: bool = False
+
+
+class SourcesMixin(StorageBase):
+    def sync_sources(self, sources: Iterable[tuple[str, str]], now: datetime) -> None:
+        """Make sure every configured (id, url) has a state row; a changed URL resets validators."""
+        with self._write() as session:
+            rows = {row.id: row for row in session.scalars(select(SourceRow))}
+            for source_id, url in sources:
+                row = rows.get(source_id)
+                if row is None:
+                    session.add(
+                        SourceRow(
+                            id=source_id,
+                            url=url,
+                            next_check_at=now,
+                            created_at=now,
+                            error_count=0,
+                            status="new",
+                        )
+                    )
+                elif row.url != url:
+                    row.url, row.etag, row.last_modified, row.body_hash = url, None, None, None
+                    row.next_check_at = now
+
+    def due_sources(self, now: datetime, among: Sequence[str] | None = None) -> list[str]:
+        """Ids whose next check time has come, oldest first."""
+        query = select(SourceRow.id).where(
+            or_(SourceRow.next_check_at.is_(None), SourceRow.next_check_at <= now)
+        )
+        if among is not None:
+            query = query.where(SourceRow.id.in_(list(among)))
+        with self._read() as session:
+            return list(session.scalars(query.order_by(SourceRow.next_check_at)))
+
+    def claim_source(self, source_id: str, now: datetime, lease: timedelta) -> bool:
+        """Take a due source for this instance (atomic; another daemon on PostgreSQL loses)."""
+        with self._write() as session:
+            result = session.execute(
+                update(SourceRow)
+                .where(SourceRow.id == source_id)
+                .where(or_(SourceRow.next_check_at.is_(None), SourceRow.next_check_at <= now))
+                .values(next_check_at=now + lease)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def source_states(self, ids: Sequence[str] | None = None) -> dict[str, SourceState]:
+        query = select(SourceRow)
+        if ids is not None:
+            query = query.where(SourceRow.id.in_(list(ids)))
+        with self._read() as session:
+            return {row.id: _state(row) for row in session.scalars(query)}
+
+    def source_state(self, source_id: str) -> SourceState | None:
+        return self.source_states([source_id]).get(source_id)
+
+    def record_polls(
+        self, records: Sequence[PollRecord], *, unhealthy_after: int, now: datetime
+    ) -> list[str]:
+        """Store poll outcomes in one transaction; return ids that just became unhealthy."""
+        became_unhealthy: list[str] = []
+        if not records:
+            return became_unhealthy
+        with self._write() as session:
+            rows = {
+                row.id: row
+                for row in session.scalars(
+                    select(SourceRow).where(SourceRow.id.in_([r.source_id for r in records]))
+                )
+            }
+            events = []
+            for rec in records:
+                row = rows.get(rec.source_id)
+                if row is None:
+                    continue
+                row.last_checked_at = rec.checked_at
+                row.next_check_at = rec.next_check_at
+                if rec.ok:
+                    if row.status == "unhealthy":
+                        events.append(
+                            (
+                                "source.recovered",
+                                "poller",
+                                rec.source_id,
+                                {"after_errors": row.error_count},
+                            )
+                        )
+                    row.error_count, row.status = 0, "ok"
+                    row.last_error = rec.error[:2000] if rec.error else None  # parse warning
+                    row.last_success_at = rec.checked_at
+                    if rec.validators_changed:
+                        row.etag, row.last_modified = rec.etag, rec.last_modified
+                        row.body_hash = rec.body_hash
+                    if rec.had_new:
+                        row.last_new_at = rec.checked_at
+                else:
+                    row.error_count += 1
+                    row.last_error = (rec.error or "unknown error")[:2000]
+                    if row.error_count >= unhealthy_after and row.status != "unhealthy":
+                        row.status = "unhealthy"
+                        became_unhealthy.append(rec.source_id)
+                        events.append(
+                            (
+                                "source.unhealthy",
+                                "poller",
+                                rec.source_id,
+                                {
+                                    "errors": row.error_count,
+                                    "last_error": row.last_error,
+                                    "next_check_at": rec.next_check_at,
+                                },
+                            )
+                        )
+                    elif row.status != "unhealthy":
+                        row.status = "failing"
+            self._audit_many(session, events, now)
+        return became_unhealthy
+
+
+def _state(row: SourceRow) -> SourceState:
+    return SourceState(
+        id=row.id,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        next_check_at=row.next_check_at,
+        last_checked_at=row.last_checked_at,
+        last_success_at=row.last_success_at,
+        last_new_at=row.last_new_at,
+        error_count=row.error_count,
+        last_error=row.last_error,
+        status=row.status,
+    )
