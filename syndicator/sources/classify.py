@@ -1,0 +1,240 @@
+"""Sorting articles into the directive's categories, and flagging secret or urgent ones.
+
+Pure: rules in, article in, article out. The keyword lists live in
+`syndicator/defaults/classification.toml` and the config's `[classification]` table.
+
+Categories come, in order of trust, from the portal's own section name, the URL's directories,
+then keywords in the title and summary. All matches are kept (first = most trusted);
+`tin_tuc` is the answer when nothing matched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from syndicator.errors import ConfigError
+from syndicator.types import Article, Flag
+
+CATEGORIES = (
+    "chi_dao_dieu_hanh", "khen_thuong_xu_phat", "quy_hoach_ke_hoach", "dau_tu_moi_goi",
+    "dau_thau_mua_sam", "ho_tro_doanh_nghiep", "van_ban_phap_luat", "thu_tuc_hanh_chinh",
+    "pho_bien_phap_luat", "khoa_hoc_cong_nghe", "hoi_dap", "tin_tuc",
+)  # fmt: skip
+DEFAULT_CATEGORY = "tin_tuc"
+# Secrecy stamps sit at the top of a document; deeper in the body "MẬT" is prose.
+MARKER_HEAD_CHARS = 300
+# Words that turn "mật" into ordinary vocabulary: bí mật (secret, in prose about secrets),
+# mật khẩu (password), mật ong (honey), mật mã (cipher), mật độ (density), mật thiết (close).
+_NOT_A_STAMP_BEFORE = {"bí"}
+_NOT_A_STAMP_AFTER = {"khẩu", "ong", "mã", "độ", "thiết"}
+_SECRECY_LABEL = re.compile(r"độ\s+mật\s*[:：]\s*(tuyệt\s+mật|tối\s+mật|mật)", re.IGNORECASE)
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierRules:
+    """Keyword lists per category, URL directory hints, portal section aliases and markers."""
+
+    keywords: Mapping[str, tuple[str, ...]]
+    url_paths: Mapping[str, tuple[str, ...]]
+    aliases: Mapping[str, tuple[str, ...]]
+    secrecy_markers: tuple[str, ...]
+    urgent_keywords: tuple[str, ...]
+
+    @classmethod
+    def defaults(cls) -> ClassifierRules:
+        """The rules shipped in syndicator/defaults/classification.toml."""
+        return _default_rules()
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ClassifierRules:
+        """Merge a config `[classification]` table over the defaults (per category, replacing)."""
+        return _build(data, base=cls.defaults(), where="classification")
+
+
+@functools.cache
+def _default_rules() -> ClassifierRules:
+    text = resources.files("syndicator").joinpath("defaults/classification.toml").read_text("utf-8")
+    return _build(tomllib.loads(text), base=None, where="defaults/classification.toml")
+
+
+def _build(data: Mapping[str, Any], *, base: ClassifierRules | None, where: str) -> ClassifierRules:
+    known = {"keywords", "url_paths", "aliases", "secrecy_markers", "urgent_keywords"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown setting (expected one of {sorted(known)})")
+    tables = {}
+    for name in ("keywords", "url_paths", "aliases"):
+        merged = dict(getattr(base, name)) if base else {}
+        table = data.get(name, {})
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}.{name}: expected a table of category = [words]")
+        for category, words in table.items():
+            if category not in CATEGORIES:
+                raise ConfigError(f"{where}.{name}.{category}: unknown category")
+            merged[category] = _strings(words, f"{where}.{name}.{category}")
+        tables[name] = MappingProxyType(merged)
+    lists = {}
+    for name in ("secrecy_markers", "urgent_keywords"):
+        if name in data:
+            lists[name] = _strings(data[name], f"{where}.{name}")
+        else:
+            lists[name] = getattr(base, name) if base else ()
+    return ClassifierRules(**tables, **lists)
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return tuple(unicodedata.normalize("NFC", v.strip()) for v in value if v.strip())
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+def words(text: str) -> str:
+    """NFC, case-folded, punctuation removed, single spaces: the form keywords compare in."""
+    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFC", text).casefold()).split())
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove Vietnamese diacritics (and đ -> d) so unaccented text can still be matched."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class _Text:
+    """A text prepared once for many keyword lookups."""
+
+    def __init__(self, text: str) -> None:
+        self.plain = f" {words(text)} "
+        self.folded = f" {strip_diacritics(self.plain)} "
+        self.accented = self.plain.strip() != self.folded.strip()
+
+    def has(self, keyword: str) -> bool:
+        """Whole-word match. Both sides accented: exact, so "bão" (storm) does not match "báo"
+        (newspaper). Otherwise (unaccented text or keyword): compare without diacritics."""
+        plain = words(keyword)
+        if not plain:
+            return False
+        folded = strip_diacritics(plain)
+        if self.accented and plain != folded:
+            return f" {plain} " in self.plain
+        return f" {folded} " in self.folded
+
+
+def _first_hits(text: _Text, table: Mapping[str, tuple[str, ...]]) -> list[str]:
+    return [cat for cat in CATEGORIES if any(text.has(k) for k in table.get(cat, ()))]
+
+
+def _url_hits(url: str, table: Mapping[str, tuple[str, ...]]) -> list[str]:
+    # Only directories: the last segment is the article's slug, already covered by keywords.
+    directories = urlsplit(url).path.split("/")[:-1]
+    segments = [f"-{strip_diacritics(s).lower().replace('_', '-')}-" for s in directories if s]
+    return [
+        cat
+        for cat in CATEGORIES
+        if any(
+            f"-{hint.strip('/').lower()}-" in seg for hint in table.get(cat, ()) for seg in segments
+        )
+    ]
+
+
+def _source_hits(source_categories: Sequence[str], rules: ClassifierRules) -> list[str]:
+    found: list[str] = []
+    for name in source_categories:
+        key = strip_diacritics(words(name))
+        aliased = [
+            cat
+            for cat in CATEGORIES
+            if any(strip_diacritics(words(a)) == key for a in rules.aliases.get(cat, ()))
+        ]
+        found += aliased or _first_hits(_Text(name), rules.keywords)
+    return found
+
+
+def categorise(article: Article, rules: ClassifierRules) -> tuple[str, ...]:
+    """The category keys of an article, most trusted first; ("tin_tuc",) when nothing matched."""
+    found = _source_hits(article.source_categories, rules)
+    found += _url_hits(article.url, rules.url_paths)
+    found += _first_hits(_Text(f"{article.title}\n{article.summary}"), rules.keywords)
+    unique = tuple(dict.fromkeys(found))
+    return unique or (DEFAULT_CATEGORY,)
+
+
+def _is_stamp_word(marker: str) -> bool:
+    return " " not in marker and marker.isupper()
+
+
+def _mostly_upper(text: str) -> bool:
+    letters = [w for w in text.split() if any(c.isalpha() for c in w)]
+    return len(letters) >= 3 and sum(w.isupper() for w in letters) >= 0.8 * len(letters)
+
+
+def _stamp_in(marker: str, text: str) -> bool:
+    """An upper-case stand-alone stamp such as "MẬT", not the word inside ordinary prose."""
+    all_caps = _mostly_upper(text)
+    for match in re.finditer(rf"(?<!\w){re.escape(marker)}(?!\w)", text):
+        before = text[: match.start()].split()
+        after = text[match.end() :].split()
+        prev = _NON_WORD.sub("", before[-1]).casefold() if before else ""
+        nxt = _NON_WORD.sub("", after[0]).casefold() if after else ""
+        if prev in _NOT_A_STAMP_BEFORE or nxt in _NOT_A_STAMP_AFTER:
+            continue
+        if all_caps:
+            # In an all-caps title every word is upper-case; accept only stamp positions.
+            char_before = text[match.start() - 1] if match.start() else ""
+            if before and after and char_before not in ("(", "["):
+                continue
+        return True
+    return False
+
+
+def find_secrecy_marker(title: str, text: str, markers: Sequence[str]) -> str | None:
+    """The first secrecy marker found (longest first), or None. `text` is summary + body."""
+    head = unicodedata.normalize("NFC", text[:MARKER_HEAD_CHARS])
+    title = unicodedata.normalize("NFC", title)
+    ordered = sorted(markers, key=len, reverse=True)
+    label = _SECRECY_LABEL.search(f"{title}\n{head}")
+    if label:
+        value = " ".join(label.group(1).split()).casefold()
+        for marker in ordered:
+            if marker.casefold() == value:
+                return marker
+    whole = _Text(f"{title}\n{text}")
+    for marker in ordered:
+        if _is_stamp_word(marker):
+            if _stamp_in(marker, title) or _stamp_in(marker, head):
+                return marker
+        elif f" {words(marker)} " in whole.plain:
+            return marker
+    return None
+
+
+def classify(article: Article, rules: ClassifierRules) -> Article:
+    """Set categories, the HOLD flag and secrecy marker, and the URGENT flag."""
+    flags = set(article.flags)
+    body = f"{article.summary}\n{article.content_text}"
+    marker = find_secrecy_marker(article.title, body, rules.secrecy_markers)
+    marker = marker or article.secrecy_marker
+    if marker:
+        flags.add(Flag.HOLD)
+    headline = _Text(f"{article.title}\n{article.summary}")
+    if any(headline.has(k) for k in rules.urgent_keywords):
+        flags.add(Flag.URGENT)
+    return dataclasses.replace(
+        article,
+        categories=categorise(article, rules),
+        flags=frozenset(flags),
+        secrecy_marker=marker,
+    )
