@@ -17,7 +17,7 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ CATEGORIES = (
     "pho_bien_phap_luat", "khoa_hoc_cong_nghe", "hoi_dap", "tin_tuc",
 )  # fmt: skip
 DEFAULT_CATEGORY = "tin_tuc"
+DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "defaults" / "classification.toml"
 # Secrecy stamps sit at the top of a document; deeper in the body "MẬT" is prose.
 MARKER_HEAD_CHARS = 300
 # Words that turn "mật" into ordinary vocabulary: bí mật (secret, in prose about secrets),
@@ -64,7 +65,9 @@ class ClassifierRules:
 
 @functools.cache
 def _default_rules() -> ClassifierRules:
-    text = resources.files("syndicator").joinpath("defaults/classification.toml").read_text("utf-8")
+    # A path next to the package rather than importlib.resources: the editable install makes
+    # `syndicator` a namespace package, which resources.files() cannot read from.
+    text = DEFAULTS_FILE.read_text(encoding="utf-8")
     return _build(tomllib.loads(text), base=None, where="defaults/classification.toml")
 
 

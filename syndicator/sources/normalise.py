@@ -141,6 +141,8 @@ def sanitise_html(fragment: str | None, base: str) -> str:
         return value
 
     fragment = _DOUBLE_ESCAPED.sub(undo_double_escape, unicodedata.normalize("NFC", fragment))
+    # "</br>" (VnExpress and many CMSs) means a line break; the HTML parser would drop it.
+    fragment = re.sub(r"</br\s*>", "<br>", fragment, flags=re.IGNORECASE)
     cleaned = nh3.clean(
         fragment,
         tags=ALLOWED_TAGS,
