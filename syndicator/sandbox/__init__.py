@@ -4,6 +4,7 @@ Tests, the demo and staff training point the real clients at these servers throu
 """
 
 from syndicator.sandbox.graph import GraphServer
+from syndicator.sandbox.telegram import TelegramServer
 from syndicator.sandbox.zalo import ZaloServer
 
-__all__ = ["GraphServer", "ZaloServer"]
+__all__ = ["GraphServer", "TelegramServer", "ZaloServer"]

@@ -28,6 +28,7 @@ ANY = "any"
 # Kinds every server understands; each server adds its own "error" flavour on top.
 HANG = "accept_then_hang"  # do the work, hold the connection, then drop it without an answer
 DROP = "drop"  # do the work, then drop the connection at once
+ACCEPT_THEN_DROP = "accept_then_drop"  # the same as DROP, under the name the notes use
 DROP_BEFORE = "drop_before"  # drop the connection without doing the work
 HTTP500 = "http500_no_body"  # answer 500 with an empty body, without doing the work
 SLOW = "slow"  # wait `delay` seconds, then behave normally
@@ -45,7 +46,7 @@ class Fault:
     @property
     def commits(self) -> bool:
         """Whether the call still takes effect (the ambiguous-outcome faults)."""
-        return self.kind in (HANG, DROP) or bool(self.params.get("commit"))
+        return self.kind in (HANG, DROP, ACCEPT_THEN_DROP) or bool(self.params.get("commit"))
 
     def to_json(self) -> dict[str, Any]:
         """Plain form for the state endpoint."""
@@ -65,9 +66,9 @@ class FaultQueue:
         queue = self._queues.setdefault(scope.lower(), deque())
         queue.extend(Fault(kind, scope.lower(), dict(params)) for _ in range(times))
 
-    def take(self, *scopes: str) -> Fault | None:
+    def take(self, *scopes: str, include_any: bool = True) -> Fault | None:
         """Pop the first fault queued for any of `scopes` (most specific first) or for "any"."""
-        for scope in (*scopes, ANY):
+        for scope in (*scopes, ANY) if include_any else scopes:
             queue = self._queues.get(scope.lower())
             if queue:
                 return queue.popleft()
@@ -202,7 +203,7 @@ class SandboxServer:
             if fault.commits:
                 await commit()
             return web.Response(status=int(fault.params.get("status", 500)), body=b"")
-        if fault.kind in (HANG, DROP):
+        if fault.kind in (HANG, DROP, ACCEPT_THEN_DROP):
             await commit()
             if fault.kind == HANG:
                 await self._sleep(float(fault.params.get("hold", 30.0)))
