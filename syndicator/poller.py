@@ -131,7 +131,7 @@ class Poller:
             return report
         if result.not_modified:
             report.not_modified = 1
-            await self._record(source, result, now, ok=True, error_count=0)
+            await self._record(source, result, now, ok=True, error_count=0, unchanged=True)
             return report
         report.fetched = 1
         try:
@@ -155,7 +155,7 @@ class Poller:
             ok=outcome,
             error_count=0 if outcome else error_count + 1,
             error="; ".join(report.errors) or None,
-            validators=outcome,
+            validators=True,
             had_new=report.new > 0,
         )
         return report
@@ -213,6 +213,7 @@ class Poller:
         error: str | None = None,
         validators: bool = False,
         had_new: bool = False,
+        unchanged: bool = False,
     ) -> None:
         settings = self.poll_settings
         when = next_check(
@@ -237,6 +238,7 @@ class Poller:
                 body_hash=result.body_hash,
                 validators_changed=validators,
                 had_new=had_new,
+                unchanged=unchanged,
             )
         )
         if len(self._pending) >= _FLUSH_EVERY:

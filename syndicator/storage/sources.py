@@ -42,6 +42,7 @@ class PollRecord:
     body_hash: str | None = None
     validators_changed: bool = False
     had_new: bool = False
+    unchanged: bool = False  # 304 or same body hash: nothing new to learn about the document
 
 
 class SourcesMixin(StorageBase):
@@ -118,7 +119,10 @@ class SourcesMixin(StorageBase):
                     continue
                 row.last_checked_at = rec.checked_at
                 row.next_check_at = rec.next_check_at
-                if rec.ok:
+                if rec.ok and rec.unchanged and (row.last_error or "").startswith("parse"):
+                    # Still the same broken document: keep its error standing, do not re-parse.
+                    row.last_success_at = rec.checked_at
+                elif rec.ok:
                     if row.status == "unhealthy":
                         events.append(
                             (
@@ -137,6 +141,9 @@ class SourcesMixin(StorageBase):
                     if rec.had_new:
                         row.last_new_at = rec.checked_at
                 else:
+                    if rec.validators_changed:  # a document that parsed to nothing: remember it
+                        row.etag, row.last_modified = rec.etag, rec.last_modified
+                        row.body_hash = rec.body_hash
                     row.error_count += 1
                     row.last_error = (rec.error or "unknown error")[:2000]
                     if row.error_count >= unhealthy_after and row.status != "unhealthy":
