@@ -76,7 +76,7 @@ def _build(data: Mapping[str, Any], *, base: ClassifierRules | None, where: str)
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown setting (expected one of {sorted(known)})")
-    tables = {}
+    tables: dict[str, Mapping[str, tuple[str, ...]]] = {}
     for name in ("keywords", "url_paths", "aliases"):
         merged = dict(getattr(base, name)) if base else {}
         table = data.get(name, {})
@@ -87,13 +87,19 @@ def _build(data: Mapping[str, Any], *, base: ClassifierRules | None, where: str)
                 raise ConfigError(f"{where}.{name}.{category}: unknown category")
             merged[category] = _strings(words, f"{where}.{name}.{category}")
         tables[name] = MappingProxyType(merged)
-    lists = {}
+    lists: dict[str, tuple[str, ...]] = {}
     for name in ("secrecy_markers", "urgent_keywords"):
         if name in data:
             lists[name] = _strings(data[name], f"{where}.{name}")
         else:
             lists[name] = getattr(base, name) if base else ()
-    return ClassifierRules(**tables, **lists)
+    return ClassifierRules(
+        keywords=tables["keywords"],
+        url_paths=tables["url_paths"],
+        aliases=tables["aliases"],
+        secrecy_markers=lists["secrecy_markers"],
+        urgent_keywords=lists["urgent_keywords"],
+    )
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

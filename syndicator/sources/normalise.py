@@ -99,7 +99,7 @@ def clean_text(fragment: str | None) -> str:
     space between words."""
     if not fragment:
         return ""
-    text = decode_leftover_entities(" ".join(_extract(fragment).parts))
+    text = decode_leftover_entities("".join(_extract(fragment).parts))
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
@@ -215,7 +215,11 @@ def normalise(
     if published_at is None:
         flags.add(Flag.NO_DATE)
 
-    image = absolute_url(entry.image, base) or absolute_url(first_image(body_html), base)
+    image = (
+        absolute_url(entry.image, base)
+        or absolute_url(first_image(entry.content), base)
+        or absolute_url(first_image(entry.summary), base)
+    )
     marker = find_secrecy_marker(title, f"{summary}\n{content_text}", markers)
     if marker:
         flags.add(Flag.HOLD)
