@@ -108,6 +108,7 @@ def golden_text(name: str) -> str:
 
 
 def main() -> int:
+    """Write every golden file."""
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for name in feed_names():
         target = GOLDEN / name.replace(".xml", ".json")
