@@ -73,6 +73,8 @@ def _default_rules() -> ClassifierRules:
 
 def _build(data: Mapping[str, Any], *, base: ClassifierRules | None, where: str) -> ClassifierRules:
     known = {"keywords", "url_paths", "aliases", "secrecy_markers", "urgent_keywords"}
+    # A typed config model dumps unset options as None: treat them as absent.
+    data = {k: v for k, v in data.items() if v is not None}
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown setting (expected one of {sorted(known)})")

@@ -57,7 +57,7 @@ def parse_json(body: bytes, mapping: Mapping[str, str], url: str) -> ParseResult
         document = json.loads(body)  # bytes: UTF-8/16/32 (with or without BOM) are detected
     except (ValueError, UnicodeDecodeError) as exc:
         return ParseResult((), error=f"invalid JSON: {exc}")
-    items_path = mapping.get("items", "")
+    items_path = mapping.get("items") or ""  # absent or None (a config model's default): root
     items = resolve_path(document, items_path)
     if items is _MISSING:
         return ParseResult((), error=f"items path {items_path!r} not found")

@@ -203,3 +203,9 @@ def test_from_mapping_rejects_bad_config(data: dict[str, object], key: str) -> N
     """Invalid config fails with the exact key named."""
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         ClassifierRules.from_mapping(data)
+
+
+def test_from_mapping_ignores_none() -> None:
+    """Options left unset (None) in a config model keep their defaults."""
+    rules = ClassifierRules.from_mapping({"keywords": None, "secrecy_markers": None})
+    assert rules == RULES

@@ -135,3 +135,10 @@ def test_resolve_missing_path(path: str) -> None:
     from syndicator.sources.jsonapi import _MISSING
 
     assert resolve_path({"a": {"b": [10, {"c": "x"}]}}, path) is _MISSING
+
+
+def test_none_paths_mean_unmapped() -> None:
+    """A mapping dumped from a config model (None for unset fields) is accepted."""
+    mapping = {"items": None, "title": "t", "url": None, "summary": None}
+    (entry,) = parse_json(body([{"t": "A"}]), mapping, URL).entries  # type: ignore[arg-type]
+    assert entry.title == "A" and entry.url is None
