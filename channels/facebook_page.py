@@ -1,0 +1,256 @@
+"""A Facebook Page through the Meta Graph API (api-notes section 1).
+
+Publishing is one POST to `/{page}/feed` (link post) or `/{page}/photos` (photo post), never
+retried here. After any answer, `usage_pct` holds the highest usage percentage Meta reported
+(None when it sent no usage header), so the publisher can slow down above about 75 %. After a
+throttle answer the channel refuses further calls until the wait is over, because Meta keeps
+counting calls made while limited (api-notes 1.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+import jinja2
+from pydantic import field_validator
+
+from channels.base import ChannelSettings, Clock, CredentialState, HandleCallback, utc_now
+from channels.facebook_errors import classify_graph_error, usage_percent
+from channels.facebook_render import render_facebook
+from channels.http import json_body, send
+from channels.render_common import template_environment
+from syndicator.errors import (
+    AmbiguousError,
+    CredentialsError,
+    PermanentError,
+    PublishError,
+    TemporaryError,
+    ThrottledError,
+)
+from syndicator.sources.identity import canonical_url
+from syndicator.types import Article, Post, PublishResult
+
+KIND = "facebook_page"
+FEED = "{page}/feed"
+PHOTOS = "{page}/photos"
+PUBLISHED_POSTS = "{page}/published_posts"
+POST_FIELDS = "id,message,link,created_time,permalink_url"
+RECONCILE_LOOKBACK = timedelta(minutes=5)  # clocks differ; look a little before the attempt
+RECONCILE_PAGE_SIZE = 100
+RECONCILE_MAX_PAGES = 5
+PERMALINK_ATTEMPTS = 2
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"]+")
+
+
+class FacebookPageSettings(ChannelSettings):
+    """`[channels.<name>]` with kind = "facebook_page"."""
+
+    kind: Literal["facebook_page"]
+    page_id: str
+    access_token: str
+    api_base: str = "https://graph.facebook.com"
+    api_version: str = "v23.0"
+    post_as: Literal["link", "photo"] = "link"  # photo falls back to link without an image
+    app_id: str | None = None  # with app_secret: debug_token checks and appsecret_proof
+    app_secret: str | None = None
+    hashtags: bool = True
+    template: str = "facebook.j2"
+
+    @field_validator("api_version")
+    @classmethod
+    def _version_shape(cls, value: str) -> str:
+        if not re.match(r"^v\d+\.\d+$", value):
+            raise ValueError('must look like "v23.0"')
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class FacebookPage:
+    """The Channel for one Facebook Page."""
+
+    kind = KIND
+
+    def __init__(
+        self,
+        name: str,
+        settings: FacebookPageSettings,
+        *,
+        client: httpx.AsyncClient,
+        clock: Clock = utc_now,
+        templates: jinja2.Environment | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self.templates = templates or template_environment(settings.template_dir)
+        self.usage_pct: float | None = None
+        self.blocked_until: datetime | None = None
+
+    def render(self, article: Article, settings: FacebookPageSettings | None = None) -> Post:
+        """The post for `article` (pure; see channels.facebook_render)."""
+        return render_facebook(
+            article, settings or self.settings, channel=self.name, env=self.templates
+        )
+
+    async def publish(
+        self,
+        post: Post,
+        *,
+        attempt_started_at: datetime,
+        on_handle: HandleCallback | None = None,
+    ) -> PublishResult:
+        """POST the stored payload once; the permalink is fetched afterwards (best effort)."""
+        page = self.settings.page_id
+        photo = "url" in post.payload
+        path = (PHOTOS if photo else FEED).format(page=page)
+        body = await self._call("POST", path, data=dict(post.payload), creates=True)
+        post_id = body.get("post_id") or body.get("id")
+        if not isinstance(post_id, str) or not post_id:
+            raise AmbiguousError(self.name, f"Graph answered without a post id: {body!r}")
+        details: dict[str, Any] = {"photo_id": body["id"]} if photo and "id" in body else {}
+        return PublishResult(
+            external_id=post_id, permalink=await self._permalink(post_id), details=details
+        )
+
+    async def reconcile(
+        self, post: Post, *, attempt_started_at: datetime, handle: dict[str, Any] | None = None
+    ) -> PublishResult | None:
+        """Look for the post's canonical link among the Page's posts since the attempt."""
+        since = int((attempt_started_at - RECONCILE_LOOKBACK).timestamp())
+        params = {"fields": POST_FIELDS, "since": str(since), "limit": str(RECONCILE_PAGE_SIZE)}
+        path = PUBLISHED_POSTS.format(page=self.settings.page_id)
+        found: list[dict[str, Any]] = []
+        for _ in range(RECONCILE_MAX_PAGES):
+            body = await self._call("GET", path, params=params, creates=False)
+            items = body.get("data") if isinstance(body.get("data"), list) else []
+            found += [item for item in items if self._matches(item, post.marker)]
+            after = (body.get("paging") or {}).get("cursors", {}).get("after")
+            if not items or not after or not (body.get("paging") or {}).get("next"):
+                break
+            params = {**params, "after": after}
+        if not found:
+            return None
+        found.sort(key=lambda item: str(item.get("created_time", "")))
+        first = found[0]
+        details: dict[str, Any] = {"reconciled": True}
+        if len(found) > 1:
+            details["duplicates"] = [item["id"] for item in found[1:]]
+        return PublishResult(
+            external_id=first["id"], permalink=first.get("permalink_url"), details=details
+        )
+
+    async def check(self) -> CredentialState:
+        """debug_token with the app credentials when configured, else read the Page itself."""
+        settings = self.settings
+        try:
+            if settings.app_id and settings.app_secret:
+                return await self._debug_token()
+            body = await self._call(
+                "GET", settings.page_id, params={"fields": "id,name"}, creates=False
+            )
+        except CredentialsError as exc:
+            return CredentialState(ok=False, detail=exc.message)
+        return CredentialState(ok=True, detail=f"Page {body.get('name', settings.page_id)}")
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _debug_token(self) -> CredentialState:
+        settings = self.settings
+        app_token = f"{settings.app_id}|{settings.app_secret}"
+        body = await self._call(
+            "GET",
+            "debug_token",
+            params={"input_token": settings.access_token},
+            creates=False,
+            token=app_token,
+        )
+        data = body.get("data") or {}
+        expires = data.get("expires_at") or 0
+        expires_at = datetime.fromtimestamp(expires, self.clock().tzinfo) if expires else None
+        if not data.get("is_valid"):
+            problem = (data.get("error") or {}).get("message", "token is not valid")
+            return CredentialState(ok=False, detail=f"Page token: {problem}", expires_at=expires_at)
+        scopes = ", ".join(data.get("scopes") or [])
+        detail = f"Page token valid ({data.get('type', '?')}; {scopes or 'no scopes listed'})"
+        return CredentialState(ok=True, detail=detail, expires_at=expires_at)
+
+    def _matches(self, item: dict[str, Any], marker: str) -> bool:
+        links = [item["link"]] if isinstance(item.get("link"), str) else []
+        links += [m.rstrip(".,;:)]") for m in _URL_IN_TEXT.findall(item.get("message") or "")]
+        return any(canonical_url(link) == marker for link in links)
+
+    async def _permalink(self, post_id: str) -> str | None:
+        """GET the post's permalink_url; a read, so retried once; None when it cannot be had."""
+        for _ in range(PERMALINK_ATTEMPTS):
+            try:
+                body = await self._call(
+                    "GET", post_id, params={"fields": "permalink_url"}, creates=False
+                )
+            except ThrottledError:
+                return None  # never spend more calls while limited
+            except TemporaryError:
+                continue
+            except PublishError:
+                return None
+            link = body.get("permalink_url")
+            return link if isinstance(link, str) else None
+        return None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        creates: bool,
+        params: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """One Graph call; returns the JSON object or raises a classified PublishError."""
+        now = self.clock()
+        if self.blocked_until and now < self.blocked_until:
+            wait = (self.blocked_until - now).total_seconds()
+            raise ThrottledError(self.name, "Graph asked us to pause", retry_after=wait)
+        settings = self.settings
+        token = token or settings.access_token
+        auth = {"access_token": token}
+        if settings.app_secret and token == settings.access_token:
+            proof = hmac.new(settings.app_secret.encode(), token.encode(), hashlib.sha256)
+            auth["appsecret_proof"] = proof.hexdigest()
+        url = f"{settings.api_base}/{settings.api_version}/{path}"
+        response = await send(
+            self.client,
+            self.name,
+            method,
+            url,
+            creates=creates,
+            timeout=settings.timeout.total_seconds(),
+            what=f"{method} {path}",
+            params={**(params or {}), **({} if data is not None else auth)},
+            data={**data, **auth} if data is not None else None,
+        )
+        self.usage_pct = usage_percent(response.headers)
+        body = json_body(response)
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            error = classify_graph_error(self.name, body["error"], response.headers)
+            if isinstance(error, ThrottledError) and error.retry_after:
+                self.blocked_until = now + timedelta(seconds=error.retry_after)
+            raise error
+        if response.status_code >= 400 or not isinstance(body, dict):
+            what = f"HTTP {response.status_code} without a Graph answer from {method} {path}"
+            if creates:
+                raise AmbiguousError(self.name, what + "; it may have gone through")
+            if response.status_code < 500 and isinstance(body, dict):
+                raise PermanentError(self.name, what)
+            raise TemporaryError(self.name, what)
+        return body
