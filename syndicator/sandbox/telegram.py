@@ -309,7 +309,7 @@ class TelegramServer(StaffMixin, UpdatesMixin, SandboxServer):
         else:
             raise bad_request("wrong file identifier/HTTP URL specified")
         file_id = "AgACAgUAAxkBAAI" + secrets.token_urlsafe(18)
-        sizes = [
+        sizes: list[dict[str, Any]] = [
             {"file_id": f"{file_id}-s", "file_unique_id": file_id[-12:] + "s", "width": 90,
              "height": 60, "file_size": max(1, size // 20)},
             {"file_id": file_id, "file_unique_id": file_id[-12:] + "m", "width": 800,

@@ -291,7 +291,8 @@ class ZaloServer(SandboxServer):
         return token
 
     async def _verify(self, payload: Any) -> dict[str, Any]:
-        entry = self._verify_tokens.get(payload.get("token") if isinstance(payload, dict) else "")
+        token = payload.get("token") if isinstance(payload, dict) else None
+        entry = self._verify_tokens.get(str(token))
         if entry is None:
             raise ZaloError(-201, "token is invalid")
         entry["calls"] += 1
