@@ -81,7 +81,11 @@ class Channel(Protocol):
 
     name: str  # the config table name, e.g. "facebook"
     kind: str  # "facebook_page" | "zalo_oa"
-    settings: ChannelSettings
+
+    @property
+    def settings(self) -> ChannelSettings:
+        """The validated `[channels.<name>]` table (routing and pacing keys included)."""
+        ...
 
     def render(self, article: Article, settings: Any = None) -> Post:
         """The post for `article`, using `settings` or the channel's own. Pure: no I/O."""

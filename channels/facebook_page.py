@@ -132,7 +132,8 @@ class FacebookPage:
         found: list[dict[str, Any]] = []
         for _ in range(RECONCILE_MAX_PAGES):
             body = await self._call("GET", path, params=params, creates=False)
-            items = body.get("data") if isinstance(body.get("data"), list) else []
+            data = body.get("data")
+            items: list[dict[str, Any]] = data if isinstance(data, list) else []
             found += [item for item in items if self._matches(item, post.marker)]
             after = (body.get("paging") or {}).get("cursors", {}).get("after")
             if not items or not after or not (body.get("paging") or {}).get("next"):
