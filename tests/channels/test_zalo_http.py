@@ -291,3 +291,24 @@ async def test_broadcast_digest(
     assert len(zalo.broadcasts) == 2
     with pytest.raises(PermanentError):
         await channel.broadcast_digest(["a"] * 6)
+
+
+async def test_refresh_lost_before_zalo_saw_it_is_retried(
+    zalo: ZaloServer, http: httpx.AsyncClient, token_store: MemoryTokenStore
+) -> None:
+    """A refresh dropped before Zalo processed it is retried once with the same token."""
+    channel = make_channel(zalo, http, token_store)
+    zalo.add_fault("drop_before", scope="oauth")
+    assert (await channel.check()).ok
+    assert zalo.refresh_count == 1
+
+
+async def test_refresh_answer_lost_after_rotation_needs_a_human(
+    zalo: ZaloServer, http: httpx.AsyncClient, token_store: MemoryTokenStore
+) -> None:
+    """When Zalo rotated but the answer was lost, the retry finds the token spent: alert."""
+    channel = make_channel(zalo, http, token_store)
+    zalo.add_fault("drop", scope="oauth")
+    state = await channel.check()
+    assert not state.ok and "spent by a refresh whose answer was lost" in state.detail
+    assert "zalo" not in token_store.tokens
