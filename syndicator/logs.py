@@ -85,5 +85,5 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # httpx logs every request at INFO; keep it at WARNING unless debugging.
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access"):
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
