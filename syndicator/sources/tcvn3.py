@@ -70,6 +70,7 @@ _SYLLABLE = re.compile(
     r"[aăâeêioôơuưy]{1,3}"
     r"(ng|nh|ch|[cmnpt])?"
 )
+_SUSPECT_RE = re.compile("[" + re.escape("".join(sorted(_SUSPECT))) + "]")
 _EDGE_PUNCT = re.compile(r"^[^\w]+|[^\w]+$")
 
 
@@ -114,6 +115,8 @@ def tcvn3_to_unicode(text: str) -> str:
 
 def looks_like_tcvn3(text: str) -> bool:
     """Guess whether the text is TCVN3 bytes shown as Latin-1 (see the module docstring)."""
+    if _SUSPECT_RE.search(text) is None:  # fast path: almost every text has none of them
+        return False
     words = text.split()
     suspicious = [w for w in words if _is_suspicious(w)]
     if not suspicious:
