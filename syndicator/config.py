@@ -141,6 +141,68 @@ class LoggingSettings(_Strict):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class AutoApproveRule(_Strict):
+    """Approve without a human: articles of `source` (any when omitted) in one of `categories`
+    (any when empty). Held (secrecy-marked) articles are never auto-approved."""
+
+    source: str | None = None
+    categories: list[str] = []
+
+
+class ApprovalSettings(_Strict):
+    mode: Literal["manual", "auto", "telegram"] = "manual"
+    auto_approve: list[AutoApproveRule] = []
+    # Telegram (mode = "telegram")
+    bot_token: str | None = None
+    chat_id: int | None = None  # the staff group
+    admin_chat_id: int | None = None  # alerts; defaults to chat_id
+    approvers: list[int] = []  # Telegram user ids who may decide
+    admins: list[int] = []  # may also pause/resume/retry
+    api_base: str = "https://api.telegram.org/bot"
+    file_base: str | None = None  # defaults to api_base with /bot replaced by /file/bot
+    remind_after: Duration = timedelta(hours=2)
+    expire_after: Duration = timedelta(hours=48)
+    urgent_categories: list[str] = []
+    urgent_keywords: list[str] = ["thiên tai", "bão", "lũ", "dịch bệnh", "khẩn cấp"]
+    urgent_remind_after: Duration = timedelta(minutes=20)
+    send_interval: Duration = timedelta(seconds=1)  # at most one message per this to a chat
+    poll_timeout: int = Field(default=10, ge=0, le=50)  # getUpdates long-poll seconds
+    heartbeat: str | None = None  # "08:00": a daily heartbeat to the admin chat; off when unset
+
+    @model_validator(mode="after")
+    def _telegram_needs(self) -> ApprovalSettings:
+        if self.mode == "telegram":
+            missing = [k for k in ("bot_token", "chat_id") if getattr(self, k) in (None, "")]
+            if missing:
+                raise ValueError(f'mode = "telegram" needs {", ".join(missing)}')
+            if not self.approvers:
+                raise ValueError('mode = "telegram" needs approvers (Telegram user ids)')
+        return self
+
+    @property
+    def alert_chat_id(self) -> int | None:
+        return self.admin_chat_id if self.admin_chat_id is not None else self.chat_id
+
+
+class PublishingSettings(_Strict):
+    interval: Duration = timedelta(seconds=2)  # how often the publisher looks for due posts
+    max_attempts: int = Field(default=10, ge=1)  # temporary failures before a post fails
+    retry_initial: Duration = timedelta(seconds=2)
+    retry_max: Duration = timedelta(minutes=5)
+    in_call_retries: int = Field(default=3, ge=1)  # quick retries inside one attempt (tenacity)
+    reconcile_delay: Duration = timedelta(seconds=30)  # between two reconcile checks
+    reconcile_checks: int = Field(default=2, ge=1)  # checks that find nothing before a re-send
+    max_article_age: Duration = timedelta(
+        days=3
+    )  # older articles get no posts (first-poll backlog)
+    pause_between: Duration = timedelta(seconds=1)  # between two posts to one channel
+
+
+class ServerSettings(_Strict):
+    listen: str | None = None  # "127.0.0.1:9464": /healthz and /metrics; off when unset
+    max_poll_age: Duration = timedelta(minutes=30)  # /healthz fails when the last poll is older
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     sources: list[SourceSettings] = []
@@ -148,10 +210,12 @@ class Settings(_Strict):
     poll: PollSettings = PollSettings()
     logging: LoggingSettings = LoggingSettings()
     classification: dict[str, Any] = {}
-    # Later capabilities validate these tables in their own modules.
+    # Each table is validated by its channel module (channels.parse_channel_settings) when the
+    # composition root builds the channels, so syndicator/ never imports channels/.
     channels: dict[str, dict[str, Any]] = {}
-    approval: dict[str, Any] = {}
-    server: dict[str, Any] = {}
+    approval: ApprovalSettings = ApprovalSettings()
+    publishing: PublishingSettings = PublishingSettings()
+    server: ServerSettings = ServerSettings()
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> Settings:

@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable
 
 from syndicator import __version__
-from syndicator.cli import audit_cmds, ingest
+from syndicator.cli import audit_cmds, ingest, posts
 from syndicator.cli.common import Context
 from syndicator.errors import ConfigError, StorageError, SyndicatorError
 
 Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-COMMAND_MODULES: list[Registrar] = [ingest.register, audit_cmds.register]
+COMMAND_MODULES: list[Registrar] = [ingest.register, posts.register, audit_cmds.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,13 +26,21 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_config(config_path(self.args.config))
+            settings = load_config(config_path(self.args.config))
+            import daemon
+
+            daemon.channel_settings(settings)  # channel tables fail here, before any database
+            self._settings = settings
             logging_cfg = self._settings.logging
             configure_logging(
                 self.args.log_level or logging_cfg.level,
                 self.args.log_format or logging_cfg.format,
             )
         return self._settings
+
+    @property
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
     @property
     def storage(self) -> Storage:

@@ -60,8 +60,9 @@ def check_config(ctx: Context) -> int:
         print_table(["id", "kind", "interval", "agency", "url", ""], rows)
     for name, channel in settings.channels.items():
         print(f"channel {name}: {channel.get('kind', '?')}")
-    if settings.approval:
-        print(f"approval: {settings.approval.get('mode', 'manual')}")
+    approval = settings.approval
+    rules = len(approval.auto_approve)
+    print(f"approval: {approval.mode}" + (f" ({rules} auto-approve rule(s))" if rules else ""))
     return 0
 
 

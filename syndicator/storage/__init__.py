@@ -9,13 +9,25 @@ from sqlalchemy import Engine, text
 
 from syndicator.storage.articles import ArticlesMixin, IngestResult
 from syndicator.storage.audit_log import AuditMixin
+from syndicator.storage.channels import ChannelsMixin, ChannelStatus, StoredTokens
 from syndicator.storage.engine import make_engine, upgrade
+from syndicator.storage.posts import PostPlan, PostRecord, PostsMixin
 from syndicator.storage.sources import PollRecord, SourcesMixin, SourceState
 
-__all__ = ["IngestResult", "PollRecord", "SourceState", "Storage", "open_storage"]
+__all__ = [
+    "ChannelStatus",
+    "IngestResult",
+    "PollRecord",
+    "PostPlan",
+    "PostRecord",
+    "SourceState",
+    "Storage",
+    "StoredTokens",
+    "open_storage",
+]
 
 
-class Storage(SourcesMixin, ArticlesMixin, AuditMixin):
+class Storage(SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin):
     """Verb methods over the database (see the mixins for each area)."""
 
     def ping(self) -> bool:

@@ -101,6 +101,7 @@ class ArticleRow(Base):
     first_seen_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    planned_version: Mapped[int] = mapped_column(Integer, default=0)  # posts rendered for it
 
 
 class AuditRow(Base):
@@ -116,3 +117,67 @@ class AuditRow(Base):
     data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly as hashed
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class PostRow(Base):
+    """The outbox: one row per (article, channel). See docs/posts.md for the state machine."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("article_id", "channel", name="uq_posts_article_channel"),
+        Index("ix_posts_channel_status", "channel", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(BigId, ForeignKey("articles.id"))
+    channel: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what is sent
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    preview_text: Mapped[str] = mapped_column(Text)
+    marker: Mapped[str] = mapped_column(Text)
+    edited: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(
+        Text
+    )  # "telegram:111 (Nguyễn Văn A)", "cli:root", "rule"
+    reason: Mapped[str | None] = mapped_column(Text)
+    scheduled_for: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    reconcile_checks: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_class: Mapped[str | None] = mapped_column(String(32))
+    handle: Mapped[str | None] = mapped_column(Text)  # JSON: vendor handle (Zalo processing token)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    permalink: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+
+
+class ChannelStateRow(Base):
+    """Whether a channel may publish: active, paused by a human, or waiting for credentials."""
+
+    __tablename__ = "channel_state"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), default="active")
+    reason: Mapped[str | None] = mapped_column(Text)
+    blocked_until: Mapped[datetime | None]  # throttled by the service
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(Text)
+
+
+class ChannelTokenRow(Base):
+    """Tokens set at run time (rotated Zalo pair, a new Page token); encrypted when keyed."""
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    refresh_obtained_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
