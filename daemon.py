@@ -22,6 +22,7 @@ from syndicator.config import Settings
 from syndicator.logs import register_secrets
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
+from syndicator.service import InstanceLock, install_signals, sleep_or_stop, supervise
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
@@ -143,25 +144,146 @@ def build_publisher(
     )
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set: poll due sources, plan and publish posts."""
-    stop = stop or asyncio.Event()
-    storage = build_storage(settings)
-    async with build_http_client(settings) as client:
-        poller = build_poller(settings, storage, client)
-        channels = build_channels(settings, storage, client)
-        publisher = build_publisher(settings, storage, channels)
-        log.info("daemon_started", sources=len(poller.sources), channels=sorted(channels))
-        publishing = asyncio.create_task(publisher.run(stop), name="publisher")
+class Runtime:
+    """Everything the daemon runs, rebuilt in place on SIGHUP (sources, rules, templates)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        client: httpx.AsyncClient,
+        *,
+        config_path: str | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.client = client
+        self.config_path = config_path
+        self.clock = clock
+        self.bot: Any = None
+        self.poller = build_poller(settings, storage, client, clock=clock)
+        self.channels = build_channels(settings, storage, client, clock=clock)
+        if settings.approval.mode == "telegram":
+            from syndicator.approval import build_bot
+
+            self.bot = build_bot(settings, storage, self.channels, clock=clock)
+        self.publisher = build_publisher(
+            settings, storage, self.channels, clock=clock,
+            listener=self.bot.on_post_event if self.bot is not None else None,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        if self.bot is not None:
+            await self.bot.start()
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            with contextlib.suppress(Exception):
+                await self.bot.stop()
+
+    async def poll_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await poller.poll_due()
-            except Exception:
-                log.exception("poll_cycle_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-        await publishing
-    storage.close()
+            await self.poller.poll_due()
+            await sleep_or_stop(stop, 1.0)
+
+    async def publish_loop(self, stop: asyncio.Event) -> None:
+        # Start-up: whatever a previous run left in "publishing" is reconciled before any send.
+        await self.publisher.reconcile_all(startup=True)
+        while not stop.is_set():
+            await self.publisher.run_once()
+            await sleep_or_stop(stop, self.settings.publishing.interval.total_seconds())
+
+    async def approval_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self.bot is not None:
+                await self.bot.tick(self.clock())
+            await sleep_or_stop(stop, 2.0)
+
+    def reload(self) -> bool:
+        """Re-read the config; keep the old one (and say why) when the new one is bad."""
+        from syndicator.config import config_path, load_config
+
+        path = config_path(self.config_path)
+        try:
+            fresh = load_config(path)
+            channels = build_channels(fresh, self.storage, self.client, clock=self.clock)
+            poller = build_poller(fresh, self.storage, self.client, clock=self.clock)
+        except Exception as exc:
+            log.error("reload_rejected", config=str(path), reason=str(exc))
+            self.storage.record_event(
+                "config.reload_rejected",
+                actor="daemon",
+                data={"reason": str(exc)[:500]},
+                now=self.clock(),
+            )
+            return False
+        self.settings, self.poller, self.channels = fresh, poller, channels
+        self.publisher.channels = dict(channels)
+        self.publisher.approval = fresh.approval
+        self.publisher.settings = fresh.publishing
+        log.info(
+            "reloaded", config=str(path), sources=len(poller.sources), channels=sorted(channels)
+        )
+        self.storage.record_event(
+            "config.reloaded",
+            actor="daemon",
+            data={"sources": sorted(poller.sources), "channels": sorted(channels)},
+            now=self.clock(),
+        )
+        return True
+
+
+async def run(
+    settings: Settings,
+    *,
+    config_path: str | None = None,
+    stop: asyncio.Event | None = None,
+    clock: Clock = utcnow,
+) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`): poll, plan, approve, publish; SIGHUP reloads."""
+    stop = stop or asyncio.Event()
+    reload = asyncio.Event()
+    lock = InstanceLock(settings.database.url)
+    lock.acquire()
+    uninstall = install_signals(stop, reload)
+    storage = build_storage(settings)
+    try:
+        async with build_http_client(settings) as client:
+            runtime = Runtime(settings, storage, client, config_path=config_path, clock=clock)
+            await runtime.start()
+            log.info(
+                "daemon_started",
+                sources=len(runtime.poller.sources),
+                channels=sorted(runtime.channels),
+                approval=settings.approval.mode,
+            )
+            tasks = [
+                asyncio.create_task(supervise(name, work, stop), name=name)
+                for name, work in (
+                    ("poller", runtime.poll_loop),
+                    ("publisher", runtime.publish_loop),
+                    ("approval", runtime.approval_loop),
+                )
+            ]
+            while not stop.is_set():
+                await sleep_or_stop(stop, 0.5)
+                if reload.is_set():
+                    reload.clear()
+                    runtime.reload()
+            log.info("daemon_stopping")
+            # In-flight work gets a few seconds; a publish cut short stays "publishing" and is
+            # reconciled at the next start, so cancelling is safe.
+            _done, pending = await asyncio.wait(tasks, timeout=7.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await runtime.stop()
+    finally:
+        uninstall()
+        storage.close()
+        lock.release()
+        log.info("daemon_stopped")
 
 
 def main(argv: list[str] | None = None) -> int:
