@@ -1,0 +1,117 @@
+"""`syndicator demo` and `syndicator sandbox`: the job on local stand-ins, no config needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from syndicator.cli.common import Context
+from syndicator.durations import parse_duration
+from syndicator.logs import configure_logging
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo", help="run the whole job end to end on local stand-ins (no credentials)"
+    )
+    p.add_argument("--articles", type=int, default=3, help="sample articles to release (default 3)")
+    p.add_argument(
+        "--keep-running", action="store_true", help="keep releasing articles until Ctrl-C"
+    )
+    p.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
+    p.set_defaults(handler=demo)
+
+    p = sub.add_parser(
+        "sandbox", help="serve the stand-ins (portal, Graph, Zalo, Telegram) for training"
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8700,
+        help="first port: portal, Graph +1, Zalo +2, Telegram +3, console +4 (0: any free)",
+    )
+    p.add_argument(
+        "--write-config",
+        metavar="PATH",
+        help="write a config for `syndicator --config PATH run` against the stand-ins",
+    )
+    p.add_argument(
+        "--release-every",
+        default="30s",
+        help="put the next sample article on the portal this often (default 30s)",
+    )
+    p.set_defaults(handler=sandbox)
+
+
+def demo(ctx: Context) -> int:
+    from syndicator.sandbox.demo import run_demo
+
+    configure_logging(ctx.args.log_level or "error", ctx.args.log_format or "console")
+    return asyncio.run(
+        run_demo(
+            articles=ctx.args.articles, keep_running=ctx.args.keep_running, timeout=ctx.args.timeout
+        )
+    )
+
+
+def sandbox(ctx: Context) -> int:
+    configure_logging(ctx.args.log_level or "info", ctx.args.log_format or "console")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(ctx))
+    return 0
+
+
+async def _serve(ctx: Context) -> None:
+    from syndicator.sandbox import world as w
+
+    world = w.SandboxWorld(base_port=ctx.args.port)
+    await world.start()
+    console = None
+    try:
+        from syndicator.sandbox.console import ConsoleServer
+
+        console = ConsoleServer(
+            world.telegram,
+            world.graph,
+            world.zalo,
+            staff_chat_id=w.STAFF_CHAT,
+            trainee_id=w.APPROVER,
+            port=ctx.args.port + 4 if ctx.args.port else 0,
+        )
+        await console.start()
+    except ImportError:
+        console = None
+    config_path = (
+        Path(ctx.args.write_config)
+        if ctx.args.write_config
+        else (Path(tempfile.gettempdir()) / "syndicator-sandbox.toml")
+    )
+    db = config_path.with_suffix(".db")
+    config_path.write_text(world.config_toml(f"sqlite:///{db}"), encoding="utf-8")
+    print("syndicator sandbox — local stand-ins, no credentials, no network")
+    print(
+        f"  sample portal  {world.portal.base_url}  (feeds: {', '.join(world.sample.feed_url(s['id']) for s in world.sample.sources)})"
+    )
+    print(f"  Graph API      {world.graph.base_url}")
+    print(f"  Zalo OA        {world.zalo.api_base}  (OAuth {world.zalo.oauth_base})")
+    print(f"  Telegram       {world.telegram.base_url}/bot<token>/")
+    if console is not None:
+        print(f"  training page  {console.base_url}  (open it in a browser)")
+    print(f"config for the daemon: {config_path}")
+    print(f"  run it with:   syndicator --config {config_path} run")
+    print("Ctrl-C stops the sandbox.")
+    every = parse_duration(ctx.args.release_every).total_seconds()
+    try:
+        while True:
+            article = world.sample.release(datetime.now(UTC))
+            if article:
+                print(f"portal publishes: {article['title']}")
+            await asyncio.sleep(every)
+    finally:
+        if console is not None:
+            await console.stop()
+        await world.stop()
