@@ -118,6 +118,11 @@ def test_example_config_is_valid() -> None:
     }
     settings = load_config(EXAMPLE, env=env)
     assert settings.sources
+    import daemon
+
+    channels = daemon.channel_settings(settings)  # the channel tables validate too
+    assert set(channels) == {"facebook", "zalo"}
+    assert settings.approval.mode == "telegram" and settings.approval.auto_approve
 
 
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
