@@ -23,14 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
+import httpx
 
-import daemon  # noqa: E402
-from syndicator.config import parse_config  # noqa: E402
-from syndicator.logs import configure_logging  # noqa: E402
-from syndicator.sandbox import GraphServer, ZaloServer  # noqa: E402
-from syndicator.storage import open_storage  # noqa: E402
-from syndicator.types import Article, PostStatus  # noqa: E402
+import daemon
+from syndicator.config import parse_config
+from syndicator.logs import configure_logging
+from syndicator.sandbox import GraphServer, ZaloServer
+from syndicator.storage import open_storage
+from syndicator.types import Article, PostStatus
 
 
 def article(i: int) -> Article:
