@@ -26,6 +26,7 @@ from syndicator.errors import (
     TemporaryError,
     ThrottledError,
 )
+from syndicator.publishing.digest import maybe_send_digest
 from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
 from syndicator.storage import PostRecord, Storage
@@ -85,6 +86,11 @@ class Publisher:
         await asyncio.to_thread(self.plan)
         await self.reconcile_all()
         await asyncio.gather(*(self.drain(name) for name in self.channels))
+        for name, channel in self.channels.items():
+            try:
+                await maybe_send_digest(self.storage, name, channel, self.clock())
+            except Exception:
+                log.exception("digest_crashed", channel=name)
 
     # -- planning ---------------------------------------------------------------------------
 

@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 
 import tomli_w
-from tests.publishing.conftest import World, article
 
 from syndicator.types import PostStatus as S
+from tests.publishing.conftest import World, article
 
 
 def _start(cfg: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "syndicator", "--config", str(cfg), "publish", "--once"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -50,7 +51,10 @@ async def test_sigkill_while_publishing_then_restart(world: World, tmp_path: Pat
         again = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "syndicator", "--config", str(cfg), "publish", "--once"],
-            capture_output=True, text=True, check=False, timeout=120,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         assert again.returncode == 0, again.stderr
     posts = world.storage.list_posts()
