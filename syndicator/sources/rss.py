@@ -55,7 +55,12 @@ def _parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParseResul
     response_headers["content-location"] = base
 
     def run(data: bytes) -> Any:
-        return feedparser.parse(data, response_headers=response_headers)
+        return feedparser.parse(
+            data,
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
 
     body = _isolate_declarations(body)
     parsed = run(body)
@@ -125,7 +130,7 @@ def _text(value: Any) -> str | None:
     return value or None
 
 
-def _lead_image(raw: Any) -> str | None:
+def _lead_image(raw: Any, base: str) -> str | None:
     """Enclosure of an image type, then media:content / media:thumbnail, then the first <img>."""
     for link in raw.get("links", []):
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
@@ -142,8 +147,18 @@ def _lead_image(raw: Any) -> str | None:
     for content in raw.get("content", []):
         image = first_image(content.get("value"))
         if image:
-            return image
-    return first_image(raw.get("summary"))
+            return _resolve(image, base)
+    image = first_image(raw.get("summary"))
+    return _resolve(image, base) if image else None
+
+
+def _resolve(url: str, base: str) -> str:
+    """An <img> src from the HTML, made absolute against the document (feedparser no longer
+    rewrites URLs inside HTML: resolve_relative_uris=False, see _parse_feed)."""
+    try:
+        return urljoin(base, url)
+    except ValueError:
+        return url
 
 
 def _content(raw: Any) -> str | None:
@@ -175,7 +190,7 @@ def _entry(raw: Any, base: str) -> Entry | None:
         title=title,
         summary=summary,
         content=content,
-        image=_lead_image(raw),
+        image=_lead_image(raw, base),
         published=published,
         categories=tags,
         base_url=base,
