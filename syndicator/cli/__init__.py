@@ -12,12 +12,18 @@ import sys
 from collections.abc import Callable
 
 from syndicator import __version__
-from syndicator.cli import audit_cmds, ingest, posts
+from syndicator.cli import audit_cmds, ingest, ops, posts, sandbox_cmds
 from syndicator.cli.common import Context
 from syndicator.errors import ConfigError, StorageError, SyndicatorError
 
 Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
-COMMAND_MODULES: list[Registrar] = [ingest.register, posts.register, audit_cmds.register]
+COMMAND_MODULES: list[Registrar] = [
+    ingest.register,
+    posts.register,
+    audit_cmds.register,
+    ops.register,
+    sandbox_cmds.register,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

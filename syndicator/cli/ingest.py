@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from syndicator.cli import ops
 from syndicator.cli.common import Context, iso, parse_since, print_jsonl, print_table, shorten
 from syndicator.durations import format_duration
 from syndicator.errors import ConfigError
@@ -39,6 +40,7 @@ def register(sub: Any) -> None:
     db_sub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply schema migrations")
     up.set_defaults(handler=db_upgrade)
+    ops.add_backup_parser(db_sub)
 
 
 def check_config(ctx: Context) -> int:
