@@ -16,7 +16,7 @@ from syndicator.cli import audit_cmds, ingest, ops, posts, sandbox_cmds
 from syndicator.cli.common import Context
 from syndicator.errors import ConfigError, StorageError, SyndicatorError
 
-Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+Registrar = Callable[[argparse._SubParsersAction], None]
 COMMAND_MODULES: list[Registrar] = [
     ingest.register,
     posts.register,

@@ -173,7 +173,8 @@ class Publisher:
                 record.id, status=S.NEEDS_HUMAN, now=now, error=record.last_error or "not found",
                 error_class="unresolved", event="post.needs_human",
             )  # fmt: skip
-            await self._notify("needs_human", stored)
+            if stored is not None:
+                await self._notify("needs_human", stored)
             return
         # Confirmed absent after the checks: a new attempt is safe.
         restarted = self.storage.restart_attempt(record.id, now)

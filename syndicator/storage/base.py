@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +56,7 @@ class StorageBase:
     def _audit_many(
         self,
         session: Session,
-        events: list[tuple[str, str, str | None, Mapping[str, Any] | None]],
+        events: Sequence[tuple[str, str, str | None, Mapping[str, Any] | None]],
         now: datetime,
     ) -> list[AuditEvent]:
         if not events:

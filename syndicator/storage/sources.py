@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -112,7 +113,7 @@ class SourcesMixin(StorageBase):
                     select(SourceRow).where(SourceRow.id.in_([r.source_id for r in records]))
                 )
             }
-            events = []
+            events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
             for rec in records:
                 row = rows.get(rec.source_id)
                 if row is None:
