@@ -227,7 +227,9 @@ def _mostly_upper(text: str) -> bool:
 
 def _stamp_in(marker: str, text: str) -> bool:
     """An upper-case stand-alone stamp such as "MẬT", not the word inside ordinary prose."""
-    all_caps = _mostly_upper(text)
+    if marker not in text:  # the common case, and much cheaper than the regex and word counts
+        return False
+    all_caps: bool | None = None
     for match in re.finditer(rf"(?<!\w){re.escape(marker)}(?!\w)", text):
         before = text[: match.start()].split()
         after = text[match.end() :].split()
@@ -235,6 +237,8 @@ def _stamp_in(marker: str, text: str) -> bool:
         nxt = _NON_WORD.sub("", after[0]).casefold() if after else ""
         if prev in _NOT_A_STAMP_BEFORE or nxt in _NOT_A_STAMP_AFTER:
             continue
+        if all_caps is None:
+            all_caps = _mostly_upper(text)
         if all_caps:
             # In an all-caps title every word is upper-case; accept only stamp positions.
             char_before = text[match.start() - 1] if match.start() else ""
