@@ -1,4 +1,4 @@
-"""Operator commands: `db backup PATH` (registered by ingest.py under `db`), `health`, `console`.
+"""Operator commands: `db backup PATH` (registered by ingest.py under `db`) and `health`.
 
 A backup must be safe to take while the daemon runs, so it uses SQLite's online backup API
 (one read transaction: a consistent snapshot; WAL mode lets writers carry on meanwhile), writes
@@ -10,7 +10,6 @@ sits at PATH.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import os
@@ -30,16 +29,6 @@ from syndicator.errors import ConfigError, StorageError
 def register(sub: Any) -> None:
     p = sub.add_parser("health", help="run the /healthz checks against the database and print them")
     p.set_defaults(handler=health)
-
-    p = sub.add_parser(
-        "console",
-        help="training: run the Graph, Zalo and Telegram stand-ins with the web console",
-    )
-    p.add_argument("--port", type=int, default=8088, help="console port on 127.0.0.1")
-    p.add_argument("--chat-id", type=int, default=-1001000000001, help="the staff group id")
-    p.add_argument("--trainee", type=int, default=111, help="Telegram user id of the trainee")
-    p.add_argument("--bot-token", default="123456:SANDBOX-TOKEN")
-    p.set_defaults(handler=console)
 
 
 def add_backup_parser(db_sub: Any) -> None:
@@ -204,22 +193,3 @@ def health(ctx: Context) -> int:
     result = asyncio.run(server.check())
     print(json.dumps(result.body, ensure_ascii=False, indent=2))
     return 0 if result.healthy else 1
-
-
-# -- console --------------------------------------------------------------------------------------
-
-
-def console(ctx: Context) -> int:
-    """Serve the stand-ins and the training console until Ctrl-C."""
-    from syndicator.sandbox.console import run_training_sandbox
-
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the trainer ends the session
-        asyncio.run(
-            run_training_sandbox(
-                port=ctx.args.port,
-                chat_id=ctx.args.chat_id,
-                trainee_id=ctx.args.trainee,
-                bot_token=ctx.args.bot_token,
-            )
-        )
-    return 0

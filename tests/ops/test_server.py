@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
 from syndicator.config import ServerSettings
+from syndicator.errors import ConfigError
 from syndicator.metrics import Metrics
 from syndicator.poller import SourceReport
 from syndicator.server import HealthServer, evaluate, parse_listen
@@ -105,7 +106,11 @@ async def test_healthz_503_when_a_channel_needs_credentials(store: Storage) -> N
     body = response.json()
     assert body["problems"] == ["channel:facebook"]
     assert body["checks"]["channels"]["facebook"]["reason"] == "token expired"
-    assert body["checks"]["channels"]["zalo"] == {"state": "paused", "ok": True, "reason": "holiday"}
+    assert body["checks"]["channels"]["zalo"] == {
+        "state": "paused",
+        "ok": True,
+        "reason": "holiday",
+    }
 
 
 async def test_healthz_503_when_the_database_is_unreachable() -> None:
@@ -129,7 +134,9 @@ async def test_metrics_text_reports_pushed_and_stored_numbers(store: Storage) ->
     """/metrics parses as Prometheus text and carries polls, articles, posts, latency, sources."""
     clock = Clock()
     now = clock.now
-    store.sync_sources([("so-tc", "https://a.example/rss"), ("so-yt", "https://b.example/rss")], now)
+    store.sync_sources(
+        [("so-tc", "https://a.example/rss"), ("so-yt", "https://b.example/rss")], now
+    )
     store.record_polls(
         [
             PollRecord("so-tc", now, now + timedelta(minutes=5), ok=True, had_new=True),
@@ -173,9 +180,9 @@ async def test_metrics_text_reports_pushed_and_stored_numbers(store: Storage) ->
     assert value("syndicator_source_up", source="so-tc") == 1
     assert value("syndicator_source_up", source="so-yt") == 0
     assert value("syndicator_channel_state", channel="facebook", state="active") == 1
-    assert value("syndicator_token_expiry_timestamp_seconds", channel="zalo", token="credentials") > (
-        now.timestamp()
-    )
+    assert value(
+        "syndicator_token_expiry_timestamp_seconds", channel="zalo", token="credentials"
+    ) > (now.timestamp())
     assert value("syndicator_last_poll_timestamp_seconds") == pytest.approx(now.timestamp())
     assert value("syndicator_database_up") == 1
 
@@ -193,7 +200,7 @@ def test_parse_listen_shapes() -> None:
     assert parse_listen("127.0.0.1:9464") == ("127.0.0.1", 9464)
     assert parse_listen("[::1]:9464") == ("::1", 9464)
     assert parse_listen(":9464") == ("0.0.0.0", 9464)
-    with pytest.raises(Exception, match="server.listen"):
+    with pytest.raises(ConfigError, match=r"server\.listen"):
         parse_listen("localhost")
 
 
