@@ -168,6 +168,7 @@ class ApprovalSettings(_Strict):
     send_interval: Duration = timedelta(seconds=1)  # at most one message per this to a chat
     poll_timeout: int = Field(default=10, ge=0, le=50)  # getUpdates long-poll seconds
     heartbeat: str | None = None  # "08:00": a daily heartbeat to the admin chat; off when unset
+    verify_every: Duration = timedelta(hours=1)  # audit-chain check; a break alerts the admins
 
     @model_validator(mode="after")
     def _telegram_needs(self) -> ApprovalSettings:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, text
 
+from syndicator.storage.approval import ApprovalMixin
 from syndicator.storage.articles import ArticlesMixin, IngestResult
 from syndicator.storage.audit_log import AuditMixin
 from syndicator.storage.channels import ChannelsMixin, ChannelStatus, StoredTokens
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class Storage(SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin):
+class Storage(SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin):
     """Verb methods over the database (see the mixins for each area)."""
 
     def ping(self) -> bool:

@@ -181,3 +181,51 @@ class ChannelTokenRow(Base):
     access_expires_at: Mapped[datetime | None]
     refresh_obtained_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class ApprovalMessageRow(Base):
+    """A preview message sent to the staff chat for one article (its buttons key DB ids)."""
+
+    __tablename__ = "approval_messages"
+    __table_args__ = (
+        Index("ix_approval_messages_chat_message", "chat_id", "message_id"),
+        Index("ix_approval_messages_article", "article_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(BigId, ForeignKey("articles.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    has_photo: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    sent_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ApprovalPromptRow(Base):
+    """A forced-reply question the bot asked (new text, a time, a reason), awaiting the answer."""
+
+    __tablename__ = "approval_prompts"
+    __table_args__ = (Index("ix_approval_prompts_chat_message", "chat_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)  # only this person's reply counts
+    action: Mapped[str] = mapped_column(String(16))  # edit | schedule | reject
+    article_id: Mapped[int] = mapped_column(BigId, ForeignKey("articles.id"))
+    post_id: Mapped[int | None] = mapped_column(BigId)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ApprovalValueRow(Base):
+    """Small named values of the bot that must survive a restart (the alert cursor, incidents)."""
+
+    __tablename__ = "approval_values"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,157 @@
+"""Alerts to the admin chat, driven by the audit trail since a stored cursor.
+
+Why the audit trail: every incident the admins must hear about is already an audited state
+*transition* written in the same transaction as the change (source.unhealthy once when a source
+crosses the threshold, channel.needs_credentials once when the channel pauses, post.failed /
+post.needs_human once per post), so reading it gives one alert per incident, not one per retry.
+The cursor (last handled audit id) is stored in the database and advanced after each alert is
+sent: a restart neither loses alerts nor repeats more than the one in flight. The first start
+begins at the end of the trail (no flood of history). The same feed refreshes previews after
+decisions made elsewhere (CLI) and re-renders; the publisher listener does so immediately.
+Two incidents have no single transition event and are deduplicated with stored incident keys:
+a failing Zalo token refresh (cleared by a rotated or newly set token) and a broken audit chain
+(checked every `verify_every`, alerted once per broken event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from syndicator.approval import texts as T
+from syndicator.approval.preview import clip
+from syndicator.approval.sendqueue import NORMAL
+from syndicator.audit import AuditEvent
+
+if TYPE_CHECKING:
+    from syndicator.approval.bot import ApprovalBot
+
+log = structlog.get_logger("syndicator.approval.alerts")
+CURSOR = "alert_cursor"
+AUDIT_BROKEN = "incident:audit_broken"
+LAST_VERIFY = "audit_verified_at"
+REFRESH_ERRORS = ("refresh", "làm mới")
+
+
+class Alerts:
+    def __init__(self, bot: ApprovalBot) -> None:
+        self.bot = bot
+        self.watermark: int | None = None  # last event handed to the queue
+        self.in_flight = 0
+
+    def load(self) -> None:
+        """Resume from the stored cursor; start at the end of the trail the first time."""
+        stored = self.bot.storage.get_value(CURSOR)
+        if stored is None:
+            stored = str(self.bot.storage.last_audit_id())
+            self.bot.storage.set_value(CURSOR, stored, self.bot.clock())
+        self.watermark = int(stored)
+
+    async def run(self, now: datetime) -> None:
+        if self.watermark is None:
+            self.load()
+        assert self.watermark is not None
+        events = self.bot.storage.audit_events_after(self.watermark)
+        for event in events:
+            text = self.describe(event, now)
+            self._refresh_for(event)
+            if text is not None:
+                self._send(text, event.id)
+            self.watermark = event.id
+        if events and self.in_flight == 0:
+            self.bot.storage.set_value(CURSOR, str(self.watermark), now)
+        await self._verify(now)
+
+    def _send(self, text: str, event_id: int) -> None:
+        bot = self.bot
+        self.in_flight += 1
+
+        def done() -> None:
+            self.in_flight -= 1
+            stored = int(bot.storage.get_value(CURSOR) or 0)
+            if event_id > stored:
+                bot.storage.set_value(CURSOR, str(event_id), bot.clock())
+
+        bot.say(bot.admin_chat_id, text, priority=NORMAL, on_done=done)
+
+    def _refresh_for(self, event: AuditEvent) -> None:
+        if not event.kind.startswith("post.") or event.kind == "post.created":
+            return
+        data = _data(event)
+        article = data.get("article")
+        if article is None and (event.subject or "").startswith("post:"):
+            record = self.bot.storage.get_post(int(str(event.subject).split(":")[1]))
+            article = record.article_id if record else None
+        if isinstance(article, int):
+            self.bot.refresh(article)
+
+    def describe(self, event: AuditEvent, now: datetime) -> str | None:
+        """The alert for one audit event, or None when it is not one (stateful for incidents)."""
+        data, storage = _data(event), self.bot.storage
+        channel = str(data.get("channel") or (event.subject or "").removeprefix("channel:"))
+        if event.kind == "source.unhealthy":
+            return T.ALERT_SOURCE.format(
+                source=event.subject, errors=data.get("errors", "?"),
+                error=clip(str(data.get("last_error") or ""), 300),
+            )  # fmt: skip
+        if event.kind == "source.recovered":
+            return T.ALERT_SOURCE_OK.format(source=event.subject)
+        if event.kind == "channel.needs_credentials":
+            return T.ALERT_CREDENTIALS.format(
+                channel=channel, fix=clip(str(data.get("reason") or ""), 600)
+            )
+        if event.kind in ("post.failed", "post.needs_human"):
+            template = T.ALERT_FAILED if event.kind == "post.failed" else T.ALERT_NEEDS_HUMAN
+            return template.format(
+                article=data.get("article"), channel=channel,
+                post=(event.subject or "").removeprefix("post:"),
+                error=clip(str(data.get("error") or ""), 400),
+            )  # fmt: skip
+        key = f"incident:zalo_refresh:{channel}"
+        if event.kind in ("channel.token_rotated", "channel.token_set", "channel.active"):
+            storage.delete_values([key])
+            return None
+        error = str(data.get("error") or "")
+        if (
+            event.kind in ("post.retry", "post.waiting_credentials")
+            and self.bot.kinds.get(channel) == "zalo_oa"
+            and any(word in error.lower() for word in REFRESH_ERRORS)
+            and storage.get_value(key) is None
+        ):
+            storage.set_value(key, str(event.id), now)
+            return T.ALERT_ZALO_REFRESH.format(channel=channel, error=clip(error, 400))
+        return None
+
+    async def _verify(self, now: datetime) -> None:
+        """Check the audit chain every `verify_every`; alert once per broken event."""
+        storage = self.bot.storage
+        last = storage.get_value(LAST_VERIFY)
+        every = self.bot.cfg.verify_every
+        if last is not None and now - datetime.fromisoformat(last) < every:
+            return
+        storage.set_value(LAST_VERIFY, now.isoformat(), now)
+        result = await asyncio.to_thread(storage.verify_audit)
+        if result.ok:
+            storage.delete_values([AUDIT_BROKEN])
+            return
+        if storage.get_value(AUDIT_BROKEN) == str(result.bad_id):
+            return
+        storage.set_value(AUDIT_BROKEN, str(result.bad_id), now)
+        log.error("audit_chain_broken", bad_id=result.bad_id, reason=result.reason)
+        self.bot.say(
+            self.bot.admin_chat_id,
+            T.ALERT_AUDIT.format(bad_id=result.bad_id, reason=result.reason),
+            priority=NORMAL,
+        )
+
+
+def _data(event: AuditEvent) -> dict[str, Any]:
+    try:
+        data = json.loads(event.data)
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,337 @@
+"""ApprovalBot: the PTB application, the preview lifecycle and the daemon-facing verbs.
+
+The bot runs inside the daemon's loop: start() initialises and starts the Application and its
+updater itself (no run_polling), tick(now) is called by the daemon's scheduler, and
+on_post_event() is the publisher's listener. All approval state lives in the database, so a
+new bot on the same database carries on where the old one stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from syndicator.approval import texts as T
+from syndicator.approval.alerts import Alerts
+from syndicator.approval.edits import EditRule, default_rules
+from syndicator.approval.preview import (
+    CAPTION_MAX,
+    TEXT_MAX,
+    Keyboard,
+    PreviewInput,
+    is_open,
+    render,
+    wants_photo,
+)
+from syndicator.approval.reminders import Reminders, is_urgent
+from syndicator.approval.sendqueue import BULK, URGENT, SendQueue
+from syndicator.config import Settings
+from syndicator.storage import PostRecord, Storage
+
+log = structlog.get_logger("syndicator.approval")
+Clock = Callable[[], datetime]
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
+            for row in keyboard
+        ]
+    )
+
+
+def not_modified(exc: BadRequest) -> bool:
+    return "not modified" in str(exc).lower()
+
+
+class ApprovalBot:
+    """The Telegram approval workspace (see syndicator/approval/__init__.py for the design)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        channels: Mapping[str, Any],
+        *,
+        clock: Clock = utcnow,
+        edit_rules: Mapping[str, EditRule] | None = None,
+    ) -> None:
+        cfg = settings.approval
+        if not cfg.bot_token or cfg.chat_id is None:
+            raise ValueError('approval.mode = "telegram" needs bot_token and chat_id')
+        self.settings, self.cfg, self.storage, self.clock = settings, cfg, storage, clock
+        self.channels = dict(channels)
+        self.kinds = {name: getattr(ch, "kind", "") for name, ch in self.channels.items()}
+        self.rules = dict(edit_rules) if edit_rules is not None else default_rules()
+        self.chat_id: int = cfg.chat_id
+        self.admin_chat_id: int = cfg.alert_chat_id or cfg.chat_id
+        self.admins = set(cfg.admins)
+        self.approvers = set(cfg.approvers) | self.admins  # admins may decide too
+        self.queue = SendQueue(cfg.send_interval.total_seconds())
+        self.menus: dict[int, str] = {}  # article id -> sub-keyboard shown (transient)
+        self._shown: dict[tuple[int, int], tuple[str, Keyboard]] = {}  # skip identical edits
+        self._sending: set[int] = set()  # articles whose preview is queued
+        self.alerts = Alerts(self)
+        self.reminders = Reminders(self)
+        self.app = self._build_application()
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        file_base = self.cfg.file_base or self.cfg.api_base.replace("/bot", "/file/bot")
+        app = (
+            ApplicationBuilder()
+            .token(self.cfg.bot_token or "")
+            .base_url(self.cfg.api_base)
+            .base_file_url(file_base)
+            .job_queue(None)
+            .build()
+        )
+        from syndicator.approval import commands, handlers  # they import this module
+
+        chats = filters.Chat(chat_id=sorted({self.chat_id, self.admin_chat_id}))
+        app.bot_data["approval"] = self
+        app.add_handler(CallbackQueryHandler(handlers.on_callback))
+        for name, _ in T.COMMANDS:
+            app.add_handler(CommandHandler(name, getattr(commands, f"cmd_{name}"), filters=chats))
+        app.add_handler(
+            MessageHandler(
+                chats & filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.on_reply
+            )
+        )
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def start(self) -> None:
+        """Initialise, register the commands, start polling (long polling via api_base)."""
+        await self.app.initialize()
+        with contextlib.suppress(NetworkError):  # commands are a nicety; never block start-up
+            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in T.COMMANDS])
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            timeout=self.cfg.poll_timeout, allowed_updates=ALLOWED_UPDATES
+        )
+        self.alerts.load()
+        self._started = True
+        log.info("approval_bot_started", chat=self.chat_id, approvers=len(self.approvers))
+
+    async def stop(self) -> None:
+        """Flush the send queue briefly, stop polling (confirming the offset), shut down."""
+        if not self._started:
+            return
+        self._started = False
+        await self.queue.close()
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The one global error handler: log with context, never crash the updater."""
+        log.error("approval_handler_failed", error=repr(context.error), update=str(update)[:300])
+
+    # -- the daemon's verbs -----------------------------------------------------------------
+
+    async def tick(self, now: datetime) -> None:
+        """Send new previews, remind and expire, raise alerts; the daemon calls this often."""
+        for step in (self.send_new_previews, self.reminders.run, self.alerts.run):
+            try:
+                await step(now)
+            except Exception:
+                log.exception("approval_tick_failed", step=step.__name__)
+
+    async def on_post_event(self, what: str, record: PostRecord) -> None:
+        """Publisher listener: show live links or the failure on the article's preview."""
+        self.refresh(record.article_id)
+
+    # -- previews ---------------------------------------------------------------------------
+
+    def gather(self, article_id: int) -> PreviewInput | None:
+        article = self.storage.get_article(article_id)
+        if article is None:
+            return None
+        order = {name: i for i, name in enumerate(self.channels)}
+        posts = sorted(
+            self.storage.list_posts(article_id=article_id),
+            key=lambda p: (order.get(p.channel, len(order)), p.channel),
+        )
+        previews = self.storage.previews_of(article_id)
+        return PreviewInput(
+            article=article, posts=tuple(posts), kinds=self.kinds,
+            version=self.storage.article_version(article_id),
+            also_at=tuple(agency for _, agency in self.storage.duplicates_of(article_id)),
+            urgent=is_urgent(article, self.cfg),
+            closed=any(p.state == "closed" for p in previews),
+            menu=self.menus.get(article_id, "main"),
+        )  # fmt: skip
+
+    async def send_new_previews(self, now: datetime) -> int:
+        queued = 0
+        for article_id in self.storage.articles_needing_preview():
+            if article_id in self._sending:
+                continue
+            self._sending.add(article_id)
+
+            async def job(article_id: int = article_id) -> None:
+                try:
+                    await self._send_preview(article_id)
+                finally:
+                    self._sending.discard(article_id)
+
+            if self.queue.submit(self.chat_id, job, priority=BULK, key=f"preview:{article_id}"):
+                queued += 1
+            else:
+                self._sending.discard(article_id)
+        return queued
+
+    async def _send_preview(self, article_id: int) -> None:
+        data = self.gather(article_id)
+        if data is None or not is_open(data.posts) or self.storage.previews_of(article_id):
+            return  # decided elsewhere meanwhile, or already sent
+        bot, photo = self.app.bot, wants_photo(data)
+        rendered = render(data, limit=CAPTION_MAX if photo else TEXT_MAX, photo=photo)
+        message = None
+        if photo:
+            try:
+                message = await bot.send_photo(
+                    self.chat_id, data.article.image_url or "", caption=rendered.html,
+                    parse_mode=ParseMode.HTML, reply_markup=markup(rendered.keyboard),
+                )  # fmt: skip
+            except BadRequest as exc:  # Telegram could not fetch the image: text instead
+                log.warning("preview_photo_failed", article=article_id, error=str(exc))
+                photo = False
+                rendered = render(data, limit=TEXT_MAX)
+        if message is None:
+            image = data.article.image_url
+            preview = (
+                LinkPreviewOptions(url=image, prefer_large_media=True, show_above_text=True)
+                if image
+                else LinkPreviewOptions(is_disabled=True)
+            )
+            message = await bot.send_message(
+                self.chat_id, rendered.html, parse_mode=ParseMode.HTML,
+                reply_markup=markup(rendered.keyboard), link_preview_options=preview,
+            )  # fmt: skip
+        self.storage.record_preview(
+            article_id, self.chat_id, message.message_id, has_photo=photo, now=self.clock()
+        )
+        self._shown[(self.chat_id, message.message_id)] = (rendered.html, rendered.keyboard)
+        log.info("preview_sent", article=article_id, message=message.message_id, photo=photo)
+
+    def refresh(self, article_id: int, *, priority: int = URGENT) -> None:
+        """Queue an edit of every preview of the article to its current state."""
+        for preview in self.storage.previews_of(article_id):
+
+            async def job(chat: int = preview.chat_id, msg: int = preview.message_id) -> None:
+                await self._edit_preview(article_id, chat, msg)
+
+            self.queue.submit(
+                preview.chat_id, job, priority=priority,
+                key=f"refresh:{preview.chat_id}:{preview.message_id}",
+            )  # fmt: skip
+
+    async def _edit_preview(self, article_id: int, chat_id: int, message_id: int) -> None:
+        preview = self.storage.find_preview(chat_id, message_id)
+        data = self.gather(article_id)
+        if preview is None or data is None:
+            return
+        if preview.state == "open" and not is_open(data.posts):
+            self.storage.set_preview_state(article_id, "closed", self.clock())
+            self.menus.pop(article_id, None)
+        limit = CAPTION_MAX if preview.has_photo else TEXT_MAX
+        rendered = render(data, limit=limit, photo=preview.has_photo)
+        if self._shown.get((chat_id, message_id)) == (rendered.html, rendered.keyboard):
+            return
+        bot, keyboard = self.app.bot, markup(rendered.keyboard)
+        try:
+            if preview.has_photo:
+                await bot.edit_message_caption(
+                    chat_id, message_id, caption=rendered.html, parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard,
+                )  # fmt: skip
+            else:
+                image = data.article.image_url
+                await bot.edit_message_text(
+                    rendered.html, chat_id, message_id, parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard,
+                    link_preview_options=LinkPreviewOptions(
+                        url=image, prefer_large_media=True, show_above_text=True
+                    ) if image else LinkPreviewOptions(is_disabled=True),
+                )  # fmt: skip
+        except BadRequest as exc:
+            if not not_modified(exc):
+                raise
+        except Forbidden:
+            log.error("preview_edit_forbidden", chat=chat_id, message=message_id)
+            return
+        self._shown[(chat_id, message_id)] = (rendered.html, rendered.keyboard)
+
+    # -- sending helpers --------------------------------------------------------------------
+
+    def say(
+        self, chat_id: int, text: str, *, reply_to: int | None = None, priority: int = URGENT,
+        html: bool = False, force_reply: bool = False,
+        on_sent: Callable[[int], None] | None = None,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
+        """Queue a plain (or HTML) message; `on_sent` gets its message id once sent,
+        `on_done` runs after the attempt whatever its outcome."""
+        from telegram import ForceReply, ReplyParameters
+
+        async def job() -> None:
+            try:
+                await send()
+            finally:
+                if on_done is not None:
+                    on_done()
+
+        async def send() -> None:
+            message = await self.app.bot.send_message(
+                chat_id, text[:TEXT_MAX], parse_mode=ParseMode.HTML if html else None,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to else None,
+                reply_markup=ForceReply() if force_reply else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )  # fmt: skip
+            if on_sent is not None:
+                on_sent(message.message_id)
+
+        self.queue.submit(chat_id, job, priority=priority)
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        """Wait until the send queue is empty (tests)."""
+        await self.queue.drain(timeout)
+        await asyncio.sleep(0)

@@ -1,0 +1,218 @@
+"""Slash commands in the staff and admin chats. Authorisation uses the Telegram user id only.
+
+/whoami and /help: anyone in those chats; /pending and /status: approvers; /pause, /resume
+and /retry: admins. Commands from other chats never reach here (a chat filter on the handlers).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from syndicator.approval import texts as T
+from syndicator.approval.handlers import actor, bot_of
+from syndicator.approval.preview import OPEN, clip, local_time
+from syndicator.approval.reminders import age_text, is_urgent
+from syndicator.storage.channels import ACTIVE, NEEDS_CREDENTIALS, PAUSED
+from syndicator.types import PostStatus
+
+S = PostStatus
+PENDING_MAX = 30
+
+
+async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    message = update.effective_message
+    if message is not None:
+        bot_of(context).say(message.chat.id, text, reply_to=message.message_id)
+
+
+def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> bool:
+    user = update.effective_user
+    bot = bot_of(context)
+    group = bot.admins if who == "admin" else bot.approvers
+    return user is not None and user.id in group
+
+
+async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> None:
+    bot, user = bot_of(context), update.effective_user
+    text = update.effective_message.text if update.effective_message else ""
+    if user is not None:
+        bot.storage.record_event(
+            "approval.refused", actor=actor(user), subject="telegram:command",
+            data={"command": (text or "")[:100], "user_id": user.id}, now=bot.clock(),
+        )  # fmt: skip
+    await _reply(update, context, T.NOT_ADMIN if who == "admin" else T.NOT_APPROVER)
+
+
+async def cmd_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """How to use the bot, with the command list."""
+    lines = "\n".join(f"/{name} — {text}" for name, text in T.COMMANDS)
+    await _reply(update, context, T.HELP.format(commands=lines))
+
+
+async def cmd_whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The caller's id, so an admin can add them to approvers."""
+    user, bot = update.effective_user, bot_of(context)
+    if user is None:
+        return
+    role = (
+        T.ROLE_ADMIN if user.id in bot.admins
+        else T.ROLE_APPROVER if user.id in bot.approvers else T.ROLE_NONE
+    )  # fmt: skip
+    await _reply(update, context, T.WHOAMI.format(id=user.id, name=user.full_name, role=role))
+
+
+async def cmd_pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """What waits for a decision, oldest first."""
+    if not _allowed(update, context, "approver"):
+        await _refuse(update, context, "approver")
+        return
+    bot, now = bot_of(context), bot_of(context).clock()
+    waiting: dict[int, datetime] = {}
+    for post in bot.storage.list_posts(status=list(OPEN)):
+        waiting[post.article_id] = min(
+            waiting.get(post.article_id, post.created_at), post.created_at
+        )
+    if not waiting:
+        await _reply(update, context, T.PENDING_NONE)
+        return
+    lines = [T.PENDING_HEAD.format(count=len(waiting))]
+    for article_id, since in sorted(waiting.items(), key=lambda item: item[1])[:PENDING_MAX]:
+        article = bot.storage.get_article(article_id)
+        if article is None:
+            continue
+        lines.append(
+            T.PENDING_LINE.format(
+                urgent="🔴 " if is_urgent(article, bot.cfg) else "", article=article_id,
+                age=age_text(now - since), agency=article.agency, title=clip(article.title, 120),
+            )
+        )  # fmt: skip
+    if len(waiting) > PENDING_MAX:
+        lines.append(T.PENDING_MORE.format(more=len(waiting) - PENDING_MAX))
+    await _reply(update, context, "\n".join(lines))
+
+
+async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Sources health, channels health, queue sizes, last poll."""
+    if not _allowed(update, context, "approver"):
+        await _refuse(update, context, "approver")
+        return
+    await _reply(update, context, status_text(bot_of(context)))
+
+
+def status_text(bot) -> str:  # type: ignore[no-untyped-def]
+    storage = bot.storage
+    sources = storage.source_states()
+    counts: dict[str, int] = {}
+    for state in sources.values():
+        counts[state.status] = counts.get(state.status, 0) + 1
+    polls = [s.last_checked_at for s in sources.values() if s.last_checked_at]
+    bad = "".join(
+        T.STATUS_SOURCE_BAD.format(
+            source=s.id, status=T.SOURCE_STATES.get(s.status, s.status), errors=s.error_count,
+            error=clip(s.last_error or "", 120),
+        )
+        for s in sources.values()
+        if s.status in ("failing", "unhealthy")
+    )  # fmt: skip
+    channel_lines = []
+    for name in bot.channels:
+        state = storage.channel_status(name)
+        icon = "🟢" if state.status == ACTIVE else "⏸" if state.status == PAUSED else "🔑"
+        reason = f" — {clip(state.reason, 200)}" if state.reason and state.status != ACTIVE else ""
+        channel_lines.append(
+            T.STATUS_CHANNEL.format(
+                icon=icon, channel=name, status=T.CHANNEL_STATES.get(state.status, state.status),
+                reason=reason,
+            )
+        )  # fmt: skip
+    totals: dict[str, int] = {}
+    for (_channel, status), n in storage.post_counts().items():
+        totals[status] = totals.get(status, 0) + n
+    shown = [S.PENDING, S.HELD, S.APPROVED, S.SCHEDULED, S.PUBLISHING, S.FAILED, S.NEEDS_HUMAN]
+    queues = ", ".join(
+        f"{T.STATUS[s].split('{')[0].strip()}: {totals.get(s.value, 0)}" for s in shown
+    )
+    return T.STATUS_TEXT.format(
+        last_poll=local_time(max(polls)) if polls else T.STATUS_NEVER,
+        sources=", ".join(f"{T.SOURCE_STATES.get(k, k)} {v}" for k, v in sorted(counts.items()))
+        or T.STATUS_NEVER,
+        bad_sources=bad, channels="\n".join(channel_lines) or T.STATUS_NEVER, queues=queues,
+    )  # fmt: skip
+
+
+async def _set_channels(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, to: str, from_: tuple[str, ...]
+) -> None:
+    if not _allowed(update, context, "admin"):
+        await _refuse(update, context, "admin")
+        return
+    bot, user = bot_of(context), update.effective_user
+    assert user is not None
+    names = list(context.args or []) or list(bot.channels)
+    unknown = [n for n in names if n not in bot.channels]
+    if unknown:
+        await _reply(
+            update, context,
+            T.UNKNOWN_CHANNEL.format(channel=unknown[0], channels=", ".join(bot.channels)),
+        )  # fmt: skip
+        return
+    reason = T.PAUSE_REASON.format(who=user.full_name) if to == PAUSED else None
+    changed = [
+        name
+        for name in names
+        if bot.storage.set_channel_status(
+            name, to, reason=reason, actor=actor(user), now=bot.clock(), only_from=from_
+        )
+    ]
+    template = T.PAUSED if to == PAUSED else T.RESUMED
+    text = (
+        template.format(channels=", ".join(changed))
+        if changed
+        else T.UNCHANGED.format(channels=", ".join(names))
+    )
+    await _reply(update, context, text)
+
+
+async def cmd_pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Pause one channel (or all): the publisher stops taking its posts."""
+    await _set_channels(update, context, PAUSED, (ACTIVE,))
+
+
+async def cmd_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Resume one channel (or all), also after new credentials were set."""
+    await _set_channels(update, context, ACTIVE, (PAUSED, NEEDS_CREDENTIALS))
+
+
+async def cmd_retry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send a failed (or needs-human) post again: back to approved, audited."""
+    if not _allowed(update, context, "admin"):
+        await _refuse(update, context, "admin")
+        return
+    bot, user = bot_of(context), update.effective_user
+    assert user is not None
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdigit():
+        await _reply(update, context, T.RETRY_USAGE)
+        return
+    post_id = int(args[0])
+    record = bot.storage.get_post(post_id)
+    if record is None:
+        await _reply(update, context, T.RETRY_NOT_FOUND.format(post=post_id))
+        return
+    moved = bot.storage.decide(
+        [post_id], S.APPROVED, actor=actor(user), now=bot.clock(),
+        allowed_from=(S.FAILED, S.NEEDS_HUMAN), data={"via": "telegram", "retry": True},
+    )  # fmt: skip
+    if not moved:
+        status = T.STATUS[record.status].split("{")[0].strip()
+        await _reply(update, context, T.RETRY_NOT_FAILED.format(post=post_id, status=status))
+        return
+    bot.refresh(record.article_id)
+    await _reply(update, context, T.RETRY_DONE.format(post=post_id, channel=record.channel))
+
+
+__all__ = ["UTC", "cmd_help", "cmd_pause", "cmd_pending", "cmd_resume", "cmd_retry",
+           "cmd_status", "cmd_whoami"]  # fmt: skip

@@ -1,0 +1,93 @@
+"""Reminders and expiry of waiting articles, and the urgent lane.
+
+An article waits from the creation of its first post. After `remind_after` (or
+`urgent_remind_after` for urgent ones) its preview gets exactly one reminder, claimed in the
+database first so a restart does not repeat it; after `expire_after` its open posts become
+EXPIRED through storage.decide() (audited), and the buttons go.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+
+from syndicator.approval import texts as T
+from syndicator.approval.preview import clip, is_open
+from syndicator.approval.sendqueue import NORMAL
+from syndicator.config import ApprovalSettings
+from syndicator.types import Article, Flag, PostStatus
+
+if TYPE_CHECKING:
+    from syndicator.approval.bot import ApprovalBot
+
+S = PostStatus
+log = structlog.get_logger("syndicator.approval.reminders")
+EXPIRY_ACTOR = "approval:expiry"
+
+
+def is_urgent(article: Article, cfg: ApprovalSettings) -> bool:
+    """Flagged urgent by classification, in an urgent category, or with an urgent keyword."""
+    if Flag.URGENT in article.flags or set(article.categories) & set(cfg.urgent_categories):
+        return True
+    text = unicodedata.normalize("NFC", f"{article.title} {article.summary}").lower()
+    return any(unicodedata.normalize("NFC", k).lower() in text for k in cfg.urgent_keywords if k)
+
+
+def age_text(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    days, hours, mins = minutes // 1440, (minutes % 1440) // 60, minutes % 60
+    if days:
+        return T.AGE_DAYS.format(d=days, h=hours)
+    if hours:
+        return T.AGE_HOURS.format(h=hours, m=mins)
+    return T.AGE_MINUTES.format(m=mins)
+
+
+class Reminders:
+    def __init__(self, bot: ApprovalBot) -> None:
+        self.bot = bot
+
+    async def run(self, now: datetime) -> None:
+        """One pass over the open previews."""
+        bot, cfg, done = self.bot, self.bot.cfg, set()
+        for preview in bot.storage.open_previews():
+            if preview.article_id in done:
+                continue
+            done.add(preview.article_id)
+            posts = bot.storage.list_posts(article_id=preview.article_id)
+            if not is_open(posts):
+                bot.refresh(preview.article_id)  # closes it and stamps the decision
+                continue
+            since = min(p.created_at for p in posts)
+            age = now - since
+            if age >= cfg.expire_after:
+                self._expire(preview.article_id, [p.id for p in posts], now)
+                continue
+            article = bot.storage.get_article(preview.article_id)
+            if article is None:
+                continue
+            urgent = is_urgent(article, cfg)
+            due = cfg.urgent_remind_after if urgent else cfg.remind_after
+            if preview.reminded_at is not None or age < due:
+                continue
+            if bot.storage.mark_reminded(preview.id, now):  # claimed first: one reminder ever
+                template = T.REMINDER_URGENT if urgent else T.REMINDER
+                text = template.format(
+                    article=article.id, age=age_text(age), title=clip(article.title, 200)
+                )
+                bot.say(preview.chat_id, text, reply_to=preview.message_id, priority=NORMAL)
+                log.info("approval_reminded", article=article.id, urgent=urgent)
+
+    def _expire(self, article_id: int, post_ids: list[int], now: datetime) -> None:
+        bot = self.bot
+        moved = bot.storage.decide(
+            post_ids, S.EXPIRED, actor=EXPIRY_ACTOR, now=now, reason="expire_after",
+            allowed_from=(S.PENDING, S.HELD, S.SKIPPED),
+        )  # fmt: skip
+        bot.storage.set_preview_state(article_id, "closed", now)
+        bot.menus.pop(article_id, None)
+        bot.refresh(article_id)
+        log.info("approval_expired", article=article_id, posts=[r.id for r in moved])

@@ -1,0 +1,197 @@
+"""Every string the bot shows staff, in Vietnamese, in one place.
+
+Templates use str.format with named fields; the callers escape dynamic values for HTML before
+formatting wherever the result is sent with parse_mode=HTML.
+"""
+
+from __future__ import annotations
+
+from syndicator.types import PostStatus
+
+# -- categories (the directive's list; keys as in domain.md) ----------------------------------
+CATEGORY_NAMES = {
+    "chi_dao_dieu_hanh": "Thông tin chỉ đạo, điều hành",
+    "khen_thuong_xu_phat": "Khen thưởng, xử phạt",
+    "quy_hoach_ke_hoach": "Chiến lược, quy hoạch, kế hoạch phát triển",
+    "dau_tu_moi_goi": "Chính sách ưu đãi, cơ hội đầu tư",
+    "dau_thau_mua_sam": "Đấu thầu, mua sắm công, đầu tư công",
+    "ho_tro_doanh_nghiep": "Hỗ trợ doanh nghiệp",
+    "van_ban_phap_luat": "Văn bản quy phạm pháp luật, văn bản chỉ đạo",
+    "thu_tuc_hanh_chinh": "Thủ tục hành chính, dịch vụ công",
+    "pho_bien_phap_luat": "Phổ biến, hướng dẫn pháp luật",
+    "khoa_hoc_cong_nghe": "Chương trình, đề tài khoa học",
+    "hoi_dap": "Hỏi – Đáp",
+    "tin_tuc": "Tin tức, sự kiện",
+}
+KIND_NAMES = {"facebook_page": "Facebook", "zalo_oa": "Zalo OA"}
+
+# -- preview ----------------------------------------------------------------------------------
+HEADER = "📰 Bài mới chờ duyệt"
+HEADER_URGENT = "🔴 KHẨN — bài mới chờ duyệt"
+AGENCY = "Nguồn: {agency}"
+CATEGORY = "Chuyên mục: {names}"
+NO_CATEGORY = "chưa phân loại"
+LINK = "Bài gốc: {url}"
+FLAG_HELD = "⛔ Có dấu hiệu mật ({marker}) — chỉ đăng khi người duyệt quyết định"
+FLAG_HELD_NO_MARKER = "⛔ Bị giữ lại — chỉ đăng khi người duyệt quyết định"
+FLAG_DUPLICATE_OF = "⚠️ Trùng với bài #{id}"
+FLAG_ALSO_AT = "ℹ️ Bài trùng cũng đăng tại: {agencies}"
+FLAG_CHANGED = "✏️ Nội dung đã thay đổi kể từ lần đầu thấy (phiên bản {version})"
+FLAG_TCVN3 = "⚠️ Nghi bảng mã TCVN3 (đã chuyển đổi) — kiểm tra chính tả"
+FLAG_NO_DATE = "⚠️ Nguồn không ghi ngày đăng"
+CHANNEL_TITLE = "▶ {label} ({name}) — {status}"
+SHORTENED = "… (bản xem trước đã rút gọn, còn {rest} ký tự; bài đăng giữ nguyên nội dung)"
+SHORTENED_PHOTO = "… (rút gọn)"
+IMAGE_LINK = "🖼 Ảnh minh họa"
+EDITED_MARK = " · đã sửa"
+
+STATUS = {
+    PostStatus.PENDING: "⏳ chờ duyệt",
+    PostStatus.HELD: "⛔ chờ duyệt (bị giữ)",
+    PostStatus.APPROVED: "✅ đã duyệt, chờ đăng",
+    PostStatus.SCHEDULED: "🕒 hẹn đăng {when}",
+    PostStatus.PUBLISHING: "📤 đang đăng",
+    PostStatus.PUBLISHED: "✅ đã đăng",
+    PostStatus.FAILED: "❌ đăng lỗi",
+    PostStatus.NEEDS_HUMAN: "⚠️ cần kiểm tra thủ công",
+    PostStatus.REJECTED: "🚫 đã từ chối",
+    PostStatus.EXPIRED: "⌛ hết hạn",
+    PostStatus.SKIPPED: "⚪ tắt (không đăng)",
+}
+
+STAMP_APPROVED = "✅ Đã duyệt bởi {who} lúc {when}"
+STAMP_SCHEDULED = "🕒 Đã hẹn giờ bởi {who} lúc {when}: đăng lúc {at}"
+STAMP_REJECTED = "🚫 Đã từ chối bởi {who} lúc {when}"
+STAMP_REASON = "Lý do: {reason}"
+STAMP_EXPIRED = "⌛ Hết hạn chờ duyệt lúc {when}"
+LIVE_LINK = "🔗 {label}: {url}"
+LIVE_NO_LINK = "🔗 {label}: đã đăng (mã {external_id})"
+FAILURE = "❌ {label}: {error}"
+SYSTEM = "hệ thống"
+RULE = "quy tắc tự duyệt"
+
+# -- buttons ----------------------------------------------------------------------------------
+BTN_APPROVE = "✅ Duyệt"
+BTN_EDIT = "✏️ Sửa"
+BTN_SCHEDULE = "🕒 Hẹn giờ"
+BTN_REJECT = "❌ Từ chối"
+BTN_ON = "🟢 {label}"
+BTN_OFF = "⚪ {label} (tắt)"
+BTN_EDIT_CHANNEL = "✏️ Sửa {label}"
+BTN_BACK = "↩️ Quay lại"
+BTN_IN_1H = "+1 giờ"
+BTN_IN_3H = "+3 giờ"
+BTN_TOMORROW_7 = "07:00 sáng mai"
+BTN_ASK_TIME = "⌨️ Nhập giờ…"
+BTN_REJECT_NOW = "❌ Từ chối ngay"
+BTN_REJECT_REASON = "📝 Từ chối, ghi lý do…"
+
+# -- answers to taps (answerCallbackQuery: at most 200 characters) ----------------------------
+ANS_REFUSED = "Xin lỗi, bạn chưa có quyền duyệt bài. Gửi /whoami rồi nhờ quản trị viên thêm bạn."
+ANS_DONE_BY = "Đã được xử lý bởi {who} lúc {when}."
+ANS_DONE = "Bài này đã được xử lý."
+ANS_APPROVED = "Đã duyệt. Bài sẽ được đăng."
+ANS_SCHEDULED = "Đã hẹn đăng lúc {when}."
+ANS_REJECTED = "Đã từ chối."
+ANS_CHANNEL_OFF = "Đã tắt kênh {label}."
+ANS_CHANNEL_ON = "Đã bật lại kênh {label}."
+ANS_NOTHING_ON = "Chưa bật kênh nào: hãy bật ít nhất một kênh trước khi duyệt."
+ANS_REPLY_PROMPT = "Hãy trả lời tin nhắn của bot."
+ANS_UNKNOWN = "Nút này không còn dùng được."
+ANS_OK = ""
+
+# -- forced-reply prompts and their outcomes --------------------------------------------------
+PROMPT_EDIT = (
+    "✏️ {who}, hãy trả lời tin nhắn này bằng nội dung mới cho {label} ({field}, tối đa {limit} "
+    "ký tự) của bài #{article}. Nội dung hiện tại:\n{current}"
+)
+PROMPT_SCHEDULE = (
+    "🕒 {who}, hãy trả lời tin nhắn này bằng giờ đăng bài #{article}, ví dụ «15:30» hoặc "
+    "«15:30 24/11» (giờ Việt Nam)."
+)
+PROMPT_REJECT = "❌ {who}, hãy trả lời tin nhắn này bằng lý do từ chối bài #{article}."
+FIELD_NAMES = {"message": "nội dung bài", "caption": "chú thích ảnh", "description": "mô tả"}
+EDIT_SAVED = "✅ Đã cập nhật nội dung {label} của bài #{article}."
+EDIT_EMPTY = "⚠️ Nội dung trống. Hãy trả lời lại tin nhắn yêu cầu bằng nội dung mới."
+EDIT_TOO_LONG = (
+    "⚠️ Nội dung dài {length} ký tự, vượt giới hạn {limit} ký tự của {label}. Hãy rút gọn và "
+    "trả lời lại tin nhắn yêu cầu."
+)
+EDIT_NOT_SUPPORTED = "⚠️ Kênh {label} chưa hỗ trợ sửa nội dung trong Telegram."
+TIME_INVALID = "⚠️ Không hiểu «{text}». Hãy trả lời lại, ví dụ «15:30» hoặc «15:30 24/11»."
+TIME_PAST = "⚠️ Thời điểm {when} đã qua. Hãy chọn một thời điểm sau này."
+TOO_LATE = "Bài #{article} đã được xử lý trước đó ({status})."
+
+# -- reminders and alerts ---------------------------------------------------------------------
+REMINDER = "⏰ Bài #{article} đang chờ duyệt đã {age}: {title}"
+REMINDER_URGENT = "🔴⏰ Bài KHẨN #{article} đang chờ duyệt đã {age}: {title}"
+ALERT_SOURCE = "🚨 Nguồn «{source}» không lấy được tin ({errors} lần liên tiếp): {error}"
+ALERT_SOURCE_OK = "✅ Nguồn «{source}» đã hoạt động lại."
+ALERT_CREDENTIALS = (
+    "🔑 Kênh {channel} cần cấp lại quyền truy cập, đã tạm dừng đăng. Cách sửa: {fix}"
+)
+ALERT_FAILED = "❌ Bài #{article} đăng lên {channel} thất bại (bài đăng #{post}): {error}"
+ALERT_NEEDS_HUMAN = (
+    "⚠️ Bài #{article} trên {channel} (bài đăng #{post}) chưa rõ đã đăng hay chưa: hãy kiểm tra "
+    "trên kênh rồi dùng /retry {post} nếu chưa có. Lỗi: {error}"
+)
+ALERT_ZALO_REFRESH = "🔑 Kênh {channel}: làm mới mã truy cập Zalo đang lỗi: {error}"
+ALERT_AUDIT = "🚨 Nhật ký kiểm toán không còn toàn vẹn tại sự kiện #{bad_id}: {reason}"
+
+# -- commands ---------------------------------------------------------------------------------
+COMMANDS = [
+    ("pending", "Bài đang chờ duyệt (cũ nhất trước)"),
+    ("status", "Tình trạng nguồn tin, kênh đăng và hàng đợi"),
+    ("pause", "Tạm dừng đăng (một kênh hoặc tất cả)"),
+    ("resume", "Tiếp tục đăng (một kênh hoặc tất cả)"),
+    ("retry", "Đăng lại một bài lỗi: /retry MÃ_BÀI_ĐĂNG"),
+    ("whoami", "Xem mã người dùng Telegram của bạn"),
+    ("help", "Hướng dẫn sử dụng"),
+]
+HELP = (
+    "Bot duyệt bài của Cổng TTĐT.\n"
+    "Mỗi bài mới được gửi vào nhóm kèm nội dung sẽ đăng lên từng kênh. Người duyệt bấm:\n"
+    "✅ Duyệt — đăng ngay; 🟢/⚪ — bật/tắt từng kênh; ✏️ Sửa — sửa nội dung một kênh;\n"
+    "🕒 Hẹn giờ — chọn giờ đăng; ❌ Từ chối — không đăng.\n\n"
+    "Lệnh:\n{commands}"
+)
+WHOAMI = "Mã người dùng của bạn: {id}\nTên: {name}\nQuyền: {role}"
+ROLE_ADMIN = "quản trị viên"
+ROLE_APPROVER = "người duyệt"
+ROLE_NONE = "chưa có (gửi mã này cho quản trị viên để được thêm)"
+NOT_ADMIN = "Xin lỗi, lệnh này chỉ dành cho quản trị viên."
+NOT_APPROVER = "Xin lỗi, lệnh này chỉ dành cho người duyệt."
+PENDING_NONE = "Không có bài nào đang chờ duyệt. 👍"
+PENDING_HEAD = "Bài đang chờ duyệt ({count}):"
+PENDING_LINE = "{urgent}#{article} · {age} · {agency}: {title}"
+PENDING_MORE = "… và {more} bài nữa."
+STATUS_TEXT = (
+    "📊 Tình trạng\n"
+    "Lần lấy tin gần nhất: {last_poll}\n"
+    "Nguồn tin: {sources}\n{bad_sources}"
+    "Kênh đăng:\n{channels}\n"
+    "Hàng đợi: {queues}"
+)
+STATUS_NEVER = "chưa có"
+STATUS_SOURCE_BAD = "  ⚠️ {source}: {status}, {errors} lỗi — {error}\n"
+STATUS_CHANNEL = "  {icon} {channel}: {status}{reason}"
+CHANNEL_STATES = {
+    "active": "đang hoạt động",
+    "paused": "tạm dừng",
+    "needs_credentials": "cần cấp lại quyền",
+}
+SOURCE_STATES = {"ok": "tốt", "new": "mới", "failing": "đang lỗi", "unhealthy": "hỏng"}
+PAUSED = "⏸ Đã tạm dừng: {channels}."
+RESUMED = "▶️ Đã tiếp tục: {channels}."
+UNCHANGED = "Không có gì thay đổi ({channels})."
+UNKNOWN_CHANNEL = "Không có kênh «{channel}». Các kênh: {channels}."
+RETRY_USAGE = "Cách dùng: /retry MÃ_BÀI_ĐĂNG (số, xem trong cảnh báo lỗi)."
+RETRY_DONE = "🔁 Bài đăng #{post} ({channel}) sẽ được đăng lại."
+RETRY_NOT_FOUND = "Không tìm thấy bài đăng #{post}."
+RETRY_NOT_FAILED = "Bài đăng #{post} đang ở trạng thái «{status}», không cần đăng lại."
+PAUSE_REASON = "tạm dừng qua Telegram bởi {who}"
+
+# -- time -------------------------------------------------------------------------------------
+AGE_MINUTES = "{m} phút"
+AGE_HOURS = "{h} giờ {m} phút"
+AGE_DAYS = "{d} ngày {h} giờ"
