@@ -95,6 +95,12 @@ class Metrics:
             "When the last poll cycle finished (unix time).",
             registry=r,
         )
+        self.last_success = Gauge(
+            "syndicator_last_successful_poll_timestamp_seconds",
+            "When a poll cycle last got an answer from at least one source (unix time).",
+            registry=r,
+        )
+        self.last_success_at: datetime | None = None
         self.token_expiry = Gauge(
             "syndicator_token_expiry_timestamp_seconds",
             "When a channel credential expires (unix time), where known.",
@@ -109,8 +115,13 @@ class Metrics:
     # -- verbs the daemon calls -------------------------------------------------------------
 
     def poll_cycle(self, reports: Iterable[PollReport], at: datetime | None = None) -> None:
-        """Count one poll cycle's per-source outcomes."""
+        """Count one poll cycle's per-source outcomes (the daemon may pass empty cycles too)."""
+        reports = list(reports)
+        if not reports:  # nothing was due: not a cycle worth counting
+            return
+        at = at or self.clock()
         self.poll_cycles.inc()
+        answered = False
         for report in reports:
             if report.errors and not report.fetched and not report.not_modified:
                 outcome = "error"
@@ -118,6 +129,7 @@ class Metrics:
                 outcome = "not_modified"
             else:
                 outcome = "ok"
+            answered = answered or outcome != "error"
             self.polls.labels(report.source_id, outcome).inc()
             if report.new:
                 self.new_articles.labels(report.source_id).inc(report.new)
@@ -125,7 +137,14 @@ class Metrics:
                 self.duplicates.labels(report.source_id).inc(report.duplicate)
             if report.errors:
                 self.errors.labels("source").inc(len(report.errors))
-        self.last_poll.set((at or self.clock()).timestamp())
+        self.last_poll.set(at.timestamp())
+        if answered:  # at least one portal answered: the pipeline is fed
+            self.last_success_at = at
+            self.last_success.set(at.timestamp())
+
+    def last_successful_poll(self) -> datetime | None:
+        """When a poll cycle last got an answer from some source (HealthServer's default)."""
+        return self.last_success_at
 
     def published(self, channel: str, latency_s: float | None) -> None:
         """One post confirmed published; latency excludes the time a human took to decide."""

@@ -5,8 +5,8 @@ itself: a wedged loop makes /healthz time out, which is what a monitor should se
 synchronous, so every database call runs in a worker thread with a timeout; a locked or
 unreachable database turns into a 503 with a reason instead of a hung request.
 
-/healthz is 200 when the database answers, the last poll cycle is younger than
-`[server] max_poll_age`, and no channel waits for new credentials; otherwise 503. The JSON body
+/healthz is 200 when the database answers, the last poll cycle in which some portal answered
+is younger than `[server] max_poll_age` (so it must exceed the longest source interval), and no channel waits for new credentials; otherwise 503. The JSON body
 says which check failed. A paused (by a human) or throttled (by the service) channel is reported
 but does not fail the check: neither needs the operator.
 """
@@ -110,7 +110,7 @@ class HealthServer:
         storage: Any,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        last_poll: Callable[[], datetime | None] = lambda: None,
+        last_poll: Callable[[], datetime | None] | None = None,
         *,
         channels: tuple[str, ...] | list[str] = (),
     ) -> None:
@@ -121,7 +121,8 @@ class HealthServer:
         self.storage = storage
         self.metrics = metrics
         self.clock = clock
-        self.last_poll = last_poll
+        # Default: the last cycle in which some portal answered, as Metrics.poll_cycle saw it.
+        self.last_poll = last_poll or metrics.last_successful_poll
         self.channels = list(channels) or list(metrics.channels)
         self.started_at = clock()
         self._runner: web.AppRunner | None = None
@@ -156,30 +157,37 @@ class HealthServer:
     async def check(self) -> Health:
         """Run the checks now (also what `syndicator health` prints)."""
         try:
-            ok, error, channels = await asyncio.wait_for(
+            ok, error, channels, last_poll = await asyncio.wait_for(
                 asyncio.to_thread(self._read_database), DB_TIMEOUT_S
             )
         except TimeoutError:
-            ok, error, channels = False, f"no answer within {DB_TIMEOUT_S:.0f} s", {}
+            ok, error, channels, last_poll = (
+                False, f"no answer within {DB_TIMEOUT_S:.0f} s", {}, None,
+            )  # fmt: skip
         for name in self.channels:
             channels.setdefault(name, None)
         return evaluate(
             now=self.clock(),
             database_ok=ok,
             database_error=error,
-            last_poll=self.last_poll(),
+            last_poll=last_poll,
             started_at=self.started_at,
             max_poll_age=self.settings.max_poll_age,
             channels=channels,
         )
 
-    def _read_database(self) -> tuple[bool, str | None, dict[str, Any]]:
+    def _read_database(self) -> tuple[bool, str | None, dict[str, Any], datetime | None]:
+        # In a worker thread: the last_poll callable may read storage too.
+        try:
+            last_poll = self.last_poll()
+        except Exception:
+            last_poll = None
         try:
             if not self.storage.ping():
-                return False, "SELECT 1 gave an unexpected answer", {}
-            return True, None, dict(self.storage.channel_statuses())
+                return False, "SELECT 1 gave an unexpected answer", {}, last_poll
+            return True, None, dict(self.storage.channel_statuses()), last_poll
         except Exception as exc:  # any failure here is the answer, not a crash of the server
-            return False, f"{type(exc).__name__}: {exc}", {}
+            return False, f"{type(exc).__name__}: {exc}", {}, last_poll
 
     async def _healthz(self, request: web.Request) -> web.Response:
         health = await self.check()

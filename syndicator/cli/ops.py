@@ -171,7 +171,7 @@ def postgres_advice(database_url: str, target: Path) -> str:
 
 
 def health(ctx: Context) -> int:
-    """The /healthz verdict from the database alone (last poll = newest source check)."""
+    """The /healthz verdict from the database alone (last poll = newest source success)."""
     from syndicator.metrics import Metrics
     from syndicator.server import HealthServer
 
@@ -180,7 +180,7 @@ def health(ctx: Context) -> int:
     server_settings = settings.server.model_copy(update={"listen": "127.0.0.1:0"})
 
     def last_poll() -> datetime | None:
-        checks = [s.last_checked_at for s in storage.source_states().values() if s.last_checked_at]
+        checks = [s.last_success_at for s in storage.source_states().values() if s.last_success_at]
         newest = max(checks, default=None)
         return newest if newest is None or newest.tzinfo else newest.replace(tzinfo=UTC)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
+from syndicator.cli import main
 from syndicator.config import ServerSettings
 from syndicator.errors import ConfigError
 from syndicator.metrics import Metrics
@@ -225,3 +228,44 @@ def _article() -> Article:
         image_url=None, published_at=datetime.now(UTC), agency="Sở Tài chính",
         categories=("tin_tuc",), content_hash="h1", fingerprint="f1",
     )  # fmt: skip
+
+
+async def test_default_last_poll_counts_only_cycles_where_a_portal_answered(store: Storage) -> None:
+    """Without a last_poll callable, /healthz uses the last cycle in which a source answered."""
+    clock = Clock()
+    metrics = Metrics(store, clock=clock)
+    server = HealthServer(SETTINGS, store, metrics, clock)
+    url = await server.start()
+    try:
+        metrics.poll_cycle([SourceReport("so-tc", not_modified=1)])
+        clock.now += timedelta(minutes=40)
+        metrics.poll_cycle([SourceReport("so-tc", errors=["HTTP 503"])])  # a failed cycle
+        metrics.poll_cycle([])  # nothing due: ignored
+        async with httpx.AsyncClient() as client:
+            stale = await client.get(f"{url}/healthz")
+            metrics.poll_cycle([SourceReport("so-tc", fetched=1)])
+            fresh = await client.get(f"{url}/healthz")
+    finally:
+        await server.stop()
+    assert stale.status_code == 503 and stale.json()["checks"]["poll"]["age_s"] == 2400.0
+    assert fresh.status_code == 200
+    assert b"syndicator_poll_cycles_total 3.0" in metrics.render()
+
+
+def test_health_command_reads_the_database(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`syndicator health` prints the checks and exits 1 when no source ever answered."""
+    config = tmp_path / "syndicator.toml"
+    config.write_text(f'[database]\nurl = "{sqlite_url}"\n', encoding="utf-8")
+    assert main(["--config", str(config), "health"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    assert body["problems"] == ["poll"] and body["checks"]["database"]["ok"] is True
+    storage = open_storage(sqlite_url)
+    now = datetime.now(UTC)
+    storage.sync_sources([("so-tc", "https://a.example/rss")], now)
+    storage.record_polls(
+        [PollRecord("so-tc", now, now + timedelta(minutes=5), ok=True)], unhealthy_after=3, now=now
+    )
+    storage.close()
+    assert main(["--config", str(config), "health"]) == 0
