@@ -174,6 +174,6 @@ async def desk(db_url: str) -> AsyncIterator[Desk]:
         finally:
             for bot in desk.bots:
                 await bot.stop()
-    storage.close()
-    for server in (telegram, graph, zalo):
-        await server.stop()
+            storage.close()
+            for server in (desk.telegram, graph, zalo):
+                await server.stop()

@@ -38,13 +38,18 @@ async def test_preview_shows_each_channel_text_escaped(desk: Desk) -> None:
     text = body(message)
     assert title in text and "Nguồn: UBND tỉnh" in text and "Tin tức, sự kiện" in text
     assert "https://portal.example.gov.vn/tin/1" in text
-    assert "&lt;RON95&gt; &amp; dầu" in message["source"] and "&quot;xăng&quot;" in message["source"]
+    assert (
+        "&lt;RON95&gt; &amp; dầu" in message["source"] and "&quot;xăng&quot;" in message["source"]
+    )
     posts = {p.channel: p for p in desk.storage.list_posts()}
     assert posts["facebook"].payload["message"] in text
     assert posts["zalo"].payload["description"] in text
     assert buttons(message)[0] == f"ap:{posts['facebook'].article_id}"
     assert f"tg:{posts['facebook'].id}" in buttons(message)
-    assert desk.storage.previews_of(posts["facebook"].article_id)[0].message_id == message["message_id"]
+    assert (
+        desk.storage.previews_of(posts["facebook"].article_id)[0].message_id
+        == message["message_id"]
+    )
     # a second tick sends nothing again
     await bot.tick(datetime.now(UTC))
     await bot.idle()
@@ -71,8 +76,11 @@ async def test_approve_publishes_and_shows_live_links(desk: Desk) -> None:
     done = {p.channel: p for p in desk.storage.list_posts()}
     assert {p.status for p in done.values()} == {S.PUBLISHED}
     current = await wait_for(
-        lambda: (m := desk.telegram.message(GROUP, message["message_id"]))
-        and done["facebook"].permalink in body(m) and m
+        lambda: (
+            (m := desk.telegram.message(GROUP, message["message_id"]))
+            and done["facebook"].permalink in body(m)
+            and m
+        )
     )
     assert done["zalo"].permalink in body(current)
     assert len(desk.graph.live_posts()) == 1 and len(desk.zalo.live_articles()) == 1

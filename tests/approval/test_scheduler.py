@@ -1,0 +1,168 @@
+"""tick(now): reminders, expiry, the urgent lane, alerts from the audit cursor, flood control."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from syndicator.sandbox import TelegramServer
+from syndicator.types import Flag
+from syndicator.types import PostStatus as S
+from tests.approval.conftest import (
+    ADMIN_CHAT,
+    GROUP,
+    TOKEN,
+    Desk,
+    answered,
+    article,
+    body,
+    buttons,
+)
+from tests.approval.test_flow import preview_of
+
+# PTB itself reads RetryAfter.retry_after (an int today); the bot reads both forms.
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+def texts(desk: Desk, chat: int = GROUP) -> list[str]:
+    return [body(m) for m in desk.bot_messages(chat)]
+
+
+async def test_one_reminder_then_expiry(desk: Desk) -> None:
+    """Past remind_after one reminder (never two); past expire_after the posts expire and buttons go."""
+    bot = await desk.bot()
+    (message,) = await preview_of(desk, bot, article(1))
+    start = datetime.now(UTC)
+    await bot.tick(start + timedelta(hours=1))
+    await bot.idle()
+    assert not any("đang chờ duyệt đã" in t for t in texts(desk))
+    for hours in (2.1, 3, 5):
+        await bot.tick(start + timedelta(hours=hours))
+        await bot.idle()
+    reminders = [t for t in texts(desk) if "đang chờ duyệt đã" in t]
+    assert len(reminders) == 1 and reminders[0].startswith("⏰ Bài #")
+    await bot.tick(start + timedelta(hours=49))
+    await bot.idle()
+    assert {p.status for p in desk.storage.list_posts()} == {S.EXPIRED}
+    shown = desk.telegram.message(GROUP, message["message_id"])
+    assert "Hết hạn chờ duyệt" in body(shown) and not buttons(shown)
+    expired = [e for e in desk.storage.audit_events() if e.kind == "post.expired"]
+    assert len(expired) == 2 and expired[0].actor == "approval:expiry"
+    aid = desk.storage.list_posts()[0].article_id
+    answer = await answered(desk, desk.tap(message["message_id"], f"ap:{aid}"), bot)
+    assert answer["answer_text"].startswith("Đã được xử lý")
+
+
+async def test_urgent_article_is_marked_and_reminded_sooner(desk: Desk) -> None:
+    """An urgent article carries 🔴 and is reminded after urgent_remind_after, not remind_after."""
+    bot = await desk.bot()
+    (message,) = await preview_of(desk, bot, article(2, flags=frozenset({Flag.URGENT})))
+    assert body(message).startswith("🔴")
+    await bot.tick(datetime.now(UTC) + timedelta(minutes=25))
+    await bot.idle()
+    assert any(t.startswith("🔴⏰") for t in texts(desk))
+
+
+async def test_held_article_is_flagged_and_never_auto_approved(desk: Desk) -> None:
+    """A secrecy-marked article under an auto-approve rule still gets a preview with the marker."""
+    settings = desk.settings(auto_approve=[{"source": "portal"}])
+    bot = await desk.bot(settings)
+    desk.add(article(3), article(4, flags=frozenset({Flag.HOLD}), secrecy_marker="MẬT"))
+    desk.publisher(bot, settings).plan()
+    await bot.tick(datetime.now(UTC))
+    await bot.idle()
+    (message,) = desk.previews()
+    assert "Có dấu hiệu mật (MẬT)" in body(message)
+    statuses = {p.article_id: p.status for p in desk.storage.list_posts()}
+    assert sorted(statuses.values()) == [S.APPROVED, S.HELD]
+
+
+async def test_alerts_once_per_incident_and_cursor_survives_restart(desk: Desk) -> None:
+    """source.unhealthy and a failed post alert once; a restarted bot repeats nothing."""
+    bot = await desk.bot()
+    await bot.tick(datetime.now(UTC))
+    now = datetime.now(UTC)
+    desk.storage.record_event(
+        "source.unhealthy", actor="poller", subject="so-tc",
+        data={"errors": 5, "last_error": "HTTP 503 <Service Unavailable>"}, now=now,
+    )  # fmt: skip
+    await bot.tick(now)
+    await bot.idle()
+    await bot.tick(now)
+    await bot.idle()
+    alerts = texts(desk, ADMIN_CHAT)
+    assert len(alerts) == 1 and "so-tc" in alerts[0] and "<Service Unavailable>" in alerts[0]
+    await bot.stop()
+    desk.bots.remove(bot)
+    fresh = await desk.bot()
+    desk.storage.record_event(
+        "channel.needs_credentials", actor="publisher", subject="channel:facebook",
+        data={"from": "active", "reason": "token expired — fix: `syndicator channels set-token facebook`"},
+        now=now,
+    )  # fmt: skip
+    await fresh.tick(now)
+    await fresh.idle()
+    alerts = texts(desk, ADMIN_CHAT)
+    assert len(alerts) == 2 and "set-token facebook" in alerts[1]
+
+
+async def test_zalo_refresh_failures_alert_once_until_rotated(desk: Desk) -> None:
+    """Repeated Zalo token-refresh retries give one alert; after a rotation a new failure alerts again."""
+    bot = await desk.bot()
+    await bot.tick(datetime.now(UTC))
+    now = datetime.now(UTC)
+    for _ in range(3):
+        desk.storage.record_event(
+            "post.retry", actor="publisher", subject="post:9",
+            data={"channel": "zalo", "error": "zalo: token refresh: HTTP 502 without JSON"},
+            now=now,
+        )  # fmt: skip
+    await bot.tick(now)
+    desk.storage.record_event("channel.token_rotated", actor="publisher",
+                              subject="channel:zalo", now=now)  # fmt: skip
+    desk.storage.record_event(
+        "post.retry", actor="publisher", subject="post:9",
+        data={"channel": "zalo", "error": "zalo: token refresh: timeout"}, now=now,
+    )  # fmt: skip
+    await bot.tick(now)
+    await bot.idle()
+    assert len([t for t in texts(desk, ADMIN_CHAT) if "làm mới mã truy cập" in t]) == 2
+
+
+async def test_burst_of_fifty_previews_without_429(desk: Desk) -> None:
+    """50 new articles give 50 previews under a per-chat flood limit, with no 429 at all."""
+    await desk.telegram.stop()
+    desk.telegram = TelegramServer([TOKEN], flood_burst=3, flood_rate=40.0)
+    await desk.telegram.start()
+    limited: list[int] = []
+    check = desk.telegram.flood.check
+
+    def counting(token: str, chat_id: int) -> None:
+        try:
+            check(token, chat_id)
+        except Exception:
+            limited.append(chat_id)
+            raise
+
+    desk.telegram.flood.check = counting  # type: ignore[method-assign]
+    settings = desk.settings(api_base=f"{desk.telegram.base_url}/bot", send_interval="30ms")
+    bot = await desk.bot(settings)
+    desk.add(*(article(100 + i) for i in range(50)))
+    desk.publisher(bot, settings).plan()
+    await bot.tick(datetime.now(UTC))
+    await bot.idle(timeout=20)
+    assert len(desk.previews()) == 50
+    assert limited == [] and bot.queue.retry_after_seen == 0
+    await bot.tick(datetime.now(UTC))
+    await bot.idle()
+    assert len(desk.previews()) == 50
+
+
+@pytest.mark.parametrize("retry_after", [1])
+async def test_429_is_waited_out(desk: Desk, retry_after: int) -> None:
+    """A 429 on a preview is honoured (retry_after) and the preview still arrives once."""
+    bot = await desk.bot()
+    desk.telegram.add_fault("429", "send", retry_after=retry_after)
+    (message,) = await preview_of(desk, bot, article(5))
+    assert bot.queue.retry_after_seen == 1 and buttons(message)
