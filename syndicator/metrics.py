@@ -12,7 +12,7 @@ second daemon on the same PostgreSQL database reports the same totals.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -180,6 +180,16 @@ class Metrics:
             self.error(f"publish_{what}")
         elif what == "needs_credentials":
             self.error("credentials")
+
+    def listening(self, other: Any = None) -> Callable[[str, Any], Awaitable[None]]:
+        """A publisher listener that feeds these metrics, then calls `other` (the bot's)."""
+
+        async def listener(what: str, record: Any) -> None:
+            await self.on_post_event(what, record)
+            if other is not None:
+                await other(what, record)
+
+        return listener
 
     # -- output -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -269,3 +270,25 @@ def test_health_command_reads_the_database(
     )
     storage.close()
     assert main(["--config", str(config), "health"]) == 0
+
+
+async def test_listener_counts_publications_and_passes_events_on(store: Storage) -> None:
+    """metrics.listening() records latency from approval and still calls the bot's listener."""
+    seen: list[str] = []
+
+    async def bot_listener(what: str, record: Any) -> None:
+        seen.append(what)
+
+    metrics = Metrics(store)
+    listener = metrics.listening(bot_listener)
+    decided = datetime.now(UTC)
+    record = SimpleNamespace(
+        channel="zalo", decided_at=decided, scheduled_for=None,
+        published_at=decided + timedelta(seconds=7),
+    )  # fmt: skip
+    await listener("published", record)
+    await listener("needs_human", record)
+    text = metrics.render().decode()
+    assert seen == ["published", "needs_human"]
+    assert 'syndicator_publish_latency_seconds_sum{channel="zalo"} 7.0' in text
+    assert 'syndicator_errors_total{kind="publish_needs_human"} 1.0' in text
