@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from syndicator.approval import texts as T
+from syndicator.approval.bot import ApprovalBot
 from syndicator.approval.handlers import actor, bot_of
 from syndicator.approval.preview import OPEN, clip, local_time
 from syndicator.approval.reminders import age_text, is_urgent
@@ -102,7 +103,8 @@ async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await _reply(update, context, status_text(bot_of(context)))
 
 
-def status_text(bot) -> str:  # type: ignore[no-untyped-def]
+def status_text(bot: ApprovalBot) -> str:
+    """The /status report (also handy for a heartbeat)."""
     storage = bot.storage
     sources = storage.source_states()
     counts: dict[str, int] = {}
@@ -119,12 +121,12 @@ def status_text(bot) -> str:  # type: ignore[no-untyped-def]
     )  # fmt: skip
     channel_lines = []
     for name in bot.channels:
-        state = storage.channel_status(name)
-        icon = "🟢" if state.status == ACTIVE else "⏸" if state.status == PAUSED else "🔑"
-        reason = f" — {clip(state.reason, 200)}" if state.reason and state.status != ACTIVE else ""
+        chan = storage.channel_status(name)
+        icon = "🟢" if chan.status == ACTIVE else "⏸" if chan.status == PAUSED else "🔑"
+        reason = f" — {clip(chan.reason, 200)}" if chan.reason and chan.status != ACTIVE else ""
         channel_lines.append(
             T.STATUS_CHANNEL.format(
-                icon=icon, channel=name, status=T.CHANNEL_STATES.get(state.status, state.status),
+                icon=icon, channel=name, status=T.CHANNEL_STATES.get(chan.status, chan.status),
                 reason=reason,
             )
         )  # fmt: skip

@@ -39,7 +39,8 @@ def actor(user: User) -> str:
 
 
 def bot_of(context: ContextTypes.DEFAULT_TYPE) -> ApprovalBot:
-    return context.application.bot_data["approval"]  # type: ignore[no-any-return]
+    bot: ApprovalBot = context.application.bot_data["approval"]
+    return bot
 
 
 async def answer(query: CallbackQuery, text: str = "", alert: bool = False) -> None:

@@ -271,9 +271,9 @@ def keyboard(data: PreviewInput) -> Keyboard:
     aid = data.article.id
     open_posts = [p for p in data.posts if p.status in OPEN]
     if data.menu == "edit" and open_posts:
-        rows = [((T.BTN_EDIT_CHANNEL.format(label=_label(data, p.channel)), f"ed:{p.id}"),)
-                for p in open_posts]  # fmt: skip
-        return (*rows, ((T.BTN_BACK, f"bk:{aid}"),))
+        edits = [((T.BTN_EDIT_CHANNEL.format(label=_label(data, p.channel)), f"ed:{p.id}"),)
+                 for p in open_posts]  # fmt: skip
+        return (*edits, ((T.BTN_BACK, f"bk:{aid}"),))
     if data.menu == "schedule" and open_posts:
         return (
             ((T.BTN_IN_1H, f"sp:{aid}:1h"), (T.BTN_IN_3H, f"sp:{aid}:3h")),
