@@ -77,8 +77,10 @@ class StoredMessage:
             "caption": self.caption,
             "caption_entities": self.caption_entities or None,
             "photo": self.photo,
-            "reply_markup": self.reply_markup,
-            "reply_to_message": self.reply_to,
+            # Telegram returns Message.reply_markup only for inline keyboards; a ForceReply
+            # echoed here would make python-telegram-bot fail to parse the message.
+            "reply_markup": _inline_only(self.reply_markup),
+            "reply_to_message": _without_force_reply(self.reply_to),
             "edit_date": self.edit_date,
         }
         message.update({key: value for key, value in optional.items() if value is not None})
@@ -252,3 +254,15 @@ def too_many_requests(retry_after: int) -> TelegramError:
     return TelegramError(
         f"Too Many Requests: retry after {retry_after}", 429, {"retry_after": retry_after}
     )
+
+
+def _inline_only(markup: dict[str, Any] | None) -> dict[str, Any] | None:
+    return markup if markup and "inline_keyboard" in markup else None
+
+
+def _without_force_reply(message: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not message or "reply_markup" not in message:
+        return message
+    markup = _inline_only(message["reply_markup"])
+    rest = {k: v for k, v in message.items() if k != "reply_markup"}
+    return {**rest, "reply_markup": markup} if markup else rest

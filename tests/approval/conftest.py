@@ -17,7 +17,6 @@ from syndicator.approval import ApprovalBot, build_bot
 from syndicator.config import Settings, parse_config
 from syndicator.publishing.publisher import Publisher
 from syndicator.sandbox import GraphServer, TelegramServer, ZaloServer
-from syndicator.sandbox.telegram_state import StoredMessage
 from syndicator.storage import Storage, open_storage
 from syndicator.types import Article
 from tests.publishing.conftest import PAGE, PAGE_TOKEN, article
@@ -115,28 +114,6 @@ async def answered(desk: Desk, query_id: str, bot: ApprovalBot | None = None) ->
     if bot is not None:
         await bot.idle()
     return answer
-
-
-@pytest.fixture(autouse=True)
-def inline_markup_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand-in fix: Telegram returns Message.reply_markup only for inline keyboards.
-
-    The stand-in echoes a ForceReply too (in the sendMessage result and in reply_to_message),
-    which PTB cannot parse; until syndicator/sandbox/telegram_state.py is fixed, drop it here.
-    """
-    original = StoredMessage.to_api
-
-    def to_api(self: StoredMessage) -> dict[str, Any]:
-        message = original(self)
-        if "inline_keyboard" not in (message.get("reply_markup") or {"inline_keyboard": 1}):
-            del message["reply_markup"]
-        if message.get("reply_to") or message.get("reply_to_message"):
-            reply = message["reply_to_message"]
-            if "inline_keyboard" not in (reply.get("reply_markup") or {"inline_keyboard": 1}):
-                reply.pop("reply_markup", None)
-        return message
-
-    monkeypatch.setattr(StoredMessage, "to_api", to_api)
 
 
 @pytest.fixture
