@@ -20,8 +20,10 @@ from channels import build_channel, parse_channel_settings
 from channels.base import ChannelSettings, TokenSet
 from syndicator.config import Settings
 from syndicator.logs import register_secrets
+from syndicator.metrics import Metrics
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
+from syndicator.server import HealthServer
 from syndicator.service import InstanceLock, install_signals, sleep_or_stop, supervise
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.fetch import Fetcher, build_client
@@ -168,12 +170,22 @@ class Runtime:
             from syndicator.approval import build_bot
 
             self.bot = build_bot(settings, storage, self.channels, clock=clock)
+        self.metrics = Metrics(storage, channels=list(self.channels), clock=clock)
+        bot_listener = self.bot.on_post_event if self.bot is not None else None
         self.publisher = build_publisher(
             settings, storage, self.channels, clock=clock,
-            listener=self.bot.on_post_event if self.bot is not None else None,
+            listener=self.metrics.listening(bot_listener),
         )  # fmt: skip
+        self.health: HealthServer | None = None
+        if settings.server.listen:
+            self.health = HealthServer(
+                settings.server, storage, self.metrics, clock, channels=list(self.channels)
+            )
 
     async def start(self) -> None:
+        if self.health is not None:
+            url = await self.health.start()
+            log.info("health_listening", url=url)
         if self.bot is not None:
             await self.bot.start()
 
@@ -181,10 +193,13 @@ class Runtime:
         if self.bot is not None:
             with contextlib.suppress(Exception):
                 await self.bot.stop()
+        if self.health is not None:
+            with contextlib.suppress(Exception):
+                await self.health.stop()
 
     async def poll_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self.poller.poll_due()
+            self.metrics.poll_cycle(await self.poller.poll_due())
             await sleep_or_stop(stop, 1.0)
 
     async def publish_loop(self, stop: asyncio.Event) -> None:
@@ -220,6 +235,8 @@ class Runtime:
             return False
         self.settings, self.poller, self.channels = fresh, poller, channels
         self.publisher.channels = dict(channels)
+        if self.bot is not None:
+            self.bot.channels = dict(channels)
         self.publisher.approval = fresh.approval
         self.publisher.settings = fresh.publishing
         log.info(

@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "demo", help="run the whole job end to end on local stand-ins (no credentials)"
     )
-    p.add_argument("--articles", type=int, default=3, help="sample articles to release (default 3)")
+    p.add_argument("--articles", type=int, default=4, help="sample articles to release (default 4)")
     p.add_argument(
         "--keep-running", action="store_true", help="keep releasing articles until Ctrl-C"
     )
@@ -90,6 +90,7 @@ async def _serve(ctx: Context) -> None:
         if ctx.args.write_config
         else (Path(tempfile.gettempdir()) / "syndicator-sandbox.toml")
     )
+    config_path.parent.mkdir(parents=True, exist_ok=True)
     db = config_path.with_suffix(".db")
     config_path.write_text(world.config_toml(f"sqlite:///{db}"), encoding="utf-8")
     print("syndicator sandbox — local stand-ins, no credentials, no network")

@@ -62,6 +62,13 @@ async def _approver(world: SandboxWorld, timeline: Timeline, stop: asyncio.Event
                     f"preview sent to the staff group (message {mid}): {first[0][:70] if first else ''}"
                 )
             data = _approve_button(message)
+            text = message.get("text") or message.get("caption") or ""
+            if data and mid not in tapped and "⛔" in text:
+                tapped.add(mid)  # a careful editor leaves a secrecy-marked article alone
+                timeline.say(
+                    f"{APPROVER_NAME} sees the secrecy warning on message {mid} and does not approve it"
+                )
+                continue
             if data and mid not in tapped:
                 await asyncio.sleep(1.0)  # a human reads before tapping
                 tapped.add(mid)
@@ -101,7 +108,7 @@ def _follow_audit(storage: Any, timeline: Timeline) -> None:
 
 
 async def run_demo(
-    *, articles: int = 3, keep_running: bool = False, timeout: float = 150.0, out: Print = print
+    *, articles: int = 4, keep_running: bool = False, timeout: float = 150.0, out: Print = print
 ) -> int:
     """Run the demo; 0 when every released article went live on both channels."""
     world = SandboxWorld()
