@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ArticleRow
 from syndicator.types import Article
 
+_T = ArticleRow.__table__
 _CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
 
 
@@ -33,18 +34,20 @@ class ArticlesMixin(StorageBase):
         Known (source, guid) with the same content hash: nothing. With another hash: updated in
         place and audited as changed. Unknown guid whose canonical URL or fingerprint is already
         stored (any source): stored with duplicate_of pointing at the first. Else: new.
+
+        Written with Core statements (multi-row INSERT ... RETURNING, no ORM unit of work): the
+        ORM's per-row bookkeeping was most of the cost of storing a changed feed.
         """
         result = IngestResult()
         if not articles:
             return result
         batch = _unique_by_guid(articles)
         with self._write() as session:
-            known = self._by_guid(session, source_id, [a.guid for a in batch])
+            conn = session.connection()
+            known = self._known(conn, source_id, [a.guid for a in batch])
             fresh = [a for a in batch if a.guid not in known]
-            by_url = self._roots(
-                session, ArticleRow.canonical_url, [a.canonical_url for a in fresh]
-            )
-            by_fp = self._roots(session, ArticleRow.fingerprint, [a.fingerprint for a in fresh])
+            by_url = self._roots(conn, _T.c.canonical_url, [a.canonical_url for a in fresh])
+            by_fp = self._roots(conn, _T.c.fingerprint, [a.fingerprint for a in fresh])
             events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
 
             for article in batch:
@@ -54,10 +57,15 @@ class ArticlesMixin(StorageBase):
                 if row.content_hash == article.content_hash:
                     result.unchanged += 1
                     continue
-                old_hash = row.content_hash
-                _fill(row, article, now)
-                row.version += 1
-                result.changed.append(_article(row))
+                version = row.version + 1
+                conn.execute(
+                    update(_T)
+                    .where(_T.c.id == row.id)
+                    .values(**_values(article, now), version=version)
+                )
+                result.changed.append(
+                    _stored(article, source_id, row.id, row.duplicate_of, row.first_seen_at)
+                )
                 events.append(
                     (
                         "article.changed",
@@ -66,114 +74,146 @@ class ArticlesMixin(StorageBase):
                         {
                             "source": source_id,
                             "guid": article.guid,
-                            "old_hash": old_hash,
+                            "old_hash": row.content_hash,
                             "new_hash": article.content_hash,
-                            "version": row.version,
+                            "version": version,
                         },
                     )
                 )
 
             # Originals first so in-batch duplicates can point at their ids.
-            originals: list[tuple[Article, ArticleRow]] = []
-            later: list[tuple[Article, str, str]] = []
-            pending_urls: dict[str, Article] = {}
-            pending_fps: dict[str, Article] = {}
+            originals: list[tuple[Article, int | None]] = []
+            later: list[Article] = []
+            pending_urls: set[str] = set()
+            pending_fps: set[str] = set()
             for article in fresh:
                 root = by_url.get(article.canonical_url) or by_fp.get(article.fingerprint)
                 if root is None and (
                     article.canonical_url in pending_urls or article.fingerprint in pending_fps
                 ):
-                    later.append((article, article.canonical_url, article.fingerprint))
+                    later.append(article)
                     continue
-                row = ArticleRow(
-                    source_id=source_id,
-                    guid=article.guid,
-                    first_seen_at=now,
-                    version=1,
-                    duplicate_of=root,
-                )
-                _fill(row, article, now)
-                originals.append((article, row))
+                originals.append((article, root))
                 if root is None:
-                    pending_urls.setdefault(article.canonical_url, article)
-                    pending_fps.setdefault(article.fingerprint, article)
-            session.add_all([row for _, row in originals])
-            session.flush()
-            ids_by_url = {r.canonical_url: r.id for _, r in originals if r.duplicate_of is None}
-            ids_by_fp = {r.fingerprint: r.id for _, r in originals if r.duplicate_of is None}
-            rows_later = []
-            for article, url, fp in later:
-                row = ArticleRow(
-                    source_id=source_id,
-                    guid=article.guid,
-                    first_seen_at=now,
-                    version=1,
-                    duplicate_of=ids_by_url.get(url) or ids_by_fp.get(fp),
-                )
-                _fill(row, article, now)
-                rows_later.append(row)
-            session.add_all(rows_later)
-            session.flush()
+                    pending_urls.add(article.canonical_url)
+                    pending_fps.add(article.fingerprint)
+            stored = self._insert(conn, source_id, originals, now)
+            ids_by_url: dict[str, int] = {}
+            ids_by_fp: dict[str, int] = {}
+            for a in stored:
+                if a.duplicate_of is None:
+                    assert a.id is not None
+                    ids_by_url.setdefault(a.canonical_url, a.id)
+                    ids_by_fp.setdefault(a.fingerprint, a.id)
+            stored += self._insert(
+                conn,
+                source_id,
+                [
+                    (a, ids_by_url.get(a.canonical_url) or ids_by_fp.get(a.fingerprint))
+                    for a in later
+                ],
+                now,
+            )
 
-            for row in [r for _, r in originals] + rows_later:
-                stored = _article(row)
-                if row.duplicate_of is None:
-                    result.new.append(stored)
+            for a in stored:
+                if a.duplicate_of is None:
+                    result.new.append(a)
                     events.append(
                         (
                             "article.new",
                             "poller",
-                            f"article:{row.id}",
+                            f"article:{a.id}",
                             {
                                 "source": source_id,
-                                "guid": row.guid,
-                                "url": row.canonical_url,
-                                "content_hash": row.content_hash,
-                                "categories": row.categories,
-                                "flags": row.flags,
+                                "guid": a.guid,
+                                "url": a.canonical_url,
+                                "content_hash": a.content_hash,
+                                "categories": list(a.categories),
+                                "flags": sorted(a.flags),
                             },
                         )
                     )
                 else:
-                    result.duplicates.append(stored)
+                    result.duplicates.append(a)
                     events.append(
                         (
                             "article.duplicate",
                             "poller",
-                            f"article:{row.id}",
+                            f"article:{a.id}",
                             {
                                 "source": source_id,
-                                "guid": row.guid,
-                                "url": row.canonical_url,
-                                "duplicate_of": row.duplicate_of,
+                                "guid": a.guid,
+                                "url": a.canonical_url,
+                                "duplicate_of": a.duplicate_of,
                             },
                         )
                     )
             self._audit_many(session, events, now)
         return result
 
-    def _by_guid(self, session: Any, source_id: str, guids: list[str]) -> dict[str, ArticleRow]:
-        out: dict[str, ArticleRow] = {}
+    def content_hashes(self, source_id: str, guids: Sequence[str]) -> dict[str, str]:
+        """The stored content hash of each of these guids of a source that is stored."""
+        if not guids:
+            return {}
+        with self._read() as session:
+            conn = session.connection()
+            return {guid: row.content_hash for guid, row in self._known(conn, source_id, list(guids)).items()}
+
+    def _known(self, conn: Any, source_id: str, guids: list[str]) -> dict[str, Any]:
+        """guid -> (id, content_hash, version, duplicate_of, first_seen_at) of stored rows."""
+        out: dict[str, Any] = {}
         for start in range(0, len(guids), _CHUNK):
             chunk = guids[start : start + _CHUNK]
-            query = select(ArticleRow).where(
-                ArticleRow.source_id == source_id, ArticleRow.guid.in_(chunk)
-            )
-            out.update({row.guid: row for row in session.scalars(query)})
+            query = select(
+                _T.c.guid,
+                _T.c.id,
+                _T.c.content_hash,
+                _T.c.version,
+                _T.c.duplicate_of,
+                _T.c.first_seen_at,
+            ).where(_T.c.source_id == source_id, _T.c.guid.in_(chunk))
+            out.update({row.guid: row for row in conn.execute(query)})
         return out
 
-    def _roots(self, session: Any, column: Any, values: list[str]) -> dict[str, int]:
+    def _insert(
+        self,
+        conn: Any,
+        source_id: str,
+        rows: list[tuple[Article, int | None]],
+        now: datetime,
+    ) -> list[Article]:
+        """INSERT the rows in one statement; the stored Articles, ids filled, in order."""
+        if not rows:
+            return []
+        params = [
+            {
+                "source_id": source_id,
+                "guid": a.guid,
+                "first_seen_at": now,
+                "version": 1,
+                "duplicate_of": root,
+                **_values(a, now),
+            }
+            for a, root in rows
+        ]
+        statement = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
+        ids = conn.execute(statement, params).scalars().all()
+        return [
+            _stored(a, source_id, id_, root, now) for (a, root), id_ in zip(rows, ids, strict=True)
+        ]
+
+    def _roots(self, conn: Any, column: Any, values: list[str]) -> dict[str, int]:
         """Map each value to the id of the first article carrying it (its root original)."""
         out: dict[str, int] = {}
         wanted = sorted({v for v in values if v})
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             query = (
-                select(column, ArticleRow.id, ArticleRow.duplicate_of)
+                select(column, _T.c.id, _T.c.duplicate_of)
                 .where(column.in_(chunk))
-                .order_by(ArticleRow.id)
+                .order_by(_T.c.id)
             )
-            for value, id_, dup in session.execute(query):
+            for value, id_, dup in conn.execute(query):
                 out.setdefault(value, dup or id_)
         return out
 
@@ -216,13 +256,44 @@ def _unique_by_guid(articles: Sequence[Article]) -> list[Article]:
     return list(seen.values())
 
 
-def _fill(row: ArticleRow, a: Article, now: datetime) -> None:
-    row.url, row.canonical_url, row.title = a.url, a.canonical_url, a.title
-    row.summary, row.content_html, row.content_text = a.summary, a.content_html, a.content_text
-    row.image_url, row.published_at, row.agency = a.image_url, a.published_at, a.agency
-    row.source_categories, row.categories = list(a.source_categories), list(a.categories)
-    row.flags, row.secrecy_marker = sorted(a.flags), a.secrecy_marker
-    row.content_hash, row.fingerprint, row.updated_at = a.content_hash, a.fingerprint, now
+def _values(a: Article, now: datetime) -> dict[str, Any]:
+    """The column values an article sets (on insert and on change)."""
+    return {
+        "url": a.url,
+        "canonical_url": a.canonical_url,
+        "title": a.title,
+        "summary": a.summary,
+        "content_html": a.content_html,
+        "content_text": a.content_text,
+        "image_url": a.image_url,
+        "published_at": a.published_at,
+        "agency": a.agency,
+        "source_categories": list(a.source_categories),
+        "categories": list(a.categories),
+        "flags": sorted(a.flags),
+        "secrecy_marker": a.secrecy_marker,
+        "content_hash": a.content_hash,
+        "fingerprint": a.fingerprint,
+        "updated_at": now,
+    }
+
+
+def _stored(
+    a: Article,
+    source_id: str,
+    id_: int,
+    duplicate_of: int | None,
+    first_seen_at: datetime,
+) -> Article:
+    """The Article as stored: what _article() would read back from its row."""
+    return replace(
+        a,
+        source_id=source_id,
+        id=id_,
+        duplicate_of=duplicate_of,
+        first_seen_at=first_seen_at,
+        flags=frozenset(a.flags),
+    )
 
 
 def _article(row: ArticleRow) -> Article:
