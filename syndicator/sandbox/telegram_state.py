@@ -98,7 +98,9 @@ class StoredMessage:
 
     def view(self) -> dict[str, Any]:
         """What a test wants to read: the current state plus history and flags."""
-        return {**self.to_api(), "source": self.source, "parse_mode": self.parse_mode,
+        # The markup as sent (a ForceReply included), unlike the Bot API object above.
+        raw = {"reply_markup": self.reply_markup} if self.reply_markup else {}
+        return {**self.to_api(), **raw, "source": self.source, "parse_mode": self.parse_mode,
                 "deleted": self.deleted, "history": list(self.history)}  # fmt: skip
 
 
