@@ -167,7 +167,9 @@ class ApprovalSettings(_Strict):
     urgent_remind_after: Duration = timedelta(minutes=20)
     send_interval: Duration = timedelta(seconds=1)  # at most one message per this to a chat
     poll_timeout: int = Field(default=10, ge=0, le=50)  # getUpdates long-poll seconds
-    heartbeat: str | None = None  # "08:00": a daily heartbeat to the admin chat; off when unset
+    heartbeat: str | None = Field(  # "08:00": a daily heartbeat to the admin chat; off when unset
+        default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$"
+    )
     verify_every: Duration = timedelta(hours=1)  # audit-chain check; a break alerts the admins
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ from telegram.ext import (
     filters,
 )
 
+from syndicator.approval import heartbeat
 from syndicator.approval import texts as T
 from syndicator.approval.alerts import Alerts
 from syndicator.approval.edits import EditRule, default_rules
@@ -167,11 +168,14 @@ class ApprovalBot:
 
     async def tick(self, now: datetime) -> None:
         """Send new previews, remind and expire, raise alerts; the daemon calls this often."""
-        for step in (self.send_new_previews, self.reminders.run, self.alerts.run):
+        for step in (self.send_new_previews, self.reminders.run, self.alerts.run, self._heartbeat):
             try:
                 await step(now)
             except Exception:
                 log.exception("approval_tick_failed", step=step.__name__)
+
+    async def _heartbeat(self, now: datetime) -> None:
+        await heartbeat.run(self, now)
 
     async def on_post_event(self, what: str, record: PostRecord) -> None:
         """Publisher listener: show live links or the failure on the article's preview."""

@@ -195,3 +195,12 @@ PAUSE_REASON = "tạm dừng qua Telegram bởi {who}"
 AGE_MINUTES = "{m} phút"
 AGE_HOURS = "{h} giờ {m} phút"
 AGE_DAYS = "{d} ngày {h} giờ"
+
+# -- the daily heartbeat (admin chat) --------------------------------------------------------
+HEARTBEAT_TITLE = "💓 syndicator vẫn hoạt động — {day}"
+HEARTBEAT_SOURCES = "Nguồn tin: {total} (lỗi kéo dài: {bad})"
+HEARTBEAT_PUBLISHED = "Đã đăng trong 24 giờ qua: {count} bài"
+HEARTBEAT_WAITING = "Đang chờ duyệt: {count} bài"
+HEARTBEAT_FAILED = "Lỗi cần xử lý trong 24 giờ qua: {count}"
+HEARTBEAT_UNHEALTHY = "⚠️ Nguồn lỗi: {names}"
+HEARTBEAT_CHANNELS = "⚠️ Kênh tạm dừng hoặc cần cấp lại quyền: {names}"

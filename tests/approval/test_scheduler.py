@@ -166,3 +166,23 @@ async def test_429_is_waited_out(desk: Desk, retry_after: int) -> None:
     desk.telegram.add_fault("429", "send", retry_after=retry_after)
     (message,) = await preview_of(desk, bot, article(5))
     assert bot.queue.retry_after_seen == 1 and buttons(message)
+
+
+async def test_daily_heartbeat_once_a_day(desk: Desk) -> None:
+    """With heartbeat = "08:00" one summary reaches the admin chat per local day, not before."""
+    from syndicator.approval.heartbeat import heartbeat_due
+
+    bot = await desk.bot(desk.settings(heartbeat="08:00"))
+    desk.add(article(1))
+    desk.publisher(bot).plan()  # two posts (Facebook, Zalo) now wait for a decision
+    before = datetime(2025, 11, 14, 0, 30, tzinfo=UTC)  # 07:30 local
+    after = datetime(2025, 11, 14, 1, 30, tzinfo=UTC)  # 08:30 local
+    assert not heartbeat_due(before, datetime.min.time().replace(hour=8), None)
+    for now in (before, after, after + timedelta(hours=3)):
+        await bot.tick(now)
+        await bot.idle()
+    beats = [t for t in texts(desk, ADMIN_CHAT) if t.startswith("💓")]
+    assert len(beats) == 1 and "14/11/2025" in beats[0] and "Đang chờ duyệt: 2" in beats[0]
+    await bot.tick(after + timedelta(days=1))
+    await bot.idle()
+    assert len([t for t in texts(desk, ADMIN_CHAT) if t.startswith("💓")]) == 2

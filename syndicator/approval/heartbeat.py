@@ -1,0 +1,69 @@
+"""The daily heartbeat: one "still alive" message to the admin chat, with the day's figures.
+
+Off unless `[approval] heartbeat = "HH:MM"` is set. The day it was last sent is stored, so a
+restart neither skips nor repeats it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from syndicator.approval import texts
+from syndicator.publishing.pacing import LOCAL
+from syndicator.types import PostStatus
+
+if TYPE_CHECKING:
+    from syndicator.approval.bot import ApprovalBot
+
+KEY = "heartbeat_day"
+
+
+def heartbeat_due(now: datetime, at: time, last_day: str | None) -> bool:
+    """Past `at` local time and not yet sent today."""
+    local = now.astimezone(LOCAL)
+    return local.time() >= at and last_day != local.date().isoformat()
+
+
+def summary(bot: ApprovalBot, now: datetime) -> str:
+    storage = bot.storage
+    since = now - timedelta(days=1)
+    states = storage.source_states()
+    unhealthy = sorted(sid for sid, st in states.items() if st.status == "unhealthy")
+    published = [
+        p
+        for p in storage.list_posts(status=[PostStatus.PUBLISHED])
+        if p.published_at and p.published_at >= since
+    ]
+    waiting = storage.list_posts(status=[PostStatus.PENDING, PostStatus.HELD])
+    failed = [
+        p
+        for p in storage.list_posts(status=[PostStatus.FAILED, PostStatus.NEEDS_HUMAN])
+        if p.updated_at >= since
+    ]
+    channels = storage.channel_statuses()
+    broken = sorted(name for name, st in channels.items() if st.status != "active")
+    lines = [
+        texts.HEARTBEAT_TITLE.format(day=now.astimezone(LOCAL).strftime("%d/%m/%Y")),
+        texts.HEARTBEAT_SOURCES.format(total=len(states), bad=len(unhealthy)),
+        texts.HEARTBEAT_PUBLISHED.format(count=len(published)),
+        texts.HEARTBEAT_WAITING.format(count=len(waiting)),
+        texts.HEARTBEAT_FAILED.format(count=len(failed)),
+    ]
+    if unhealthy:
+        lines.append(texts.HEARTBEAT_UNHEALTHY.format(names=", ".join(unhealthy)))
+    if broken:
+        lines.append(texts.HEARTBEAT_CHANNELS.format(names=", ".join(broken)))
+    return "\n".join(lines)
+
+
+async def run(bot: ApprovalBot, now: datetime) -> bool:
+    """Send today's heartbeat when due; True when one was queued."""
+    if not bot.cfg.heartbeat:
+        return False
+    at = time.fromisoformat(bot.cfg.heartbeat)
+    if not heartbeat_due(now, at, bot.storage.get_value(KEY)):
+        return False
+    bot.storage.set_value(KEY, now.astimezone(LOCAL).date().isoformat(), now)
+    bot.say(bot.admin_chat_id, summary(bot, now))
+    return True
