@@ -47,7 +47,7 @@ def summary(bot: ApprovalBot, now: datetime) -> str:
         texts.HEARTBEAT_TITLE.format(day=now.astimezone(LOCAL).strftime("%d/%m/%Y")),
         texts.HEARTBEAT_SOURCES.format(total=len(states), bad=len(unhealthy)),
         texts.HEARTBEAT_PUBLISHED.format(count=len(published)),
-        texts.HEARTBEAT_WAITING.format(count=len(waiting)),
+        texts.HEARTBEAT_WAITING.format(count=len({p.article_id for p in waiting})),
         texts.HEARTBEAT_FAILED.format(count=len(failed)),
     ]
     if unhealthy:

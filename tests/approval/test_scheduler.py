@@ -174,7 +174,7 @@ async def test_daily_heartbeat_once_a_day(desk: Desk) -> None:
 
     bot = await desk.bot(desk.settings(heartbeat="08:00"))
     desk.add(article(1))
-    desk.publisher(bot).plan()  # two posts (Facebook, Zalo) now wait for a decision
+    desk.publisher(bot).plan()  # its two posts (Facebook, Zalo) now wait for a decision
     before = datetime(2025, 11, 14, 0, 30, tzinfo=UTC)  # 07:30 local
     after = datetime(2025, 11, 14, 1, 30, tzinfo=UTC)  # 08:30 local
     assert not heartbeat_due(before, datetime.min.time().replace(hour=8), None)
@@ -182,7 +182,7 @@ async def test_daily_heartbeat_once_a_day(desk: Desk) -> None:
         await bot.tick(now)
         await bot.idle()
     beats = [t for t in texts(desk, ADMIN_CHAT) if t.startswith("💓")]
-    assert len(beats) == 1 and "14/11/2025" in beats[0] and "Đang chờ duyệt: 2" in beats[0]
+    assert len(beats) == 1 and "14/11/2025" in beats[0] and "Đang chờ duyệt: 1 bài" in beats[0]
     await bot.tick(after + timedelta(days=1))
     await bot.idle()
     assert len([t for t in texts(desk, ADMIN_CHAT) if t.startswith("💓")]) == 2
