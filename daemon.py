@@ -24,7 +24,7 @@ from syndicator.metrics import Metrics
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.server import HealthServer
-from syndicator.service import InstanceLock, install_signals, sleep_or_stop, supervise
+from syndicator.service import InstanceLock, LeaderLock, install_signals, sleep_or_stop, supervise
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
@@ -182,17 +182,32 @@ class Runtime:
                 settings.server, storage, self.metrics, clock, channels=list(self.channels)
             )
 
+        self.leader = LeaderLock(storage.engine)
+        self._bot_started = False
+        self._leading = asyncio.Lock()  # the publisher and approval loops both ask
+
     async def start(self) -> None:
         if self.health is not None:
             url = await self.health.start()
             log.info("health_listening", url=url)
-        if self.bot is not None:
-            await self.bot.start()
+
+    async def lead(self, stop: asyncio.Event) -> bool:
+        """Wait until this daemon leads (at once on SQLite); start the bot then."""
+        while not stop.is_set():
+            async with self._leading:
+                if self.leader.is_leader or await asyncio.to_thread(self.leader.try_acquire):
+                    if self.bot is not None and not self._bot_started:
+                        await self.bot.start()
+                        self._bot_started = True
+                    return True
+            await sleep_or_stop(stop, 15.0)
+        return False
 
     async def stop(self) -> None:
-        if self.bot is not None:
+        if self.bot is not None and self._bot_started:
             with contextlib.suppress(Exception):
                 await self.bot.stop()
+        self.leader.release()
         if self.health is not None:
             with contextlib.suppress(Exception):
                 await self.health.stop()
@@ -203,6 +218,8 @@ class Runtime:
             await sleep_or_stop(stop, 1.0)
 
     async def publish_loop(self, stop: asyncio.Event) -> None:
+        if not await self.lead(stop):
+            return
         # Start-up: whatever a previous run left in "publishing" is reconciled before any send.
         await self.publisher.reconcile_all(startup=True)
         while not stop.is_set():
@@ -210,6 +227,8 @@ class Runtime:
             await sleep_or_stop(stop, self.settings.publishing.interval.total_seconds())
 
     async def approval_loop(self, stop: asyncio.Event) -> None:
+        if not await self.lead(stop):
+            return
         while not stop.is_set():
             if self.bot is not None:
                 await self.bot.tick(self.clock())

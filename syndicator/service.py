@@ -13,7 +13,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import structlog
 from sqlalchemy.engine import make_url
@@ -108,3 +108,59 @@ def install_signals(stop: asyncio.Event, reload: asyncio.Event) -> Callable[[], 
             loop.remove_signal_handler(sig)
 
     return uninstall
+
+
+class LeaderLock:
+    """On PostgreSQL, one daemon of several is the leader: it alone publishes and runs the bot.
+
+    Polling is safe everywhere (sources are claimed atomically), but Telegram allows one poller
+    per bot token and a Zalo refresh token is single-use, so those stay on one instance. The
+    lock is a session-level advisory lock held on a dedicated connection: if the leader dies,
+    its connection closes and another daemon takes over. SQLite deployments are always leader
+    (InstanceLock already allows only one daemon).
+    """
+
+    KEY = 0x5359_4E45  # "SYNE"
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._conn: Any = None
+        self.is_leader = engine.dialect.name != "postgresql"
+
+    def try_acquire(self) -> bool:
+        if self.is_leader:
+            return True
+        from sqlalchemy import text
+
+        try:
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            got = bool(
+                self._conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": self.KEY}
+                ).scalar()
+            )
+            self._conn.commit()
+        except Exception:
+            log.exception("leader_lock_failed")
+            self.release()
+            return False
+        self.is_leader = got
+        if got:
+            log.info("leader_acquired")
+        return got
+
+    def release(self) -> None:
+        if self._conn is not None:
+            # A pooled connection would keep the session lock: unlock, then really close it.
+            with contextlib.suppress(Exception):
+                from sqlalchemy import text
+
+                self._conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+        if self.engine.dialect.name == "postgresql":
+            self.is_leader = False
