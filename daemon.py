@@ -57,8 +57,24 @@ def build_rules(settings: Settings) -> ClassifierRules:
 
 
 def build_poller(
-    settings: Settings, storage: Storage, client: httpx.AsyncClient, *, clock: Clock = utcnow
+    settings: Settings,
+    storage: Storage,
+    client: httpx.AsyncClient,
+    *,
+    clock: Clock = utcnow,
+    parse_processes: int = 0,
 ) -> Poller:
+    """The poller. `parse_processes` > 0 parses changed feeds in that many worker processes
+    (another core); 0 parses in threads (docs/benchmarks.md says when each pays)."""
+    pool = None
+    if parse_processes > 0:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # forkserver: never fork a process that already runs threads (asyncio, SQLite).
+        pool = ProcessPoolExecutor(
+            parse_processes, mp_context=multiprocessing.get_context("forkserver")
+        )
     fetcher = Fetcher(
         client,
         concurrency=settings.fetch.concurrency,
@@ -66,7 +82,13 @@ def build_poller(
         max_body_bytes=settings.fetch.max_body_bytes,
     )
     poller = Poller(
-        storage, fetcher, settings.sources, build_rules(settings), settings.poll, clock=clock
+        storage,
+        fetcher,
+        settings.sources,
+        build_rules(settings),
+        settings.poll,
+        clock=clock,
+        parse_pool=pool,
     )
     poller.sync()
     return poller

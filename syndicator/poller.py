@@ -7,8 +7,11 @@ of a source whose articles were stored are saved, so a crash mid-cycle re-fetche
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,11 +25,32 @@ from syndicator.sources.normalise import normalise
 from syndicator.sources.rss import parse_feed
 from syndicator.sources.schedule import next_check
 from syndicator.storage import PollRecord, Storage
-from syndicator.types import Article, ParseResult
+from syndicator.types import Article, Entry, ParseResult
 
 log = structlog.get_logger("syndicator.poller")
 
 _FLUSH_EVERY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """The raw entries of a source's last stored document: digest -> (guid, content hash)."""
+
+    context: tuple[str, str]
+    entries: dict[bytes, tuple[str, str]]
+
+
+def _parse(source: SourceSettings, result: FetchResult) -> ParseResult:
+    url = result.final_url or source.url
+    if source.kind == "json":
+        assert source.mapping is not None
+        return parse_json(result.body, source.mapping.model_dump(), url)
+    return parse_feed(result.body, result.headers, url)
+
+
+def _digest(entry: Entry) -> bytes:
+    """A digest of everything a raw entry holds (its repr spells out every field)."""
+    return hashlib.blake2b(repr(entry).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @dataclass(slots=True)
@@ -40,6 +64,9 @@ class SourceReport:
     duplicate: int = 0
     changed: int = 0
     errors: list[str] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+    # Filled only with Poller(keep_new_articles=True): 40,000 full articles of a first cycle
+    # held until the cycle ends were most of its peak memory; storage has them by id.
     new_articles: list[Article] = field(default_factory=list)
 
 
@@ -59,6 +86,9 @@ class Poller:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         on_unhealthy: Callable[[str], None] | None = None,
+        keep_new_articles: bool = False,
+        ingest_slots: int = 0,
+        parse_pool: Executor | None = None,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
@@ -70,6 +100,13 @@ class Poller:
         self.on_unhealthy = on_unhealthy
         self._pending: list[PollRecord] = []
         self.last_cycle_at: datetime | None = None
+        self.keep_new_articles = keep_new_articles
+        self.parse_pool = parse_pool
+        # Bodies fetched but not yet stored are bounded: without this a first cycle fetches
+        # every feed long before it can parse them all, and they pile up in memory.
+        self._slots = asyncio.Semaphore(ingest_slots or 4 * (os.cpu_count() or 2))
+        # Per source: the raw entries of the last document stored, see _skip_known().
+        self._seen: dict[str, _Seen] = {}
 
     def sync(self) -> None:
         self.storage.sync_sources([(s.id, s.url) for s in self.sources.values()], self.clock())
@@ -113,6 +150,10 @@ class Poller:
         return list(reports)
 
     async def _poll_one(self, source: SourceSettings, state: object) -> SourceReport:
+        async with self._slots:
+            return await self._poll_one_now(source, state)
+
+    async def _poll_one_now(self, source: SourceSettings, state: object) -> SourceReport:
         report = SourceReport(source.id)
         etag = getattr(state, "etag", None)
         last_modified = getattr(state, "last_modified", None)
@@ -135,7 +176,8 @@ class Poller:
             return report
         report.fetched = 1
         try:
-            outcome = await asyncio.to_thread(self._ingest, source, result, now, report)
+            parsed = await self._parse(source, result)
+            outcome = await asyncio.to_thread(self._ingest, source, result, now, report, parsed)
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             log.exception("source_ingest_failed", source=source.id)
             report.errors.append(f"{type(exc).__name__}: {exc}")
@@ -160,21 +202,35 @@ class Poller:
         )
         return report
 
+    async def _parse(self, source: SourceSettings, result: FetchResult) -> ParseResult:
+        """Parse in the process pool when there is one (another core), else in a thread."""
+        if self.parse_pool is None:
+            return await asyncio.to_thread(_parse, source, result)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.parse_pool, _parse, source, result)
+
     def _ingest(
-        self, source: SourceSettings, result: FetchResult, now: datetime, report: SourceReport
+        self,
+        source: SourceSettings,
+        result: FetchResult,
+        now: datetime,
+        report: SourceReport,
+        parsed: ParseResult | None = None,
     ) -> bool:
         """Parse, normalise, classify and store; True when the document yielded anything."""
         url = result.final_url or source.url
-        parsed: ParseResult
-        if source.kind == "json":
-            assert source.mapping is not None
-            parsed = parse_json(result.body, source.mapping.model_dump(), url)
-        else:
-            parsed = parse_feed(result.body, result.headers, url)
+        if parsed is None:
+            parsed = _parse(source, result)
         if parsed.error:
             report.errors.append(f"parse: {parsed.error}")
-        articles: list[Article] = []
-        for entry in parsed.entries:
+        entries = parsed.entries
+        context = (url, source.agency_name)
+        digests = [_digest(entry) for entry in entries]
+        skipped = self._skip_known(source.id, context, digests)
+        articles: list[tuple[int, Article]] = []
+        for i, entry in enumerate(entries):
+            if i in skipped:
+                continue
             try:
                 article = normalise(
                     entry,
@@ -190,17 +246,56 @@ class Poller:
                 )
                 continue
             if article is not None:
-                articles.append(classify(article, self.rules))
-        if not articles and parsed.error:
+                articles.append((i, classify(article, self.rules)))
+        if not articles and not skipped and parsed.error:
             return False
-        stored = self.storage.add_articles(source.id, articles, now)
+        # add_articles keeps the first article of a guid: one that a skipped entry before it
+        # carries must not take its place.
+        first_skipped: dict[str, int] = {}
+        for i, guid in skipped.items():
+            first_skipped.setdefault(guid, i)
+        articles = [(i, a) for i, a in articles if first_skipped.get(a.guid, i + 1) > i]
+        stored = self.storage.add_articles(source.id, [a for _, a in articles], now)
         report.new, report.duplicate, report.changed = (
             len(stored.new),
             len(stored.duplicates),
             len(stored.changed),
         )
-        report.new_articles = stored.new
+        report.new_ids = [a.id for a in stored.new if a.id is not None]
+        if self.keep_new_articles:
+            report.new_articles = stored.new
+        previous = self._seen.get(source.id)
+        seen: dict[bytes, tuple[str, str]] = {}
+        if previous is not None and skipped:
+            seen = {digests[i]: previous.entries[digests[i]] for i in skipped}
+        seen.update((digests[i], (a.guid, a.content_hash)) for i, a in articles)
+        self._seen[source.id] = _Seen(context, seen)
         return True
+
+    def _skip_known(
+        self, source_id: str, context: tuple[str, str], digests: list[bytes]
+    ) -> dict[int, str]:
+        """Entries (index -> guid) that would only be found unchanged again: skip them.
+
+        An entry is skipped when it is byte for byte the raw entry this poller last normalised
+        for the source (same document URL and agency, the same rules: normalise and classify
+        are pure), *and* the stored content hash of its guid is still the hash it normalised
+        to. Storing it again would then change nothing (add_articles: same guid, same hash),
+        so de-duplication, change detection and the audit trail see exactly what they would
+        have. After a restart nothing is remembered and every entry is normalised once.
+        """
+        previous = self._seen.get(source_id)
+        if previous is None or previous.context != context:
+            return {}
+        candidates = {
+            i: previous.entries[d] for i, d in enumerate(digests) if d in previous.entries
+        }
+        if not candidates:
+            return {}
+        stored = self.storage.content_hashes(
+            source_id, list({guid for guid, _ in candidates.values()})
+        )
+        return {i: guid for i, (guid, h) in candidates.items() if stored.get(guid) == h}
 
     async def _record(
         self,
