@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from feedfarm import Farm  # noqa: E402
+from feedfarm import Farm
 
 
 def peak_rss_mb() -> float:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import daemon  # noqa: E402
-from syndicator.config import parse_config  # noqa: E402
-from syndicator.logs import configure_logging  # noqa: E402
+import daemon
+from syndicator.config import parse_config
+from syndicator.logs import configure_logging
 
 HERE = Path(__file__).resolve().parent
 

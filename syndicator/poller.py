@@ -14,15 +14,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 
 from syndicator.config import PollSettings, SourceSettings
 from syndicator.sources.classify import ClassifierRules, classify
+from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
-from syndicator.sources.jsonapi import parse_json
 from syndicator.sources.normalise import normalise
-from syndicator.sources.rss import parse_feed
 from syndicator.sources.schedule import next_check
 from syndicator.storage import PollRecord, Storage
 from syndicator.types import Article, Entry, ParseResult
@@ -40,12 +40,14 @@ class _Seen:
     entries: dict[bytes, tuple[str, str]]
 
 
+def _parse_args(source: SourceSettings, result: FetchResult) -> tuple[Any, ...]:
+    """Plain arguments for parse_document (cheap to send to a worker process)."""
+    mapping = source.mapping.model_dump() if source.kind == "json" and source.mapping else None
+    return (source.kind, result.body, result.headers, result.final_url or source.url, mapping)
+
+
 def _parse(source: SourceSettings, result: FetchResult) -> ParseResult:
-    url = result.final_url or source.url
-    if source.kind == "json":
-        assert source.mapping is not None
-        return parse_json(result.body, source.mapping.model_dump(), url)
-    return parse_feed(result.body, result.headers, url)
+    return parse_document(*_parse_args(source, result))
 
 
 def _digest(entry: Entry) -> bytes:
@@ -207,7 +209,9 @@ class Poller:
         if self.parse_pool is None:
             return await asyncio.to_thread(_parse, source, result)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.parse_pool, _parse, source, result)
+        return await loop.run_in_executor(
+            self.parse_pool, parse_document, *_parse_args(source, result)
+        )
 
     def _ingest(
         self,

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -123,27 +124,27 @@ class Fetcher:
             # tenth of the CPU of a 304 (measured; see docs/benchmarks.md).
             got = _plain_headers(response.headers)
             hints = _hints(got, now)
-            common = {
+            common: dict[str, Any] = {
                 "status": response.status_code,
                 "headers": got,
                 "final_url": str(response.url),
                 **hints,
             }
             if response.status_code == 304:
-                return FetchResult(url, not_modified=True, **common)  # type: ignore[arg-type]
+                return FetchResult(url, not_modified=True, **common)
             if response.status_code >= 400:
                 reason = response.reason_phrase or ""
                 return FetchResult(
                     url, error=f"HTTP {response.status_code} {reason}".strip(), **common
-                )  # type: ignore[arg-type]
+                )
             declared = got.get("content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-                return FetchResult(url, error=_too_big(self.max_body_bytes), **common)  # type: ignore[arg-type]
+                return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
             chunks, size = [], 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > self.max_body_bytes:
-                    return FetchResult(url, error=_too_big(self.max_body_bytes), **common)  # type: ignore[arg-type]
+                    return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
                 chunks.append(chunk)
         body = b"".join(chunks)
         digest = hashlib.sha256(body).hexdigest()
@@ -154,7 +155,7 @@ class Fetcher:
             etag=got.get("etag"),
             last_modified=got.get("last-modified"),
             body_hash=digest,
-            **common,  # type: ignore[arg-type]
+            **common,
         )
 
 

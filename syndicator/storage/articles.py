@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ArticleRow
 from syndicator.types import Article
 
-_T = ArticleRow.__table__
+_T = cast(Table, ArticleRow.__table__)
 _CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
 
 
@@ -157,7 +157,10 @@ class ArticlesMixin(StorageBase):
             return {}
         with self._read() as session:
             conn = session.connection()
-            return {guid: row.content_hash for guid, row in self._known(conn, source_id, list(guids)).items()}
+            return {
+                guid: row.content_hash
+                for guid, row in self._known(conn, source_id, list(guids)).items()
+            }
 
     def _known(self, conn: Any, source_id: str, guids: list[str]) -> dict[str, Any]:
         """guid -> (id, content_hash, version, duplicate_of, first_seen_at) of stored rows."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,7 +86,7 @@ class StorageBase:
             )
             prev, next_id = digest, next_id + 1
         # One executemany through Core: ORM objects cost more than the hashing for big batches.
-        session.execute(insert(AuditRow.__table__), rows)
+        session.execute(insert(cast(Table, AuditRow.__table__)), rows)
         return out
 
 

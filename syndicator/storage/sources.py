@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import SourceRow
 
-
-_S = SourceRow.__table__
+_S = cast(Table, SourceRow.__table__)
 # The columns a poll outcome may change (record_polls reads and writes these).
 _POLL_COLUMNS = (
     "last_checked_at",
@@ -134,7 +133,7 @@ class SourcesMixin(StorageBase):
                     )
                 )
             }
-            events = []
+            events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
             for rec in records:
                 row = rows.get(rec.source_id)
                 if row is None:
