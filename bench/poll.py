@@ -93,7 +93,19 @@ async def cycles(settings, storage, base: str, changed: float, offset: int, warm
         label = f"{n} changed + {sum(r.not_modified for r in reports)} x 304, " + (
             "same poller" if warm else "fresh poller")
         line(label, len(reports), wall, cpu, f" {sum(r.new for r in reports)} new")
+        workers = getattr(poller.parse_pool, "_processes", None) or {}
+        if workers:
+            peaks = [_hwm(pid) for pid in workers]
+            print(f"{'  parse worker process(es), peak RSS':<44} "
+                  + ", ".join(f"{p:.1f} MB" for p in peaks), flush=True)
         return len(reports) / wall
+
+
+def _hwm(pid: int) -> float:
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmHWM:"):
+            return int(row.split()[1]) / 1024
+    return 0.0
 
 
 def line(label: str, n: int, wall: float, cpu: float, extra: str = "") -> None:
@@ -143,7 +155,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--changed", type=float, default=0.05)
     ap.add_argument("--concurrency", type=int, default=50)
-    ap.add_argument("--parse-processes", type=int, default=1,
+    ap.add_argument("--parse-processes", type=int, default=0,
                     help="worker processes parsing changed feeds (0: threads)")
     ap.add_argument("--naive", type=int, default=200, help="feeds for the naive loop (it is slow)")
     ap.add_argument("--transports", default="aiohttp,httpx")
