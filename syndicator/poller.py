@@ -7,6 +7,7 @@ of a source whose articles were stored are saved, so a crash mid-cycle re-fetche
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import random
@@ -24,6 +25,7 @@ from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
 from syndicator.sources.normalise import normalise
 from syndicator.sources.schedule import next_check
+from syndicator.sources.trim import all_hashes, trim
 from syndicator.storage import PollRecord, Storage
 from syndicator.types import Article, Entry, ParseResult
 
@@ -109,6 +111,10 @@ class Poller:
         self._slots = asyncio.Semaphore(ingest_slots or 4 * (os.cpu_count() or 2))
         # Per source: the raw entries of the last document stored, see _skip_known().
         self._seen: dict[str, _Seen] = {}
+        # Per source: (document URL, agency), the stored articles' stamp, and the hashes of
+        # the raw items last stored. Another writer changing the source's rows (a second
+        # daemon) changes the stamp, and the next document is then parsed whole.
+        self._items: dict[str, tuple[tuple[str, str], Any, set[bytes]]] = {}
 
     def sync(self) -> None:
         self.storage.sync_sources([(s.id, s.url) for s in self.sources.values()], self.clock())
@@ -178,7 +184,7 @@ class Poller:
             return report
         report.fetched = 1
         try:
-            parsed = await self._parse(source, result)
+            parsed = await self._parse_changed(source, result)
             outcome = await asyncio.to_thread(self._ingest, source, result, now, report, parsed)
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             log.exception("source_ingest_failed", source=source.id)
@@ -192,6 +198,10 @@ class Poller:
                 error=f"ingest failed: {exc}",
             )
             return report
+        if outcome and not report.errors:
+            self._remember_items(source, result)
+        else:
+            self._items.pop(source.id, None)
         await self._record(
             source,
             result,
@@ -203,6 +213,28 @@ class Poller:
             had_new=report.new > 0,
         )
         return report
+
+    async def _parse_changed(self, source: SourceSettings, result: FetchResult) -> ParseResult:
+        """Parse only the items not already stored, when the feed splits cleanly into items."""
+        context = (result.final_url or source.url, source.agency_name)
+        known = self._items.get(source.id)
+        trimmed = None
+        if source.kind != "json" and known is not None and known[0] == context:
+            stamp = await asyncio.to_thread(self.storage.source_stamp, source.id)
+            if stamp == known[1]:
+                trimmed = trim(result.body, known[2])
+        if trimmed is not None:
+            parsed = await self._parse(source, dataclasses.replace(result, body=trimmed[0]))
+            if not parsed.error:
+                return parsed
+            # The trimmed document did not parse cleanly: trust only the whole one.
+        return await self._parse(source, result)
+
+    def _remember_items(self, source: SourceSettings, result: FetchResult) -> None:
+        if source.kind != "json":
+            context = (result.final_url or source.url, source.agency_name)
+            stamp = self.storage.source_stamp(source.id)
+            self._items[source.id] = (context, stamp, set(all_hashes(result.body)))
 
     async def _parse(self, source: SourceSettings, result: FetchResult) -> ParseResult:
         """Parse in the process pool when there is one (another core), else in a thread."""

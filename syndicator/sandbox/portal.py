@@ -89,10 +89,14 @@ class PortalServer(SandboxServer):
         doc = self.documents.get(path)
         if doc is None:
             return web.Response(status=404, text="not found")
-        if self.validators and (
-            request.headers.get("If-None-Match") == doc.etag
-            or request.headers.get("If-Modified-Since") == doc.last_modified
-        ):
+        # RFC 9110: If-None-Match, when sent, decides; If-Modified-Since only without it.
+        inm = request.headers.get("If-None-Match")
+        unchanged = (
+            inm == doc.etag
+            if inm is not None
+            else request.headers.get("If-Modified-Since") == doc.last_modified
+        )
+        if self.validators and unchanged:
             self.not_modified[path] = self.not_modified.get(path, 0) + 1
             return web.Response(status=304, headers={"ETag": doc.etag})
         body = doc.body

@@ -151,6 +151,18 @@ class ArticlesMixin(StorageBase):
             self._audit_many(session, events, now)
         return result
 
+    def source_stamp(self, source_id: str) -> tuple[int, Any]:
+        """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
+        from sqlalchemy import func
+
+        with self._read() as session:
+            row = session.execute(
+                select(func.count(ArticleRow.id), func.max(ArticleRow.updated_at)).where(
+                    ArticleRow.source_id == source_id
+                )
+            ).one()
+        return int(row[0]), row[1]
+
     def content_hashes(self, source_id: str, guids: Sequence[str]) -> dict[str, str]:
         """The stored content hash of each of these guids of a source that is stored."""
         if not guids:

@@ -1,0 +1,41 @@
+"""Splitting a feed into items so only new or edited items are parsed again."""
+
+from __future__ import annotations
+
+from syndicator.sources.trim import all_hashes, split_items, trim
+
+FEED = (
+    b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+    b"<item><title>A</title><link>https://x/a</link></item>\n"
+    b"<!-- c --> <item><title>B</title><link>https://x/b</link></item>"
+    b"</channel></rss>"
+)
+
+
+def test_split_and_trim_keep_header_footer_and_new_items() -> None:
+    """Known items are dropped; the header, the footer and unknown items stay byte for byte."""
+    header, items, footer = split_items(FEED)  # type: ignore[misc]
+    assert header.endswith(b"<title>T</title>") and footer == b"</channel></rss>"
+    assert len(items) == 2
+    known = {all_hashes(FEED)[0]}
+    result = trim(FEED, known)
+    assert result is not None
+    body, hashes = result
+    assert b"<title>A</title>" not in body and b"<title>B</title>" in body
+    assert body.startswith(header) and body.endswith(footer) and len(hashes) == 2
+
+
+def test_no_trim_when_in_doubt() -> None:
+    """Text between items, UTF-16, no items or nothing known: the whole document is parsed."""
+    odd = FEED.replace(b"<!-- c -->", b"<junk/>")
+    assert split_items(odd) is None
+    assert split_items("<rss><item>a</item></rss>".encode("utf-16")) is None
+    assert split_items(b"<rss><channel/></rss>") is None
+    assert trim(FEED, set()) is None
+
+
+def test_atom_entries_split() -> None:
+    """Atom <entry> elements split like RSS items; <entryway> is not an entry."""
+    atom = b"<feed><title>x</title><entry><id>1</id></entry><entry><id>2</id></entry></feed>"
+    assert len(split_items(atom)[1]) == 2  # type: ignore[index]
+    assert split_items(b"<feed><entryway>1</entryway></feed>") is None
