@@ -15,11 +15,61 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-WORDS = (
-    "Ủy ban nhân dân tỉnh triển khai kế hoạch phát triển kinh tế xã hội năm 2025 hướng dẫn "
-    "thủ tục hành chính dịch vụ công trực tuyến đấu thầu mua sắm công hỗ trợ doanh nghiệp "
-    "phòng chống thiên tai bão lũ quy hoạch sử dụng đất chuyển đổi số người dân"
-).split()
+WORDS = [
+    "Ủy",
+    "ban",
+    "nhân",
+    "dân",
+    "tỉnh",
+    "triển",
+    "khai",
+    "kế",
+    "hoạch",
+    "phát",
+    "triển",
+    "kinh",
+    "tế",
+    "xã",
+    "hội",
+    "năm",
+    "2025",
+    "hướng",
+    "dẫn",
+    "thủ",
+    "tục",
+    "hành",
+    "chính",
+    "dịch",
+    "vụ",
+    "công",
+    "trực",
+    "tuyến",
+    "đấu",
+    "thầu",
+    "mua",
+    "sắm",
+    "công",
+    "hỗ",
+    "trợ",
+    "doanh",
+    "nghiệp",
+    "phòng",
+    "chống",
+    "thiên",
+    "tai",
+    "bão",
+    "lũ",
+    "quy",
+    "hoạch",
+    "sử",
+    "dụng",
+    "đất",
+    "chuyển",
+    "đổi",
+    "số",
+    "người",
+    "dân",
+]
 
 
 def item(feed: int, n: int) -> str:
@@ -58,7 +108,9 @@ class Farm:
         body, etag = self.body(i)
         if request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers={"ETag": etag})
-        return web.Response(body=body, headers={"ETag": etag, "Content-Type": "application/rss+xml"})
+        return web.Response(
+            body=body, headers={"ETag": etag, "Content-Type": "application/rss+xml"}
+        )
 
     async def bump(self, request: web.Request) -> web.Response:
         fraction = float(request.query.get("fraction", "0.05"))

@@ -54,7 +54,9 @@ def run(mode: str, entries: int, items: int) -> None:
             {"id": f"s{i}", "url": f"https://so{i}.example.gov.vn/rss", "agency": f"Sở {i}"}
             for i in range(feeds)
         ]
-        settings = parse_config({"database": {"url": f"sqlite:///{tmp}/ingest.db"}, "sources": sources})
+        settings = parse_config(
+            {"database": {"url": f"sqlite:///{tmp}/ingest.db"}, "sources": sources}
+        )
         storage = daemon.build_storage(settings)
         poller = daemon.build_poller(settings, storage, client=None)  # type: ignore[arg-type]
         if mode == "store":
@@ -64,9 +66,14 @@ def run(mode: str, entries: int, items: int) -> None:
                 parsed = parse_feed(body, {}, source.url)
                 batch = []
                 for entry in parsed.entries:
-                    article = normalise(entry, source_id=source.id, agency=source.agency_name,
-                                        feed_url=source.url, now=now,
-                                        markers=poller.rules.secrecy_markers)
+                    article = normalise(
+                        entry,
+                        source_id=source.id,
+                        agency=source.agency_name,
+                        feed_url=source.url,
+                        now=now,
+                        markers=poller.rules.secrecy_markers,
+                    )
                     assert article is not None
                     batch.append(classify(article, poller.rules))
                 batches.append((source.id, batch))
@@ -77,8 +84,10 @@ def run(mode: str, entries: int, items: int) -> None:
             from syndicator.poller import SourceReport
 
             results = [
-                (poller.sources[f"s{i}"],
-                 FetchResult(f"https://so{i}.example.gov.vn/rss", status=200, body=body))
+                (
+                    poller.sources[f"s{i}"],
+                    FetchResult(f"https://so{i}.example.gov.vn/rss", status=200, body=body),
+                )
                 for i, body in enumerate(bodies)
             ]
             del bodies
@@ -91,15 +100,20 @@ def run(mode: str, entries: int, items: int) -> None:
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         assert new == feeds * items, (new, feeds * items)
         storage.close()
-    label = {"store": "add_articles (normalised Articles, per feed)",
-             "full": "parse -> normalise -> classify -> store"}[mode]
-    print(f"{label:<46} {new:>6} new  {new / wall:>7.0f} entries/s  wall {wall:6.2f} s  "
-          f"CPU {cpu:6.2f} s  peak RSS {peak_rss_mb():6.1f} MB")
+    label = {
+        "store": "add_articles (normalised Articles, per feed)",
+        "full": "parse -> normalise -> classify -> store",
+    }[mode]
+    print(
+        f"{label:<46} {new:>6} new  {new / wall:>7.0f} entries/s  wall {wall:6.2f} s  "
+        f"CPU {cpu:6.2f} s  peak RSS {peak_rss_mb():6.1f} MB"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--entries", type=int, default=20000)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--only", choices=("store", "full"))
@@ -109,8 +123,20 @@ def main() -> None:
         run(args.only, args.entries, args.items)
         return
     for mode in [args.only] if args.only else ["store", "full"]:
-        subprocess.run([sys.executable, __file__, "--child", "--only", mode,
-                        "--entries", str(args.entries), "--items", str(args.items)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "--only",
+                mode,
+                "--entries",
+                str(args.entries),
+                "--items",
+                str(args.items),
+            ],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

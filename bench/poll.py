@@ -42,7 +42,9 @@ def free_port() -> int:
 
 def start_farm(feeds: int, items: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "feedfarm.py"), str(port), str(feeds), str(items)])
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "feedfarm.py"), str(port), str(feeds), str(items)]
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -73,8 +75,15 @@ def reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-async def cycles(settings, storage, base: str, changed: float, offset: int, warm: bool,  # type: ignore[no-untyped-def]
-                 processes: int):
+async def cycles(
+    settings,
+    storage,
+    base: str,
+    changed: float,
+    offset: int,
+    warm: bool,  # type: ignore[no-untyped-def]
+    processes: int,
+):
     """As the daemon runs: one client, one poller; the first cycle, then a mostly-304 one."""
     async with daemon.build_http_client(settings) as client:
         poller = daemon.build_poller(settings, storage, client, parse_processes=processes)
@@ -83,21 +92,30 @@ async def cycles(settings, storage, base: str, changed: float, offset: int, warm
             cpu0, t0 = time.process_time(), time.perf_counter()
             reports = await poller.poll()
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-            line("first cycle (every feed new, parsed, stored)", len(reports), wall, cpu,
-                 f" {sum(r.new for r in reports)} new")
+            line(
+                "first cycle (every feed new, parsed, stored)",
+                len(reports),
+                wall,
+                cpu,
+                f" {sum(r.new for r in reports)} new",
+            )
         n = bump(base, changed, offset)
         reset_peak_rss()
         cpu0, t0 = time.process_time(), time.perf_counter()
         reports = await poller.poll()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         label = f"{n} changed + {sum(r.not_modified for r in reports)} x 304, " + (
-            "same poller" if warm else "fresh poller")
+            "same poller" if warm else "fresh poller"
+        )
         line(label, len(reports), wall, cpu, f" {sum(r.new for r in reports)} new")
         workers = getattr(poller.parse_pool, "_processes", None) or {}
         if workers:
             peaks = [_hwm(pid) for pid in workers]
-            print(f"{'  parse worker process(es), peak RSS':<44} "
-                  + ", ".join(f"{p:.1f} MB" for p in peaks), flush=True)
+            print(
+                f"{'  parse worker process(es), peak RSS':<44} "
+                + ", ".join(f"{p:.1f} MB" for p in peaks),
+                flush=True,
+            )
         return len(reports) / wall
 
 
@@ -109,8 +127,11 @@ def _hwm(pid: int) -> float:
 
 
 def line(label: str, n: int, wall: float, cpu: float, extra: str = "") -> None:
-    print(f"{label:<44} {n:>6} feeds  {n / wall:>8.0f} feeds/s  wall {wall:6.2f} s  "
-          f"CPU {cpu:6.2f} s  peak RSS {peak_rss_mb():6.1f} MB{extra}", flush=True)
+    print(
+        f"{label:<44} {n:>6} feeds  {n / wall:>8.0f} feeds/s  wall {wall:6.2f} s  "
+        f"CPU {cpu:6.2f} s  peak RSS {peak_rss_mb():6.1f} MB{extra}",
+        flush=True,
+    )
 
 
 def naive(base: str, count: int) -> float:
@@ -126,37 +147,63 @@ def naive(base: str, count: int) -> float:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     wall, cpu, peak, _entries = (float(x) for x in out.stdout.split())
-    print(f"{'naive feedparser.parse(url), one at a time':<44} {count:>6} feeds  "
-          f"{count / wall:>8.0f} feeds/s  wall {wall:6.2f} s  CPU {cpu:6.2f} s  "
-          f"peak RSS {peak:6.1f} MB", flush=True)
+    print(
+        f"{'naive feedparser.parse(url), one at a time':<44} {count:>6} feeds  "
+        f"{count / wall:>8.0f} feeds/s  wall {wall:6.2f} s  CPU {cpu:6.2f} s  "
+        f"peak RSS {peak:6.1f} MB",
+        flush=True,
+    )
     return count / wall
 
 
 def child(args: argparse.Namespace) -> None:
     """One variant: a fresh process (its RSS is its own) on the database given."""
     configure_logging("warning", "console")
-    sources = [{"id": f"s{i}", "url": f"{args.base}/feed/{i}.xml", "agency": f"Sở {i}"}
-               for i in range(args.feeds)]
-    settings = parse_config({
-        "database": {"url": f"sqlite:///{args.db}"}, "sources": sources,
-        "fetch": {"concurrency": args.concurrency, "per_host": args.concurrency,
-                  "transport": args.transport},
-    })
+    sources = [
+        {"id": f"s{i}", "url": f"{args.base}/feed/{i}.xml", "agency": f"Sở {i}"}
+        for i in range(args.feeds)
+    ]
+    settings = parse_config(
+        {
+            "database": {"url": f"sqlite:///{args.db}"},
+            "sources": sources,
+            "fetch": {
+                "concurrency": args.concurrency,
+                "per_host": args.concurrency,
+                "transport": args.transport,
+            },
+        }
+    )
     storage = daemon.build_storage(settings)
-    rate = asyncio.run(cycles(settings, storage, args.base, args.changed, args.offset,
-                              warm=args.phase == "warm", processes=args.parse_processes))
+    rate = asyncio.run(
+        cycles(
+            settings,
+            storage,
+            args.base,
+            args.changed,
+            args.offset,
+            warm=args.phase == "warm",
+            processes=args.parse_processes,
+        )
+    )
     storage.close()
     print(f"RATE {rate}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--feeds", type=int, default=2000)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--changed", type=float, default=0.05)
     ap.add_argument("--concurrency", type=int, default=50)
-    ap.add_argument("--parse-processes", type=int, default=0,
-                    help="worker processes parsing changed feeds (0: threads)")
+    ap.add_argument(
+        "--parse-processes",
+        type=int,
+        default=0,
+        help="worker processes parsing changed feeds (0: threads)",
+    )
     ap.add_argument("--naive", type=int, default=200, help="feeds for the naive loop (it is slow)")
     ap.add_argument("--transports", default="aiohttp,httpx")
     ap.add_argument("--no-restart", action="store_true", help="skip the fresh-poller cycle")
@@ -173,17 +220,40 @@ def main() -> None:
             results = {}
             offset = 0
             for transport in args.transports.split(","):
-                print(f"-- transport {transport}, {args.concurrency} in flight, "
-                      f"{args.parse_processes} parse processes", flush=True)
+                print(
+                    f"-- transport {transport}, {args.concurrency} in flight, "
+                    f"{args.parse_processes} parse processes",
+                    flush=True,
+                )
                 phases = ["warm"] if args.no_restart else ["warm", "cold"]
                 for phase in phases:
                     out = subprocess.run(
-                        [sys.executable, __file__, "--phase", phase, "--base", base,
-                         "--db", f"{tmp}/bench-{transport}.db", "--transport", transport,
-                         "--feeds", str(args.feeds), "--changed", str(args.changed),
-                         "--concurrency", str(args.concurrency), "--offset", str(offset),
-                         "--parse-processes", str(args.parse_processes)],
-                        capture_output=True, text=True, check=True)
+                        [
+                            sys.executable,
+                            __file__,
+                            "--phase",
+                            phase,
+                            "--base",
+                            base,
+                            "--db",
+                            f"{tmp}/bench-{transport}.db",
+                            "--transport",
+                            transport,
+                            "--feeds",
+                            str(args.feeds),
+                            "--changed",
+                            str(args.changed),
+                            "--concurrency",
+                            str(args.concurrency),
+                            "--offset",
+                            str(offset),
+                            "--parse-processes",
+                            str(args.parse_processes),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     offset += 1
                     for row in out.stdout.splitlines():
                         if row.startswith("RATE "):
@@ -192,8 +262,10 @@ def main() -> None:
                             print(row, flush=True)
             rate = naive(base, args.naive)
             best = max(v for k, v in results.items() if k.endswith("/warm"))
-            print(f"mostly-304 cycle vs naive loop: {best / rate:.1f}x "
-                  + " ".join(f"[{k}: {v:.0f}/s]" for k, v in results.items()))
+            print(
+                f"mostly-304 cycle vs naive loop: {best / rate:.1f}x "
+                + " ".join(f"[{k}: {v:.0f}/s]" for k, v in results.items())
+            )
     finally:
         proc.terminate()
         proc.wait()

@@ -30,7 +30,9 @@ def redact(text: str) -> str:
     return _QUERY_TOKEN.sub(r"\1[redacted]", text)
 
 
-def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+def _redact_processor(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> Mapping[str, Any]:
     return {k: redact(v) if isinstance(v, str) else v for k, v in event.items()}
 
 

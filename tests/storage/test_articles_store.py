@@ -11,11 +11,20 @@ from syndicator.types import Article
 
 def make(i: int, **kw: object) -> Article:
     base = Article(
-        source_id="portal", guid=f"g{i}", url=f"https://portal.gov.vn/tin/{i}",
-        canonical_url=f"https://portal.gov.vn/tin/{i}", title=f"Tin số {i}", summary="Tóm tắt",
-        content_html="<p>Nội dung</p>", content_text="Nội dung", image_url=None,
-        published_at=None, agency="UBND tỉnh", categories=("tin_tuc",),
-        content_hash=f"hash{i}", fingerprint=f"fp{i}",
+        source_id="portal",
+        guid=f"g{i}",
+        url=f"https://portal.gov.vn/tin/{i}",
+        canonical_url=f"https://portal.gov.vn/tin/{i}",
+        title=f"Tin số {i}",
+        summary="Tóm tắt",
+        content_html="<p>Nội dung</p>",
+        content_text="Nội dung",
+        image_url=None,
+        published_at=None,
+        agency="UBND tỉnh",
+        categories=("tin_tuc",),
+        content_hash=f"hash{i}",
+        fingerprint=f"fp{i}",
     )
     return replace(base, **kw)  # type: ignore[arg-type]
 
@@ -62,8 +71,13 @@ def test_changed_content_is_recorded_with_both_hashes(storage: Storage, now) -> 
 
 def test_round_trip_keeps_aware_utc_and_vietnamese(storage: Storage, now) -> None:
     """Stored articles come back equal: NFC text, aware datetimes, tuples and flags."""
-    article = make(1, published_at=now - timedelta(hours=2), flags=frozenset({"hold"}),
-                   secrecy_marker="MẬT", title="Quyết định về việc phê duyệt")
+    article = make(
+        1,
+        published_at=now - timedelta(hours=2),
+        flags=frozenset({"hold"}),
+        secrecy_marker="MẬT",
+        title="Quyết định về việc phê duyệt",
+    )
     stored = storage.add_articles("portal", [article], now).new[0]
     loaded = storage.get_article(stored.id)
     assert loaded is not None
@@ -84,13 +98,17 @@ def test_due_claim_and_backoff_state(storage: Storage, now) -> None:
     for i in range(3):
         became = storage.record_polls(
             [PollRecord("b", later, later + timedelta(minutes=2**i), ok=False, error="HTTP 503")],
-            unhealthy_after=3, now=later,
+            unhealthy_after=3,
+            now=later,
         )
     assert became == ["b"]
     state = storage.source_state("b")
     assert state is not None and state.status == "unhealthy" and state.error_count == 3
-    storage.record_polls([PollRecord("b", later, later, ok=True, etag='"x"', validators_changed=True)],
-                         unhealthy_after=3, now=later)
+    storage.record_polls(
+        [PollRecord("b", later, later, ok=True, etag='"x"', validators_changed=True)],
+        unhealthy_after=3,
+        now=later,
+    )
     state = storage.source_state("b")
     assert state is not None and state.status == "ok" and state.etag == '"x"'
     kinds = [e.kind for e in storage.audit_events()]
@@ -100,8 +118,15 @@ def test_due_claim_and_backoff_state(storage: Storage, now) -> None:
 def test_changed_url_resets_validators(storage: Storage, now) -> None:
     """A source whose URL changes in the config forgets its ETag and is due at once."""
     storage.sync_sources([("a", "https://a")], now)
-    storage.record_polls([PollRecord("a", now, now + timedelta(hours=1), ok=True, etag='"e"',
-                                     validators_changed=True)], unhealthy_after=5, now=now)
+    storage.record_polls(
+        [
+            PollRecord(
+                "a", now, now + timedelta(hours=1), ok=True, etag='"e"', validators_changed=True
+            )
+        ],
+        unhealthy_after=5,
+        now=now,
+    )
     storage.sync_sources([("a", "https://a/new")], now)
     state = storage.source_state("a")
     assert state is not None and state.etag is None and state.url == "https://a/new"

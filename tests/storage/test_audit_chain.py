@@ -55,7 +55,14 @@ def test_reordered_rows_are_caught(storage: Storage, now) -> None:
 def test_secrets_are_scrubbed(storage: Storage, now) -> None:
     """Token-like keys never reach the stored data."""
     storage.record_event(
-        "channel.token_set", actor="cli", data={"access_token": "EAAB-secret", "nested": {"refresh_token": "r1"}, "token_state": "ok"}, now=now
+        "channel.token_set",
+        actor="cli",
+        data={
+            "access_token": "EAAB-secret",
+            "nested": {"refresh_token": "r1"},
+            "token_state": "ok",
+        },
+        now=now,
     )
     event = next(iter(storage.audit_events()))
     assert "EAAB-secret" not in event.data and "r1" not in event.data
@@ -73,8 +80,12 @@ def test_cli_verify_and_export(tmp_path: Path, now) -> None:
     _events(store, now, 4)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "syndicator", "--config", str(cfg), *args],
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", str(cfg), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     ok = run("audit", "verify")
     assert ok.returncode == 0 and "4 event(s)" in ok.stdout
