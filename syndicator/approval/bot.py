@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -102,6 +102,7 @@ class ApprovalBot:
         self.menus: dict[int, str] = {}  # article id -> sub-keyboard shown (transient)
         self._shown: dict[tuple[int, int], tuple[str, Keyboard]] = {}  # skip identical edits
         self._sending: set[int] = set()  # articles whose preview is queued
+        self._preview_failures: dict[int, tuple[int, datetime]] = {}  # id -> (count, retry at)
         self.alerts = Alerts(self)
         self.reminders = Reminders(self)
         self.app = self._build_application()
@@ -207,11 +208,18 @@ class ApprovalBot:
         for article_id in self.storage.articles_needing_preview():
             if article_id in self._sending:
                 continue
+            failures, retry_at = self._preview_failures.get(article_id, (0, now))
+            if retry_at > now:
+                continue  # Telegram refused it recently: back off instead of retrying each tick
             self._sending.add(article_id)
 
-            async def job(article_id: int = article_id) -> None:
+            async def job(article_id: int = article_id, failures: int = failures) -> None:
                 try:
                     await self._send_preview(article_id)
+                    self._preview_failures.pop(article_id, None)
+                except Exception as exc:
+                    self._preview_failed(article_id, failures + 1, exc)
+                    raise
                 finally:
                     self._sending.discard(article_id)
 
@@ -220,6 +228,18 @@ class ApprovalBot:
             else:
                 self._sending.discard(article_id)
         return queued
+
+    def _preview_failed(self, article_id: int, failures: int, exc: Exception) -> None:
+        """Back off 20 s, 40 s, ... up to an hour; the third failure is audited (once)."""
+        now = self.clock()
+        wait = timedelta(seconds=min(3600, 10 * 2**failures))
+        self._preview_failures[article_id] = (failures, now + wait)
+        log.error("preview_failed", article=article_id, failures=failures, error=str(exc)[:300])
+        if failures == 3:
+            self.storage.record_event(
+                "telegram.preview_failed", actor="approval", subject=f"article:{article_id}",
+                data={"error": str(exc)[:500], "failures": failures}, now=now,
+            )  # fmt: skip
 
     async def _send_preview(self, article_id: int) -> None:
         data = self.gather(article_id)

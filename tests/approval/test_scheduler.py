@@ -186,3 +186,27 @@ async def test_daily_heartbeat_once_a_day(desk: Desk) -> None:
     await bot.tick(after + timedelta(days=1))
     await bot.idle()
     assert len([t for t in texts(desk, ADMIN_CHAT) if t.startswith("💓")]) == 2
+
+
+async def test_a_refused_preview_backs_off_instead_of_retrying_every_tick(desk: Desk) -> None:
+    """A preview Telegram keeps refusing is retried with backoff, audited once, then sent."""
+    bot = await desk.bot()
+    desk.telegram.add_fault(
+        "error",
+        scope="sendMessage",
+        times=3,
+        error_code=400,
+        description="Bad Request: chat not found",
+    )
+    desk.add(article(1))
+    desk.publisher(bot).plan()
+    start = datetime.now(UTC)
+    for seconds in (0, 1, 2, 3):  # within the first backoff: one attempt only
+        await bot.tick(start + timedelta(seconds=seconds))
+        await bot.idle()
+    assert len(desk.telegram.faults.pending()) == 2  # one refused attempt so far
+    for minutes in (1, 3, 10):
+        await bot.tick(datetime.now(UTC) + timedelta(minutes=minutes))
+        await bot.idle()
+    assert len(desk.previews()) == 1
+    assert [e.kind for e in desk.storage.audit_events()].count("telegram.preview_failed") == 1
