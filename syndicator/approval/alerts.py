@@ -111,6 +111,11 @@ class Alerts:
                 post=(event.subject or "").removeprefix("post:"),
                 error=clip(str(data.get("error") or ""), 400),
             )  # fmt: skip
+        if event.kind == "telegram.preview_failed":
+            return T.ALERT_PREVIEW.format(
+                article=(event.subject or "").removeprefix("article:"),
+                error=clip(str(data.get("error") or ""), 400),
+            )
         key = f"incident:zalo_refresh:{channel}"
         if event.kind in ("channel.token_rotated", "channel.token_set", "channel.active"):
             storage.delete_values([key])

@@ -135,6 +135,10 @@ ALERT_NEEDS_HUMAN = (
     "⚠️ Bài #{article} trên {channel} (bài đăng #{post}) chưa rõ đã đăng hay chưa: hãy kiểm tra "
     "trên kênh rồi dùng /retry {post} nếu chưa có. Lỗi: {error}"
 )
+ALERT_PREVIEW = (
+    "⚠️ Không gửi được bản xem trước của bài #{article} vào nhóm biên tập: {error}. "
+    "Bài vẫn chờ duyệt; có thể duyệt bằng lệnh `syndicator approve a{article}`."
+)
 ALERT_ZALO_REFRESH = "🔑 Kênh {channel}: làm mới mã truy cập Zalo đang lỗi: {error}"
 ALERT_AUDIT = "🚨 Nhật ký kiểm toán không còn toàn vẹn tại sự kiện #{bad_id}: {reason}"
 

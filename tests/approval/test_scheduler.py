@@ -210,3 +210,6 @@ async def test_a_refused_preview_backs_off_instead_of_retrying_every_tick(desk: 
         await bot.idle()
     assert len(desk.previews()) == 1
     assert [e.kind for e in desk.storage.audit_events()].count("telegram.preview_failed") == 1
+    await bot.tick(datetime.now(UTC) + timedelta(minutes=11))
+    await bot.idle()
+    assert any("Không gửi được bản xem trước" in t for t in texts(desk, ADMIN_CHAT))
