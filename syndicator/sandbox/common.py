@@ -12,6 +12,7 @@ run the daemon in a subprocess.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import json
@@ -103,7 +104,7 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     )
 
 
-class SandboxServer:
+class SandboxServer(abc.ABC):
     """Base class: owns the aiohttp runner and the control routes under `/_sandbox/`."""
 
     name = "sandbox"
@@ -164,13 +165,13 @@ class SandboxServer:
 
     # -- what subclasses provide -------------------------------------------------------------
 
+    @abc.abstractmethod
     def add_routes(self, app: web.Application) -> None:
         """Register the vendor routes."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def state(self) -> dict[str, Any]:
         """Everything a test may want to assert on, as plain JSON-able data."""
-        raise NotImplementedError
 
     def control_actions(self) -> dict[str, Callable[..., Any]]:
         """Methods reachable as `POST /_sandbox/<name>` with a JSON object of keyword args."""
