@@ -7,13 +7,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ArticleRow
 from syndicator.types import Article
 
 _T = cast(Table, ArticleRow.__table__)
+_STAMP = select(func.count(ArticleRow.id), func.max(ArticleRow.updated_at)).where(
+    ArticleRow.source_id == bindparam("source")
+)
 _CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
 
 
@@ -153,14 +156,8 @@ class ArticlesMixin(StorageBase):
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
         """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
-        from sqlalchemy import func
-
-        with self._read() as session:
-            row = session.execute(
-                select(func.count(ArticleRow.id), func.max(ArticleRow.updated_at)).where(
-                    ArticleRow.source_id == source_id
-                )
-            ).one()
+        with self.engine.connect() as conn:
+            row = conn.execute(_STAMP, {"source": source_id}).one()
         return int(row[0]), row[1]
 
     def content_hashes(self, source_id: str, guids: Sequence[str]) -> dict[str, str]:
