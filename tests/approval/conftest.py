@@ -19,7 +19,7 @@ from syndicator.publishing.publisher import Publisher
 from syndicator.sandbox import GraphServer, TelegramServer, ZaloServer
 from syndicator.storage import Storage, open_storage
 from syndicator.types import Article
-from tests.publishing.conftest import PAGE, PAGE_TOKEN, article
+from tests.publishing.conftest import article, fast_publishing
 
 TOKEN = "123456:SANDBOX-TOKEN"
 GROUP = -1001234567890
@@ -131,17 +131,7 @@ async def desk(db_url: str) -> AsyncIterator[Desk]:
                      "admin_chat_id": ADMIN_CHAT, "approvers": [APPROVER, SECOND],
                      "admins": [ADMIN], "api_base": f"{telegram.base_url}/bot",
                      "send_interval": "0s", "poll_timeout": 1},
-        "publishing": {"interval": "1s", "retry_initial": "10ms", "retry_max": "50ms",
-                       "reconcile_delay": "0s", "pause_between": "0s"},
-        "channels": {
-            "facebook": {"kind": "facebook_page", "page_id": PAGE, "access_token": PAGE_TOKEN,
-                         "api_base": graph.base_url, "timeout": "1s"},
-            "zalo": {"kind": "zalo_oa", "app_id": zalo.app_id, "secret_key": zalo.secret_key,
-                     "refresh_token": zalo.refresh_token, "api_base": zalo.api_base,
-                     "oauth_base": zalo.oauth_base, "author": "Cổng TTĐT tỉnh",
-                     "default_cover_url": "https://portal.example.gov.vn/logo.jpg",
-                     "verify_delay": "10ms", "timeout": "1s"},
-        },
+        **fast_publishing(graph, zalo),
     }  # fmt: skip
     storage = open_storage(db_url)
     async with httpx.AsyncClient() as client:

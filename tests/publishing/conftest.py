@@ -36,6 +36,23 @@ def article(i: int, **kw: Any) -> Article:
     return replace(base, **kw)
 
 
+def fast_publishing(graph: GraphServer, zalo: ZaloServer) -> dict[str, Any]:
+    """[publishing] with short waits and both channels pointed at the stand-ins."""
+    return {
+        "publishing": {"interval": "1s", "retry_initial": "10ms", "retry_max": "50ms",
+                       "reconcile_delay": "0s", "pause_between": "0s"},
+        "channels": {
+            "facebook": {"kind": "facebook_page", "page_id": PAGE, "access_token": PAGE_TOKEN,
+                         "api_base": graph.base_url, "timeout": "1s"},
+            "zalo": {"kind": "zalo_oa", "app_id": zalo.app_id, "secret_key": zalo.secret_key,
+                     "refresh_token": zalo.refresh_token, "api_base": zalo.api_base,
+                     "oauth_base": zalo.oauth_base, "author": "Cổng TTĐT tỉnh",
+                     "default_cover_url": "https://portal.example.gov.vn/logo.jpg",
+                     "verify_delay": "10ms", "timeout": "1s"},
+        },
+    }  # fmt: skip
+
+
 @dataclass
 class World:
     graph: GraphServer
@@ -67,17 +84,7 @@ async def world(db_url: str) -> AsyncIterator[World]:
         "database": {"url": db_url},
         "sources": [{"id": "portal", "url": "https://portal.example.gov.vn/rss", "agency": "UBND tỉnh"}],
         "approval": {"mode": "manual"},
-        "publishing": {"interval": "1s", "retry_initial": "10ms", "retry_max": "50ms",
-                       "reconcile_delay": "0s", "pause_between": "0s"},
-        "channels": {
-            "facebook": {"kind": "facebook_page", "page_id": PAGE, "access_token": PAGE_TOKEN,
-                         "api_base": graph.base_url, "timeout": "1s"},
-            "zalo": {"kind": "zalo_oa", "app_id": zalo.app_id, "secret_key": zalo.secret_key,
-                     "refresh_token": zalo.refresh_token, "api_base": zalo.api_base,
-                     "oauth_base": zalo.oauth_base, "author": "Cổng TTĐT tỉnh",
-                     "default_cover_url": "https://portal.example.gov.vn/logo.jpg",
-                     "verify_delay": "10ms", "timeout": "1s"},
-        },
+        **fast_publishing(graph, zalo),
     }  # fmt: skip
     storage = open_storage(db_url)
     async with httpx.AsyncClient() as client:
