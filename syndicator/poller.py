@@ -32,6 +32,12 @@ from syndicator.types import Article, Entry, ParseResult
 log = structlog.get_logger("syndicator.poller")
 
 _FLUSH_EVERY = 200
+# A changed feed whose new items come to at most this many bytes is parsed and stored on the
+# event loop: for such small work, handing it to a thread cost more CPU than the work itself
+# (GIL hand-offs against the loop's HTTP traffic; measured, see docs/benchmarks.md). Bigger
+# work, such as a whole document on a first poll or after a restart, still goes to a thread
+# so the bot and the publisher stay responsive.
+_INLINE_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +190,13 @@ class Poller:
             return report
         report.fetched = 1
         try:
-            parsed = await self._parse_changed(source, result)
-            outcome = await asyncio.to_thread(self._ingest, source, result, now, report, parsed)
+            parsed, small = await self._parse_changed(source, result)
+            if small:
+                outcome, stamp = self._ingest(source, result, now, report, parsed)
+            else:
+                outcome, stamp = await asyncio.to_thread(
+                    self._ingest, source, result, now, report, parsed
+                )
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             log.exception("source_ingest_failed", source=source.id)
             report.errors.append(f"{type(exc).__name__}: {exc}")
@@ -199,7 +210,7 @@ class Poller:
             )
             return report
         if outcome and not report.errors:
-            self._remember_items(source, result)
+            self._remember_items(source, result, stamp)
         else:
             self._items.pop(source.id, None)
         await self._record(
@@ -214,26 +225,42 @@ class Poller:
         )
         return report
 
-    async def _parse_changed(self, source: SourceSettings, result: FetchResult) -> ParseResult:
-        """Parse only the items not already stored, when the feed splits cleanly into items."""
+    async def _parse_changed(
+        self, source: SourceSettings, result: FetchResult
+    ) -> tuple[ParseResult, bool]:
+        """Parse only the items not already stored, when the feed splits cleanly into items.
+
+        Also says whether the work is small enough to stay on the event loop (_INLINE_BYTES).
+        """
         context = (result.final_url or source.url, source.agency_name)
         known = self._items.get(source.id)
         trimmed = None
-        if source.kind != "json" and known is not None and known[0] == context:
-            stamp = await asyncio.to_thread(self.storage.source_stamp, source.id)
-            if stamp == known[1]:
-                trimmed = trim(result.body, known[2])
+        # The stamp is a read of one source's index entries (readers never wait for writers).
+        if (
+            source.kind != "json"
+            and known is not None
+            and known[0] == context
+            and self.storage.source_stamp(source.id) == known[1]
+        ):
+            trimmed = trim(result.body, known[2])
         if trimmed is not None:
-            parsed = await self._parse(source, dataclasses.replace(result, body=trimmed[0]))
+            body = trimmed[0]
+            small = len(body) <= _INLINE_BYTES and self.parse_pool is None
+            if small:
+                parsed = _parse(source, dataclasses.replace(result, body=body))
+            else:
+                parsed = await self._parse(source, dataclasses.replace(result, body=body))
             if not parsed.error:
-                return parsed
+                return parsed, small
             # The trimmed document did not parse cleanly: trust only the whole one.
-        return await self._parse(source, result)
+        return await self._parse(source, result), False
 
-    def _remember_items(self, source: SourceSettings, result: FetchResult) -> None:
+    def _remember_items(self, source: SourceSettings, result: FetchResult, stamp: Any) -> None:
+        """Remember the raw items just stored, with the stamp our own write left behind."""
         if source.kind != "json":
             context = (result.final_url or source.url, source.agency_name)
-            stamp = self.storage.source_stamp(source.id)
+            if stamp is None:  # nothing was written: read it
+                stamp = self.storage.source_stamp(source.id)
             self._items[source.id] = (context, stamp, set(all_hashes(result.body)))
 
     async def _parse(self, source: SourceSettings, result: FetchResult) -> ParseResult:
@@ -252,8 +279,12 @@ class Poller:
         now: datetime,
         report: SourceReport,
         parsed: ParseResult | None = None,
-    ) -> bool:
-        """Parse, normalise, classify and store; True when the document yielded anything."""
+    ) -> tuple[bool, Any]:
+        """Parse, normalise, classify and store.
+
+        Returns (whether the document yielded anything, the source's stamp after the write or
+        None when nothing was written).
+        """
         url = result.final_url or source.url
         if parsed is None:
             parsed = _parse(source, result)
@@ -284,7 +315,7 @@ class Poller:
             if article is not None:
                 articles.append((i, classify(article, self.rules)))
         if not articles and not skipped and parsed.error:
-            return False
+            return False, None
         # add_articles keeps the first article of a guid: one that a skipped entry before it
         # carries must not take its place.
         first_skipped: dict[str, int] = {}
@@ -306,7 +337,7 @@ class Poller:
             seen = {digests[i]: previous.entries[digests[i]] for i in skipped}
         seen.update((digests[i], (a.guid, a.content_hash)) for i, a in articles)
         self._seen[source.id] = _Seen(context, seen)
-        return True
+        return True, stored.stamp
 
     def _skip_known(
         self, source_id: str, context: tuple[str, str], digests: list[bytes]
