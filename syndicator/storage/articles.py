@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ArticleRow
@@ -18,6 +18,21 @@ _STAMP = select(func.count(ArticleRow.id), func.max(ArticleRow.updated_at)).wher
     ArticleRow.source_id == bindparam("source")
 )
 _CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
+# Built once: constructing a statement cost more than running it on a one-article feed.
+_KNOWN = select(
+    _T.c.guid, _T.c.id, _T.c.content_hash, _T.c.version, _T.c.duplicate_of, _T.c.first_seen_at
+).where(_T.c.source_id == bindparam("source"), _T.c.guid.in_(bindparam("guids", expanding=True)))
+_ROOTS = (
+    select(_T.c.canonical_url, _T.c.fingerprint, _T.c.id, _T.c.duplicate_of)
+    .where(
+        or_(
+            _T.c.canonical_url.in_(bindparam("urls", expanding=True)),
+            _T.c.fingerprint.in_(bindparam("fps", expanding=True)),
+        )
+    )
+    .order_by(_T.c.id)
+)
+_INSERT = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(slots=True)
@@ -26,6 +41,8 @@ class IngestResult:
     duplicates: list[Article] = field(default_factory=list)
     changed: list[Article] = field(default_factory=list)
     unchanged: int = 0
+    # The source's stamp (see Storage.source_stamp) as this write left it; None: no write.
+    stamp: tuple[int, Any] | None = None
 
 
 class ArticlesMixin(StorageBase):
@@ -45,12 +62,12 @@ class ArticlesMixin(StorageBase):
         if not articles:
             return result
         batch = _unique_by_guid(articles)
-        with self._write() as session:
-            conn = session.connection()
+        with self._write_core() as conn:
             known = self._known(conn, source_id, [a.guid for a in batch])
             fresh = [a for a in batch if a.guid not in known]
-            by_url = self._roots(conn, _T.c.canonical_url, [a.canonical_url for a in fresh])
-            by_fp = self._roots(conn, _T.c.fingerprint, [a.fingerprint for a in fresh])
+            by_url, by_fp = self._roots(
+                conn, [a.canonical_url for a in fresh], [a.fingerprint for a in fresh]
+            )
             events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
 
             for article in batch:
@@ -151,12 +168,14 @@ class ArticlesMixin(StorageBase):
                             },
                         )
                     )
-            self._audit_many(session, events, now)
+            self._audit_many(conn, events, now)
+            row = conn.execute(_STAMP, {"source": source_id}).one()
+            result.stamp = (int(row[0]), row[1])
         return result
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
         """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(_STAMP, {"source": source_id}).one()
         return int(row[0]), row[1]
 
@@ -175,16 +194,8 @@ class ArticlesMixin(StorageBase):
         """guid -> (id, content_hash, version, duplicate_of, first_seen_at) of stored rows."""
         out: dict[str, Any] = {}
         for start in range(0, len(guids), _CHUNK):
-            chunk = guids[start : start + _CHUNK]
-            query = select(
-                _T.c.guid,
-                _T.c.id,
-                _T.c.content_hash,
-                _T.c.version,
-                _T.c.duplicate_of,
-                _T.c.first_seen_at,
-            ).where(_T.c.source_id == source_id, _T.c.guid.in_(chunk))
-            out.update({row.guid: row for row in conn.execute(query)})
+            params = {"source": source_id, "guids": guids[start : start + _CHUNK]}
+            out.update({row.guid: row for row in conn.execute(_KNOWN, params)})
         return out
 
     def _insert(
@@ -208,26 +219,31 @@ class ArticlesMixin(StorageBase):
             }
             for a, root in rows
         ]
-        statement = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
-        ids = conn.execute(statement, params).scalars().all()
+        ids = conn.execute(_INSERT, params).scalars().all()
         return [
             _stored(a, source_id, id_, root, now) for (a, root), id_ in zip(rows, ids, strict=True)
         ]
 
-    def _roots(self, conn: Any, column: Any, values: list[str]) -> dict[str, int]:
-        """Map each value to the id of the first article carrying it (its root original)."""
-        out: dict[str, int] = {}
-        wanted = sorted({v for v in values if v})
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            query = (
-                select(column, _T.c.id, _T.c.duplicate_of)
-                .where(column.in_(chunk))
-                .order_by(_T.c.id)
-            )
-            for value, id_, dup in conn.execute(query):
-                out.setdefault(value, dup or id_)
-        return out
+    def _roots(
+        self, conn: Any, urls: list[str], fingerprints: list[str]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Map each canonical URL and each fingerprint to the id of the first article carrying
+        it (its root original), in one query per chunk."""
+        by_url: dict[str, int] = {}
+        by_fp: dict[str, int] = {}
+        want_urls = sorted({v for v in urls if v})
+        want_fps = sorted({v for v in fingerprints if v})
+        for start in range(0, max(len(want_urls), len(want_fps)), _CHUNK):
+            chunk_urls = want_urls[start : start + _CHUNK]
+            chunk_fps = want_fps[start : start + _CHUNK]
+            rows = conn.execute(_ROOTS, {"urls": chunk_urls, "fps": chunk_fps})
+            wanted_urls, wanted_fps = set(chunk_urls), set(chunk_fps)
+            for url, fp, id_, dup in rows:
+                if url in wanted_urls:
+                    by_url.setdefault(url, dup or id_)
+                if fp in wanted_fps:
+                    by_fp.setdefault(fp, dup or id_)
+        return by_url, by_fp
 
     def get_article(self, article_id: int) -> Article | None:
         with self._read() as session:

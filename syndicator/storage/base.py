@@ -7,20 +7,26 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicator.audit import GENESIS, AuditEvent, canonical_data, event_hash
 from syndicator.errors import StorageError
-from syndicator.storage.engine import take_writer_lock
+from syndicator.storage.engine import READ_ONLY, take_writer_lock
 from syndicator.storage.models import AuditRow
+
+_LAST_AUDIT = select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+_AUDIT = cast(Table, AuditRow.__table__)
 
 
 class StorageBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Same pool; transactions begun through it are plain reads (SQLite: deferred BEGIN).
+        self.reader = engine.execution_options(**{READ_ONLY: True})
+        self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -33,9 +39,19 @@ class StorageBase:
             raise StorageError(f"database write failed: {exc}") from exc
 
     @contextmanager
+    def _write_core(self) -> Iterator[Connection]:
+        """_write for Core-only work: a bare connection, without a Session's bookkeeping."""
+        try:
+            with self.engine.begin() as conn:
+                take_writer_lock(conn)
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
+
+    @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
-            with self._sessions() as session:
+            with self._read_sessions() as session:
                 yield session
         except SQLAlchemyError as exc:
             raise StorageError(f"database read failed: {exc}") from exc
@@ -55,15 +71,13 @@ class StorageBase:
 
     def _audit_many(
         self,
-        session: Session,
+        session: Session | Connection,
         events: Sequence[tuple[str, str, str | None, Mapping[str, Any] | None]],
         now: datetime,
     ) -> list[AuditEvent]:
         if not events:
             return []
-        last = session.execute(
-            select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-        ).first()
+        last = session.execute(_LAST_AUDIT).first()
         next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
         at = now.astimezone(UTC).replace(microsecond=0)
         out: list[AuditEvent] = []
@@ -86,7 +100,7 @@ class StorageBase:
             )
             prev, next_id = digest, next_id + 1
         # One executemany through Core: ORM objects cost more than the hashing for big batches.
-        session.execute(insert(cast(Table, AuditRow.__table__)), rows)
+        session.execute(insert(_AUDIT), rows)
         return out
 
 

@@ -17,6 +17,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 WRITER_LOCK_KEY = 0x5359_4E44  # "SYND"
 
 
+# Execution option marking a connection that only reads (see _sqlite_pragmas).
+READ_ONLY = "syndicator_read_only"
+
+
 def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
     """Build an engine: SQLite file in WAL mode with a busy timeout, or PostgreSQL."""
     parsed = make_url(url)
@@ -48,8 +52,12 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: no deadlock-prone lock upgrades mid-transaction.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader: WAL gives it a snapshot without waiting for, or blocking, a writer.
+            conn.exec_driver_sql("BEGIN")
+        else:
+            # IMMEDIATE takes the write lock up front: no deadlock-prone upgrades mid-transaction.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def take_writer_lock(conn: Any) -> None:
