@@ -31,4 +31,3 @@ def test_reads_do_not_wait_for_a_writer_holding_the_lock(tmp_path: Path) -> None
         other.execute("ROLLBACK")
         other.close()
         storage.close()
-
