@@ -99,6 +99,7 @@ async def cycles(
                 cpu,
                 f" {sum(r.new for r in reports)} new",
             )
+        daemon.settle_heap()  # as the daemon does after its first cycle
         n = bump(base, changed, offset)
         reset_peak_rss()
         cpu0, t0 = time.process_time(), time.perf_counter()

@@ -53,3 +53,9 @@ async def test_cookies_set_by_a_response_are_sent_back(
         assert client.cookies.get("session") == "abc123"
         assert (await fetcher.fetch(f"{base}/feed")).ok
     assert seen == [None, "session=abc123"]
+
+
+async def test_an_unparseable_url_is_a_fetch_error_not_an_exception() -> None:
+    async with build_client(user_agent="test", connect_timeout=1, read_timeout=1) as client:
+        result = await Fetcher(client).fetch("http://[::1")
+    assert not result.ok and result.error
