@@ -37,7 +37,8 @@ _FLUSH_EVERY = 200
 # thread cost more CPU than the work itself (GIL hand-offs against the loop's HTTP traffic;
 # measured, see docs/benchmarks.md). The longest stall this allows is a whole small feed seen
 # for the first time (a 7.5 KB, 20-item feed: ~25 ms on average). Bigger documents, such as
-# portal feeds carrying full article bodies, go to a thread so the bot and publisher stay responsive.
+# portal feeds carrying full article bodies, go to a thread so the bot and the publisher stay
+# responsive.
 _INLINE_BYTES = 16 * 1024
 
 
