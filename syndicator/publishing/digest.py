@@ -62,25 +62,17 @@ async def maybe_send_digest(storage: Storage, name: str, channel: Any, now: date
     base = {"day": day, "articles": ids, "posts": [p.id for p in posts]}
     try:
         message_id = await channel.broadcast_digest(ids)
-    except AmbiguousError as exc:
+    except (AmbiguousError, PublishError) as exc:
+        # Unknown: Zalo may have sent it, so it is not retried today either way.
+        outcome = "unknown" if isinstance(exc, AmbiguousError) else "failed"
         storage.record_event(
-            "zalo.digest_unknown",
+            f"zalo.digest_{outcome}",
             actor="publisher",
             subject=f"channel:{name}",
             data={**base, "error": str(exc)},
             now=now,
         )
-        log.error("digest_unknown", channel=name, error=str(exc))
-        return None
-    except PublishError as exc:
-        storage.record_event(
-            "zalo.digest_failed",
-            actor="publisher",
-            subject=f"channel:{name}",
-            data={**base, "error": str(exc)},
-            now=now,
-        )
-        log.error("digest_failed", channel=name, error=str(exc))
+        log.error(f"digest_{outcome}", channel=name, error=str(exc))
         return None
     storage.record_event(
         "zalo.digest",

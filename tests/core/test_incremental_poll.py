@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 import daemon
 from syndicator.config import parse_config
 from syndicator.sandbox.portal import PortalServer
@@ -18,15 +14,6 @@ def feed(*items: tuple[str, str]) -> str:
         for g, t in items
     )
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>{body}</channel></rss>'
-
-
-@pytest.fixture
-async def portal() -> AsyncIterator[PortalServer]:
-    """A stand-in portal."""
-    server = PortalServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_new_edited_and_tampered_items_are_seen(

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 import daemon
 from syndicator.config import parse_config
@@ -24,15 +21,6 @@ FIXTURE_HEADERS = {
 
 def _sid(name: str) -> str:
     return name.removesuffix(".xml").lower().replace(".", "-").replace("__", "-")[:60]
-
-
-@pytest.fixture
-async def portal() -> AsyncIterator[PortalServer]:
-    """A running stand-in portal."""
-    server = PortalServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def _settings(url: str, sources: list[dict], **extra: dict) -> object:
