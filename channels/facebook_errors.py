@@ -3,12 +3,18 @@
 Classification is by `error.code` / `error_subcode`, never by HTTP status alone.
 
 Decisions beyond the table:
-- 506 (duplicate status message) is `AmbiguousError`: the same text was most likely posted
-  by an earlier attempt whose answer was lost, so the publisher reconciles instead of failing.
+- Codes 1 and 2 are `TemporaryError` on reads but `AmbiguousError` on a create call: Facebook
+  has been seen to create the post and still answer them with HTTP 500 (arsduo/koala#699: a
+  photo published 7 times by retries of code 2; facebookarchive/php-graph-sdk#1141: code 1
+  on /feed while "the link gets posted"), so a create is reconciled, never re-sent at once.
+- 506 (duplicate status message) is `AmbiguousError(duplicate=True)`: the same text was most
+  likely posted by an earlier attempt whose answer was lost, so the publisher reconciles.
 - 10 and 200-299 (permission missing) and 104 (no token) are `CredentialsError` like 190/102:
   every later post would fail the same way, so the channel pauses for a human.
-- 368 (blocked for abuse) is `PermanentError` with `code=368`; the publisher may choose to
-  pause the channel on it.
+- 368 (temporarily blocked for policy violations) is `ChannelBlockedError`: it can last
+  hours, so the channel pauses for `BLOCK_WAIT` and admins are told; more calls would only
+  prolong it. It has also been answered for repeated identical content (arsduo/koala#422),
+  so when its message speaks of duplicates the create is reconciled as well.
 - An unknown code with `is_transient: true` is `TemporaryError`; other unknown codes are
   permanent, so nothing unknown is retried blindly.
 """
@@ -21,6 +27,7 @@ from typing import Any
 
 from syndicator.errors import (
     AmbiguousError,
+    ChannelBlockedError,
     CredentialsError,
     PermanentError,
     PublishError,
@@ -32,6 +39,9 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, 80001})
 TRANSIENT_CODES = frozenset({1, 2})
 AUTH_CODES = frozenset({102, 104, 190, 10, *range(200, 300)})
 DUPLICATE_CODE = 506
+BLOCKED_CODE = 368
+BLOCK_WAIT = 6 * 3600.0  # seconds; reports speak of blocks lasting hours (api-notes 0)
+_DUPLICATE_WORDS = ("duplicate", "same content", "repeated", "trùng")
 DEFAULT_THROTTLE_WAIT = 60.0  # seconds; Meta advises backing off from about a minute
 USAGE_HEADERS = ("x-app-usage", "x-page-usage")
 BUC_HEADER = "x-business-use-case-usage"
@@ -92,9 +102,9 @@ def throttle_wait(headers: Mapping[str, str]) -> float:
 
 
 def classify_graph_error(
-    channel: str, error: Mapping[str, Any], headers: Mapping[str, str]
+    channel: str, error: Mapping[str, Any], headers: Mapping[str, str], *, creates: bool = False
 ) -> PublishError:
-    """The exception for one `{"error": {...}}` envelope."""
+    """The exception for one `{"error": {...}}` envelope; `creates` for a create call."""
     code = error.get("code")
     subcode = error.get("error_subcode")
     text = str(error.get("message") or "unknown error")
@@ -105,10 +115,26 @@ def classify_graph_error(
         wait = throttle_wait(headers)
         return ThrottledError(channel, label, code=code, retry_after=wait)
     if code in TRANSIENT_CODES:
+        if creates:
+            return AmbiguousError(
+                channel, label + " (Facebook may have created it anyway; reconciling)", code=code
+            )
         return TemporaryError(channel, label, code=code)
     if code == DUPLICATE_CODE:
         return AmbiguousError(
-            channel, label + " (probably posted by an earlier attempt; reconciling)", code=code
+            channel,
+            label + " (probably posted by an earlier attempt; reconciling)",
+            code=code,
+            duplicate=True,
+        )
+    if code == BLOCKED_CODE:
+        duplicate = any(word in text.lower() for word in _DUPLICATE_WORDS)
+        return ChannelBlockedError(
+            channel,
+            label + " — Facebook blocked posting for a while; the channel pauses",
+            code=code,
+            retry_after=BLOCK_WAIT,
+            duplicate=duplicate,
         )
     if code in AUTH_CODES:
         hint = " — a Page admin must issue a new Page access token"

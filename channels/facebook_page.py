@@ -1,7 +1,8 @@
 """A Facebook Page through the Meta Graph API (api-notes section 1).
 
 Publishing is one POST to `/{page}/feed` (link post) or `/{page}/photos` (photo post), never
-retried here. After any answer, `usage_pct` holds the highest usage percentage Meta reported
+retried here. The Page token travels in the POST body or an `Authorization` header, never in
+the URL, where an office proxy's log would keep it. After any answer, `usage_pct` holds the highest usage percentage Meta reported
 (None when it sent no usage header), so the publisher can slow down above about 75 %. After a
 throttle answer the channel refuses further calls until the wait is over, because Meta keeps
 counting calls made while limited (api-notes 1.6).
@@ -26,6 +27,7 @@ from channels.http import json_body, send
 from channels.render_common import template_environment
 from syndicator.errors import (
     AmbiguousError,
+    ChannelBlockedError,
     CredentialsError,
     PermanentError,
     PublishError,
@@ -39,7 +41,12 @@ KIND = "facebook_page"
 FEED = "{page}/feed"
 PHOTOS = "{page}/photos"
 PUBLISHED_POSTS = "{page}/published_posts"
-POST_FIELDS = "id,message,link,created_time,permalink_url"
+# Only fields that exist today: since v3.3, asking a Page post for `link` (or caption,
+# description, name, object_id, source, type) fails the whole read with (#12)
+# deprecate_post_aggregated_fields_for_attachement (Graph "Post" reference, Limitations;
+# restfb/restfb#990 maps link -> attachments{unshimmed_url}; FriendsOfREDAXO/feeds#179 and
+# rezozero/mixedfeed#21 quote the error). The link now lives in the post's attachments.
+POST_FIELDS = "id,message,created_time,permalink_url,attachments{unshimmed_url,url,target}"
 RECONCILE_LOOKBACK = timedelta(minutes=5)  # clocks differ; look a little before the attempt
 RECONCILE_PAGE_SIZE = 100
 RECONCILE_MAX_PAGES = 5
@@ -186,9 +193,8 @@ class FacebookPage:
         return CredentialState(ok=True, detail=detail, expires_at=expires_at)
 
     def _matches(self, item: dict[str, Any], marker: str) -> bool:
-        links = [item["link"]] if isinstance(item.get("link"), str) else []
-        links += [m.rstrip(".,;:)]") for m in _URL_IN_TEXT.findall(item.get("message") or "")]
-        return any(canonical_url(link) == marker for link in links)
+        """The article's canonical URL in the post's attachments or in its text."""
+        return any(canonical_url(link) == marker for link in post_links(item))
 
     async def _permalink(self, post_id: str) -> str | None:
         """GET the post's permalink_url; a read, so retried once; None when it cannot be had."""
@@ -224,11 +230,13 @@ class FacebookPage:
             raise ThrottledError(self.name, "Graph asked us to pause", retry_after=wait)
         settings = self.settings
         token = token or settings.access_token
-        auth = {"access_token": token}
+        proof: dict[str, str] = {}
         if settings.app_secret and token == settings.access_token:
-            proof = hmac.new(settings.app_secret.encode(), token.encode(), hashlib.sha256)
-            auth["appsecret_proof"] = proof.hexdigest()
+            digest = hmac.new(settings.app_secret.encode(), token.encode(), hashlib.sha256)
+            proof["appsecret_proof"] = digest.hexdigest()  # an HMAC, useless without the token
         url = f"{settings.api_base}/{settings.api_version}/{path}"
+        # Graph reads `access_token` from the body of a POST (api-notes 1.2) and accepts a
+        # bearer header on any call; neither ends up in a proxy's URL log.
         response = await send(
             self.client,
             self.name,
@@ -237,14 +245,17 @@ class FacebookPage:
             creates=creates,
             timeout=settings.timeout.total_seconds(),
             what=f"{method} {path}",
-            params={**(params or {}), **({} if data is not None else auth)},
-            data={**data, **auth} if data is not None else None,
+            params={**(params or {}), **proof} if data is None else dict(params or {}),
+            data={**data, "access_token": token, **proof} if data is not None else None,
+            headers=None if data is not None else {"Authorization": f"Bearer {token}"},
         )
         self.usage_pct = usage_percent(response.headers)
         body = json_body(response)
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            error = classify_graph_error(self.name, body["error"], response.headers)
-            if isinstance(error, ThrottledError) and error.retry_after:
+            error = classify_graph_error(
+                self.name, body["error"], response.headers, creates=creates
+            )
+            if isinstance(error, ThrottledError | ChannelBlockedError) and error.retry_after:
                 self.blocked_until = now + timedelta(seconds=error.retry_after)
             raise error
         if response.status_code >= 400 or not isinstance(body, dict):
@@ -255,3 +266,25 @@ class FacebookPage:
                 raise PermanentError(self.name, what)
             raise TemporaryError(self.name, what)
         return body
+
+
+def post_links(item: dict[str, Any]) -> list[str]:
+    """Every link a Graph post shows: its attachments' (unshimmed) URLs and targets, and the
+    URLs written in its message. A photo post's caption carries the article link too."""
+    links: list[str] = []
+    attachments = item.get("attachments")
+    data = attachments.get("data") if isinstance(attachments, dict) else None
+    for attachment in data if isinstance(data, list) else []:
+        if not isinstance(attachment, dict):
+            continue
+        target = attachment.get("target")
+        candidates = [
+            attachment.get("unshimmed_url"),
+            attachment.get("url"),
+            target.get("url") if isinstance(target, dict) else None,
+        ]
+        links += [link for link in candidates if isinstance(link, str) and link]
+    message = item.get("message")
+    if isinstance(message, str):
+        links += [m.rstrip(".,;:)]") for m in _URL_IN_TEXT.findall(message)]
+    return links

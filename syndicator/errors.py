@@ -62,4 +62,38 @@ class CredentialsError(PermanentError):
 
 
 class AmbiguousError(PublishError):
-    """The outcome is unknown (timeout, reset, 5xx without a body): reconcile before retrying."""
+    """The outcome is unknown (timeout, reset, 5xx, Graph 1/2 on a create): reconcile first.
+
+    `duplicate` is the channel's hint that the service refused the post as a repeat of one it
+    already has (Graph 506), i.e. an earlier attempt most likely went through.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        code: int | str | None = None,
+        duplicate: bool = False,
+    ) -> None:
+        super().__init__(channel, message, code=code)
+        self.duplicate = duplicate
+
+
+class ChannelBlockedError(PublishError):
+    """The service blocked the account for a while (Graph 368): nothing was created; the
+    channel pauses for `retry_after` seconds and admins are told. `duplicate` when the block
+    was for repeated content, which means an earlier attempt may have gone through."""
+
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        code: int | str | None = None,
+        retry_after: float,
+        duplicate: bool = False,
+    ) -> None:
+        super().__init__(channel, message, code=code)
+        self.retry_after = retry_after
+        self.duplicate = duplicate

@@ -1,8 +1,14 @@
 """A stand-in for the Meta Graph API Page endpoints (api-notes.md section 1.8).
 
 Scopes for faults: "publish" (POST feed/photos), "read" (every GET), "delete", "any".
-Fault kinds: "error" (params code, subcode, message, estimated_time_to_regain_access),
+Fault kinds: "error" (params code, subcode, message, estimated_time_to_regain_access; with
+`commit=true` the call takes effect first and the error is answered after, see below),
 "accept_then_hang" (hold), "drop", "drop_before", "http500_no_body", "slow" (delay).
+
+`error` with `commit=true` on a create imitates a reported Graph behaviour: the post is
+created and the answer is still code 1 or 2 with HTTP 500 (arsduo/koala#699: "photo
+published 7 times" by retries of code 2; facebookarchive/php-graph-sdk#1141: code 1 on
+/feed while "the link gets posted").
 """
 
 from __future__ import annotations
@@ -144,6 +150,8 @@ class GraphServer(SandboxServer):
                 regain = int(fault.params.get("estimated_time_to_regain_access", 5))
                 headers = self.usage.headers(page_hint, regain if code in THROTTLE_CODES else None)
                 error = GraphError(code, fault.params.get("subcode"), fault.params.get("message"))
+                if fault.commits:  # created, then answered with the error (see the docstring)
+                    await handler(Call(token, params, parts[1:], parts[0]))
                 return error.response(headers)
 
             async def commit() -> web.StreamResponse:

@@ -12,6 +12,7 @@ import pytest
 from channels import FacebookPage, parse_channel_settings
 from syndicator.errors import (
     AmbiguousError,
+    ChannelBlockedError,
     CredentialsError,
     PermanentError,
     TemporaryError,
@@ -64,14 +65,90 @@ async def test_photo_post_happy_path(graph: GraphServer, http: httpx.AsyncClient
 
 
 @pytest.mark.parametrize("code", [1, 2])
-async def test_transient_codes(graph: GraphServer, http: httpx.AsyncClient, code: int) -> None:
-    """Codes 1 and 2 (HTTP 500 with a Graph body) are TemporaryError and post nothing."""
+async def test_codes_1_and_2_on_create_are_ambiguous(
+    graph: GraphServer, http: httpx.AsyncClient, code: int
+) -> None:
+    """Codes 1 and 2 on a create may hide a created post: AmbiguousError, never Temporary."""
     channel = make_channel(graph, http)
     graph.add_fault("error", scope="publish", code=code)
-    with pytest.raises(TemporaryError) as caught:
+    with pytest.raises(AmbiguousError) as caught:
         await channel.publish(channel.render(make_article()), attempt_started_at=STARTED)
-    assert caught.value.code == code and not isinstance(caught.value, ThrottledError)
+    assert caught.value.code == code
     assert graph.live_posts() == []
+
+
+@pytest.mark.parametrize("code", [1, 2])
+async def test_created_then_code_500_is_found_by_reconcile(
+    graph: GraphServer, http: httpx.AsyncClient, code: int
+) -> None:
+    """Graph created the post and still answered code 1/2 with HTTP 500: reconcile finds it."""
+    channel = make_channel(graph, http, post_as="photo")
+    post = channel.render(make_article())
+    graph.add_fault("error", scope="publish", code=code, commit=True)
+    with pytest.raises(AmbiguousError):
+        await channel.publish(post, attempt_started_at=STARTED)
+    [created] = graph.live_posts(PAGE_ID)
+    found = await channel.reconcile(post, attempt_started_at=STARTED)
+    assert found is not None and found.external_id == created.id
+
+
+@pytest.mark.parametrize("code", [1, 2])
+async def test_codes_1_and_2_on_reads_are_temporary(
+    graph: GraphServer, http: httpx.AsyncClient, code: int
+) -> None:
+    """A read answered 1/2 can simply be tried again: TemporaryError."""
+    channel = make_channel(graph, http)
+    graph.add_fault("error", scope="read", code=code)
+    with pytest.raises(TemporaryError) as caught:
+        await channel.reconcile(channel.render(make_article()), attempt_started_at=STARTED)
+    assert caught.value.code == code and not isinstance(caught.value, ThrottledError)
+
+
+async def test_reconcile_asks_only_for_fields_that_exist(
+    graph: GraphServer, http: httpx.AsyncClient
+) -> None:
+    """The stand-in answers (#12) for `link` as Graph does; our reconcile never asks for it."""
+    channel = make_channel(graph, http)
+    post = channel.render(make_article())
+    await channel.publish(post, attempt_started_at=STARTED)
+    found = await channel.reconcile(post, attempt_started_at=STARTED)
+    assert found is not None
+    raw = await http.get(
+        f"{graph.base_url}/v23.0/{PAGE_ID}/published_posts",
+        params={"fields": "id,link"},
+        headers={"Authorization": f"Bearer {PAGE_TOKEN}"},
+    )
+    assert raw.status_code == 400 and raw.json()["error"]["code"] == 12
+
+
+async def test_token_never_in_the_url(graph: GraphServer, http: httpx.AsyncClient) -> None:
+    """The Page token goes in the POST body or the Authorization header, never the query."""
+    seen: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(str(request.url))
+
+    http.event_hooks["request"].append(record)
+    channel = make_channel(graph, http)
+    post = channel.render(make_article())
+    await channel.publish(post, attempt_started_at=STARTED)
+    await channel.reconcile(post, attempt_started_at=STARTED)
+    await channel.check()
+    assert seen and not any(PAGE_TOKEN in url or "access_token" in url for url in seen)
+
+
+async def test_368_blocks_the_channel(graph: GraphServer, http: httpx.AsyncClient) -> None:
+    """368 is a block for hours: ChannelBlockedError, and no call is made meanwhile."""
+    channel = make_channel(graph, http)
+    graph.add_fault("error", scope="publish", code=368)
+    post = channel.render(make_article())
+    with pytest.raises(ChannelBlockedError) as caught:
+        await channel.publish(post, attempt_started_at=STARTED)
+    assert caught.value.retry_after >= 3600 and not caught.value.duplicate
+    calls = len(graph.requests)
+    with pytest.raises(ThrottledError):
+        await channel.publish(post, attempt_started_at=STARTED)
+    assert len(graph.requests) == calls
 
 
 @pytest.mark.parametrize("code", [17, 80001])
@@ -112,9 +189,9 @@ async def test_expired_token_is_credentials_error(
     assert caught.value.code == 190
 
 
-@pytest.mark.parametrize("code", [100, 368, 1609005])
+@pytest.mark.parametrize("code", [100, 1609005])
 async def test_permanent_codes(graph: GraphServer, http: httpx.AsyncClient, code: int) -> None:
-    """Invalid parameter, abuse block and unscrapable link are PermanentError, not credentials."""
+    """Invalid parameter and unscrapable link are PermanentError, not credentials."""
     channel = make_channel(graph, http)
     graph.add_fault("error", scope="publish", code=code)
     with pytest.raises(PermanentError) as caught:
@@ -131,7 +208,7 @@ async def test_duplicate_506_is_ambiguous_and_reconcile_finds_it(
     first = await channel.publish(post, attempt_started_at=STARTED)
     with pytest.raises(AmbiguousError) as caught:
         await channel.publish(post, attempt_started_at=STARTED)
-    assert caught.value.code == 506
+    assert caught.value.code == 506 and caught.value.duplicate
     found = await channel.reconcile(post, attempt_started_at=STARTED)
     assert found is not None and found.external_id == first.external_id
     assert len(graph.live_posts()) == 1

@@ -42,11 +42,13 @@ async def test_feed_post_then_read_it_back(client):
     assert created.status_code == 200
     post_id = created.json()["id"]
     assert post_id == f"{PAGE}_1"
-    fields = "id,message,created_time,permalink_url,is_published,link"
+    fields = "id,message,created_time,permalink_url,is_published,attachments{unshimmed_url,url}"
     read = await client.get(f"{V}/{post_id}", params={"fields": fields, "access_token": TOKEN})
     body = read.json()
     assert body["message"] == "Tin mới"
-    assert body["link"] == "https://portal.example/a/1"
+    [attachment] = body["attachments"]["data"]
+    assert attachment["unshimmed_url"] == "https://portal.example/a/1"
+    assert attachment["url"].startswith("https://l.facebook.com/l.php?u=https%3A%2F%2Fportal")
     assert body["is_published"] is True
     assert body["permalink_url"] == f"https://www.facebook.com/{PAGE}/posts/1"
     assert body["created_time"].endswith("+0000")
@@ -257,9 +259,11 @@ async def test_accept_then_hang_creates_the_post(client, graph):
             data={"message": "treo", "link": "https://portal.example/a/9", "access_token": TOKEN},
             timeout=0.3,
         )
-    params = {"access_token": TOKEN, "fields": "id,link"}
+    params = {"access_token": TOKEN, "fields": "id,attachments{unshimmed_url}"}
     listed = (await client.get(f"{V}/{PAGE}/published_posts", params=params)).json()
-    assert listed["data"] == [{"id": f"{PAGE}_1", "link": "https://portal.example/a/9"}]
+    [item] = listed["data"]
+    assert item["id"] == f"{PAGE}_1"
+    assert item["attachments"]["data"] == [{"unshimmed_url": "https://portal.example/a/9"}]
 
 
 async def test_drop_and_http500(client, graph):
@@ -295,3 +299,22 @@ async def test_http_control_and_state_endpoints(client):
     assert [post["message"] for post in state["posts"]] == ["c"]
     bad = await client.post("/_sandbox/faults", json={"nope": 1})
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize("field", ["link", "caption", "description", "name", "object_id", "type"])
+async def test_deprecated_post_fields_fail_the_whole_read(client, field):
+    """Since v3.3 Graph answers (#12) for the aggregated attachment fields (restfb#990)."""
+    await post_feed(client, link="https://portal.example/a/1")
+    params = {"access_token": TOKEN, "fields": f"id,message,{field}"}
+    response = await client.get(f"{V}/{PAGE}/published_posts", params=params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == 12 and "deprecate_post_aggregated_fields" in error["message"]
+
+
+async def test_error_with_commit_creates_then_answers_500(client, graph):
+    """The reported Graph fault: the post is created and the answer is still code 2 / 500."""
+    graph.add_fault("error", scope="publish", code=2, commit=True)
+    response = await post_feed(client, link="https://portal.example/a/2")
+    assert response.status_code == 500 and response.json()["error"]["code"] == 2
+    assert [post.link for post in graph.live_posts(PAGE)] == ["https://portal.example/a/2"]
