@@ -81,6 +81,9 @@ class Channel(Protocol):
 
     name: str  # the config table name, e.g. "facebook"
     kind: str  # "facebook_page" | "zalo_oa"
+    # The highest usage percentage the service last reported (None when it reports none);
+    # the publisher slows down above 75 % so the service does not have to throttle it.
+    usage_pct: float | None
 
     @property
     def settings(self) -> ChannelSettings:

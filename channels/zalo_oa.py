@@ -82,6 +82,7 @@ class ZaloOA:
     """The Channel for one Zalo Official Account."""
 
     kind = KIND
+    usage_pct: float | None = None  # the OA API reports no usage (api-notes 2.8)
 
     def __init__(
         self,

@@ -39,7 +39,7 @@ FINAL = frozenset({S.PUBLISHED, S.REJECTED, S.EXPIRED})
 ACTIVE = frozenset({*WAITING, *SENDABLE, S.PUBLISHING})
 
 
-class AuditEvent(enum.StrEnum):
+class EventKind(enum.StrEnum):
     """Every audit event a post's life writes (the `kind` column of the audit trail)."""
 
     CREATED = "post.created"
@@ -66,7 +66,7 @@ class AuditEvent(enum.StrEnum):
     NOT_PLANNED = "article.not_planned"
 
     @classmethod
-    def decision(cls, to: PostStatus) -> AuditEvent:
+    def decision(cls, to: PostStatus) -> EventKind:
         """The event of a human (or rule) decision moving a post to `to`."""
         return cls(f"post.{to.value}")
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -20,21 +20,25 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from syndicator.config import ApprovalSettings, PublishingSettings
 from syndicator.errors import (
     AmbiguousError,
-    CredentialsError,
-    PermanentError,
+    ChannelBlockedError,
     PublishError,
     TemporaryError,
     ThrottledError,
 )
 from syndicator.publishing.digest import maybe_send_digest
+from syndicator.publishing.lifecycle import EventKind, Next, Phase, outcome_for
 from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
 from syndicator.storage import PostRecord, Storage
 from syndicator.storage.channels import NEEDS_CREDENTIALS
 from syndicator.types import PostStatus, PublishResult
 
+if TYPE_CHECKING:
+    from channels.base import Channel
+
 log = structlog.get_logger("syndicator.publisher")
 S = PostStatus
+E = EventKind
 Listener = Callable[[str, PostRecord], Awaitable[None]]
 
 
@@ -51,7 +55,7 @@ class Publisher:
     def __init__(
         self,
         storage: Storage,
-        channels: Mapping[str, Any],
+        channels: Mapping[str, Channel],
         settings: PublishingSettings,
         approval: ApprovalSettings,
         *,
@@ -120,66 +124,82 @@ class Publisher:
         due = self.storage.due_reconciliations(datetime.max.replace(tzinfo=UTC) if startup else now)
         self.started = True
         for record in due:
-            await self.reconcile(record)
+            # A paused or throttled channel is not asked anything; its posts keep their place.
+            if self.storage.channel_status(record.channel).can_publish(now):
+                await self.reconcile(record)
 
     async def reconcile(self, record: PostRecord) -> None:
+        """Look on the platform for what an attempt with an unknown outcome did."""
         channel = self.channels.get(record.channel)
         if channel is None:
             return
         now = self.clock()
         started = record.last_attempt_at or now
-        window_over = now - started > channel.settings.reconcile_window
         try:
             found = await channel.reconcile(
                 record.post, attempt_started_at=started, handle=record.handle
             )
-        except CredentialsError as exc:
-            await self._needs_credentials(record, exc)
-            return
-        except (TemporaryError, AmbiguousError) as exc:  # could not look: look again later
-            if window_over:
-                await self._outcome(
-                    record, S.NEEDS_HUMAN, exc, "unresolved", event="post.needs_human"
-                )
-            else:
-                await self._outcome(
-                    record,
-                    S.PUBLISHING,
-                    exc,
-                    "ambiguous",
-                    next_at=now + self.settings.reconcile_delay,
-                    event=None,
-                )
-            return
-        except PermanentError as exc:
-            await self._outcome(record, S.NEEDS_HUMAN, exc, "unresolved", event="post.needs_human")
+        except PublishError as exc:
+            await self._reconcile_failed(channel, record, exc)
             return
         if found is not None:
             await self._published(record, found, how="reconciled")
             return
         checks = record.reconcile_checks + 1
         if checks < self.settings.reconcile_checks:
-            stored = self.storage.record_outcome(
+            self.storage.record_outcome(
                 record.id, status=S.PUBLISHING, now=now, error=record.last_error,
                 error_class=record.error_class or "ambiguous",
                 next_attempt_at=now + self.settings.reconcile_delay, reconcile_checks=checks,
-                event="post.reconcile_miss",
+                event=E.RECONCILE_MISS,
             )  # fmt: skip
             return
         if record.error_class == "duplicate" or record.handle:
-            # The service said "duplicate", or holds a processing token we cannot resolve:
-            # sending again could double-post, so a human decides.
-            stored = self.storage.record_outcome(
-                record.id, status=S.NEEDS_HUMAN, now=now, error=record.last_error or "not found",
-                error_class="unresolved", event="post.needs_human",
+            why = (
+                "the service said the post was a duplicate, yet it cannot be found"
+                if record.error_class == "duplicate"
+                else "the service accepted the post (a processing token exists) but it cannot "
+                "be found or verified"
+            )
+            await self._outcome(
+                record, S.NEEDS_HUMAN, f"{why}; sending again could post it twice",
+                "unresolved", event=E.NEEDS_HUMAN,
             )  # fmt: skip
-            if stored is not None:
-                await self._notify("needs_human", stored)
             return
         # Confirmed absent after the checks: a new attempt is safe.
         restarted = self.storage.restart_attempt(record.id, now)
         if restarted is not None:
             await self._send(channel, restarted)
+
+    async def _reconcile_failed(
+        self, channel: Channel, record: PostRecord, exc: PublishError
+    ) -> None:
+        now = self.clock()
+        outcome = outcome_for(exc, Phase.RECONCILE)
+        if outcome.next is Next.PAUSE_CHANNEL:
+            await self._needs_credentials(record, exc)
+            return
+        started = record.last_attempt_at or now
+        window = channel.settings.reconcile_window
+        if outcome.next is Next.LOOK_AGAIN and now - started <= window:
+            if isinstance(exc, ThrottledError) and exc.retry_after:
+                until = now + timedelta(seconds=exc.retry_after)
+                self.storage.set_channel_blocked(record.channel, until, now)
+            self.storage.record_outcome(
+                record.id, status=S.PUBLISHING, now=now, error=str(exc)[:2000],
+                error_class=record.error_class or "ambiguous",
+                next_attempt_at=now + self.settings.reconcile_delay,
+            )  # fmt: skip
+            return
+        why = (
+            f"could not look for the post on {record.channel} for {window} "
+            if outcome.next is Next.LOOK_AGAIN
+            else f"{record.channel} refused the lookup "
+        )
+        await self._outcome(
+            record, S.NEEDS_HUMAN, f"{why}({exc}); sending again could post it twice",
+            "unresolved", event=E.NEEDS_HUMAN,
+        )  # fmt: skip
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -206,14 +226,20 @@ class Publisher:
                 return sent
             if await self._send(channel, record):
                 sent += 1
-            usage = getattr(channel, "usage_pct", None)
+            usage = channel.usage_pct
             pause = self.settings.pause_between.total_seconds()
             if usage is not None and usage > 75:
-                pause *= 10  # Graph says we are near the limit: slow down before it throttles
+                pause *= 10  # the service says we are near its limit: slow down before it throttles
             if pause:
                 await asyncio.sleep(pause)
 
-    async def _send(self, channel: Any, record: PostRecord) -> bool:
+    async def _send(self, channel: Channel, record: PostRecord) -> bool:
+        """One attempt (the intent is already committed). A post whose service handle is
+        known is resolved through that handle, never created a second time."""
+        if record.handle:
+            await self.reconcile(record)
+            fresh = self.storage.get_post(record.id)
+            return fresh is not None and fresh.status == S.PUBLISHED
         started = record.last_attempt_at or self.clock()
 
         async def save_handle(handle: dict[str, Any]) -> None:
@@ -233,58 +259,61 @@ class Publisher:
                     result = await channel.publish(
                         record.post, attempt_started_at=started, on_handle=save_handle
                     )
-        except CredentialsError as exc:
-            await self._needs_credentials(record, exc)
-        except ThrottledError as exc:
-            until = self.clock() + timedelta(seconds=exc.retry_after or 60)
-            self.storage.set_channel_blocked(record.channel, until, self.clock())
-            await self._outcome(
-                record, S.APPROVED, exc, "throttled", next_at=until, event="post.throttled"
-            )
-        except TemporaryError as exc:
-            if record.attempts >= self.settings.max_attempts:
-                await self._outcome(record, S.FAILED, exc, "temporary", event="post.failed")
-            else:
-                wait = backoff(
-                    record.attempts, self.settings.retry_initial, self.settings.retry_max
-                )
-                await self._outcome(
-                    record,
-                    S.APPROVED,
-                    exc,
-                    "temporary",
-                    next_at=self.clock() + wait,
-                    event="post.retry",
-                )
-        except AmbiguousError as exc:
-            handle = getattr(exc, "handle", None)
-            if handle:
-                self.storage.save_handle(record.id, handle, self.clock())
-            kind = "duplicate" if exc.code == 506 else "ambiguous"
-            log.warning("publish_ambiguous", post=record.id, channel=record.channel, error=str(exc))
-            await self._outcome(
-                record, S.PUBLISHING, exc, kind, next_at=self.clock(), event="post.ambiguous"
-            )
-            fresh = self.storage.get_post(record.id)
-            if fresh is not None:
-                await self.reconcile(fresh)
-        except PermanentError as exc:
-            await self._outcome(record, S.FAILED, exc, "permanent", event="post.failed")
+        except PublishError as exc:
+            await self._failed_attempt(channel, record, exc)
         except Exception as exc:  # a bug after the call may have gone out: treat as unknown
             log.exception("publish_crashed", post=record.id)
             err = AmbiguousError(record.channel, f"{type(exc).__name__}: {exc}")
-            await self._outcome(
-                record,
-                S.PUBLISHING,
-                err,
-                "ambiguous",
-                next_at=self.clock() + self.settings.reconcile_delay,
-                event="post.ambiguous",
-            )
+            await self._failed_attempt(channel, record, err)
         else:
             await self._published(record, result, how="published")
             return True
         return False
+
+    async def _failed_attempt(
+        self, channel: Channel, record: PostRecord, exc: PublishError
+    ) -> None:
+        """Apply `lifecycle.outcome_for` to an error of a send."""
+        handle = getattr(exc, "handle", None)
+        if handle:
+            await asyncio.to_thread(self.storage.save_handle, record.id, handle, self.clock())
+        # Re-read: the channel may have committed a handle during the call.
+        fresh = self.storage.get_post(record.id) or record
+        phase = Phase.VERIFY if fresh.handle else Phase.CREATE
+        outcome = outcome_for(exc, phase)
+        now = self.clock()
+        kind = outcome.error_class
+        if outcome.next is Next.PAUSE_CHANNEL:
+            await self._needs_credentials(fresh, exc)
+        elif outcome.next is Next.THROTTLE:
+            seconds = exc.retry_after if isinstance(exc, ThrottledError) else None
+            until = now + timedelta(seconds=seconds or 60)
+            self.storage.set_channel_blocked(record.channel, until, now)
+            await self._outcome(fresh, S.APPROVED, exc, kind, next_at=until, event=E.THROTTLED)
+        elif outcome.next is Next.BLOCK_CHANNEL:
+            assert isinstance(exc, ChannelBlockedError)
+            until = now + timedelta(seconds=exc.retry_after)
+            self.storage.set_channel_blocked(record.channel, until, now)
+            await self._outcome(
+                fresh, S.APPROVED, exc, kind, next_at=until, event=E.BLOCKED,
+                data={"blocked_until": until},
+            )  # fmt: skip
+        elif outcome.next is Next.RETRY_LATER:
+            if fresh.attempts >= self.settings.max_attempts:
+                await self._outcome(fresh, S.FAILED, exc, kind, event=E.FAILED)
+            else:
+                wait = backoff(fresh.attempts, self.settings.retry_initial, self.settings.retry_max)
+                await self._outcome(fresh, S.APPROVED, exc, kind, next_at=now + wait, event=E.RETRY)
+        elif outcome.next is Next.FAIL:
+            await self._outcome(fresh, S.FAILED, exc, kind, event=E.FAILED)
+        elif outcome.next is Next.ASK_HUMAN:
+            await self._outcome(fresh, S.NEEDS_HUMAN, exc, kind, event=E.NEEDS_HUMAN)
+        else:  # RECONCILE: the outcome is unknown; look before anything else is sent
+            log.warning("publish_ambiguous", post=record.id, channel=record.channel, error=str(exc))
+            await self._outcome(fresh, S.PUBLISHING, exc, kind, next_at=now, event=E.AMBIGUOUS)
+            latest = self.storage.get_post(record.id)
+            if latest is not None and latest.status == S.PUBLISHING:
+                await self.reconcile(latest)
 
     # -- recording --------------------------------------------------------------------------
 
@@ -308,16 +337,20 @@ class Publisher:
         self,
         record: PostRecord,
         status: PostStatus,
-        exc: PublishError,
+        exc: PublishError | str,
         kind: str,
         *,
         next_at: datetime | None = None,
-        event: str | None,
+        event: EventKind | None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         stored = self.storage.record_outcome(
             record.id, status=status, now=self.clock(), error=str(exc)[:2000], error_class=kind,
-            next_attempt_at=next_at, event=event,
+            next_attempt_at=next_at, event=event, expected=record.status, data=data,
         )  # fmt: skip
+        if stored is None:
+            log.info("post_moved_meanwhile", post=record.id, expected=record.status.value)
+            return
         log.warning(
             "post_" + (event or "outcome").removeprefix("post."),
             post=record.id,
@@ -328,15 +361,16 @@ class Publisher:
         if stored is not None and status in (S.FAILED, S.NEEDS_HUMAN):
             await self._notify(status.value, stored)
 
-    async def _needs_credentials(self, record: PostRecord, exc: CredentialsError) -> None:
+    async def _needs_credentials(self, record: PostRecord, exc: PublishError) -> None:
         """Pause the channel; the post keeps its place (approved, or still to reconcile)."""
         now = self.clock()
         # With a vendor handle something was created and must still be reconciled; without
         # one the call was refused for its token, so nothing went out and it can wait approved.
-        status = S.PUBLISHING if record.handle else S.APPROVED
+        fresh = self.storage.get_post(record.id) or record
+        status = S.PUBLISHING if fresh.handle else S.APPROVED
         self.storage.record_outcome(
             record.id, status=status, now=now, error=str(exc), error_class="credentials",
-            next_attempt_at=None, event="post.waiting_credentials",
+            next_attempt_at=None, event=E.WAITING_CREDENTIALS, expected=S.PUBLISHING,
         )  # fmt: skip
         fix = f"{exc.message} — fix: `syndicator channels set-token {record.channel}`"
         changed = self.storage.set_channel_status(

@@ -1,7 +1,9 @@
 """The outbox: posts per (article, channel), their decisions, claims and outcomes.
 
-Every state change is a compare-and-set on the current status inside one transaction that also
-appends its audit row, so a double tap, two daemons or a crash cannot publish twice.
+Every state change is a compare-and-set from an expected status inside one transaction that
+also appends its audit row, so a double tap, two daemons or a crash cannot publish twice. The
+states and the moves allowed between them are `syndicator.publishing.lifecycle`; a move it does
+not allow is refused here (`StorageError`), whoever asks.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
+from syndicator.errors import StorageError
+from syndicator.publishing.lifecycle import OPEN, SENDABLE, EventKind, allowed
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ArticleRow, PostRow
 from syndicator.types import Post, PostStatus, PublishResult
 
 S = PostStatus
-OPEN = (S.PENDING, S.HELD)  # waiting for a human decision
-SENDABLE = (S.APPROVED, S.SCHEDULED)
+E = EventKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,7 @@ class PostsMixin(StorageBase):
                         row.decided_at, row.decided_by = now, plan.decided_by
                     session.add(row)
                     session.flush()
-                    events.append(("post.created", "planner", f"post:{row.id}", {
+                    events.append((E.CREATED, "planner", f"post:{row.id}", {
                         "article": article_id, "channel": row.channel, "status": row.status,
                         "payload_hash": row.payload_hash, "decided_by": plan.decided_by,
                     }))  # fmt: skip
@@ -139,14 +142,14 @@ class PostsMixin(StorageBase):
                         plan.post.marker,
                         now,
                     )
-                    events.append(("post.rerendered", "planner", f"post:{row.id}", {
+                    events.append((E.RERENDERED, "planner", f"post:{row.id}", {
                         "article": article_id, "payload_hash": row.payload_hash,
                     }))  # fmt: skip
                 out.append(_record(row))
             if skipped_reason:
                 events.append(
                     (
-                        "article.not_planned",
+                        E.NOT_PLANNED,
                         "planner",
                         f"article:{article_id}",
                         {"reason": skipped_reason},
@@ -167,10 +170,13 @@ class PostsMixin(StorageBase):
         now: datetime,
         reason: str | None = None,
         scheduled_for: datetime | None = None,
-        allowed_from: Sequence[PostStatus] = OPEN,
+        allowed_from: Iterable[PostStatus] = OPEN,
         data: dict[str, Any] | None = None,
     ) -> list[PostRecord]:
         """Move posts still in `allowed_from` to `to`; return only those that moved."""
+        sources = [src for src in allowed_from if allowed(src, to)]
+        if not sources:
+            raise StorageError(f"no post may move from {sorted(allowed_from)} to {to.value}")
         moved: list[PostRecord] = []
         with self._write() as session:
             events = []
@@ -187,7 +193,7 @@ class PostsMixin(StorageBase):
                 result = session.execute(
                     update(PostRow)
                     .where(PostRow.id == post_id)
-                    .where(PostRow.status.in_([s.value for s in allowed_from]))
+                    .where(PostRow.status.in_([s.value for s in sources]))
                     .values(**values)
                 )
                 if not result.rowcount:  # type: ignore[attr-defined]
@@ -196,7 +202,7 @@ class PostsMixin(StorageBase):
                 assert row is not None
                 session.refresh(row)
                 moved.append(_record(row))
-                events.append((f"post.{to.value}", actor, f"post:{post_id}", {
+                events.append((E.decision(to), actor, f"post:{post_id}", {
                     "article": row.article_id, "channel": row.channel, "reason": reason,
                     "scheduled_for": scheduled_for, "payload_hash": row.payload_hash,
                     **(data or {}),
@@ -225,7 +231,7 @@ class PostsMixin(StorageBase):
             )
             self._audit(
                 session,
-                "post.edited",
+                E.EDITED,
                 actor=actor,
                 subject=f"post:{post_id}",
                 data={"old_hash": old, "new_hash": row.payload_hash},
@@ -259,12 +265,13 @@ class PostsMixin(StorageBase):
             return self._start_attempt(session, row, now)
 
     def _start_attempt(self, session: Any, row: PostRow, now: datetime) -> PostRecord:
+        # The handle (Zalo's processing token) is kept: once the service handed one out,
+        # every later attempt resolves through it and never creates a second article.
         row.status, row.attempts, row.last_attempt_at = S.PUBLISHING.value, row.attempts + 1, now
         row.updated_at, row.next_attempt_at, row.reconcile_checks = now, None, 0
-        row.handle = None
         self._audit(
             session,
-            "post.attempt",
+            E.ATTEMPT,
             actor="publisher",
             subject=f"post:{row.id}",
             data={
@@ -286,11 +293,12 @@ class PostsMixin(StorageBase):
     def record_published(
         self, post_id: int, result: PublishResult, now: datetime, *, how: str = "published"
     ) -> PostRecord | None:
-        """The external id, permalink and audit event, together."""
+        """The external id, permalink and audit event, together (from `publishing` only;
+        a post already published is returned as it is, anything else is left alone)."""
         with self._write() as session:
             row = session.get(PostRow, post_id)
-            if row is None or row.status == S.PUBLISHED.value:
-                return _record(row) if row else None
+            if row is None or row.status != S.PUBLISHING.value:
+                return _record(row) if row and row.status == S.PUBLISHED.value else None
             row.status, row.external_id, row.permalink = (
                 S.PUBLISHED.value,
                 result.external_id,
@@ -300,7 +308,7 @@ class PostsMixin(StorageBase):
             row.last_error = row.error_class = None
             self._audit(
                 session,
-                "post.published",
+                E.PUBLISHED,
                 actor="publisher",
                 subject=f"post:{post_id}",
                 data={
@@ -326,12 +334,19 @@ class PostsMixin(StorageBase):
         error_class: str,
         next_attempt_at: datetime | None = None,
         reconcile_checks: int | None = None,
-        event: str | None = None,
+        event: EventKind | None = None,
+        expected: PostStatus = S.PUBLISHING,
+        data: dict[str, Any] | None = None,
     ) -> PostRecord | None:
-        """A failed, retried, waiting-to-reconcile or needs-human outcome of an attempt."""
+        """A failed, retried, waiting-to-reconcile or needs-human outcome of an attempt.
+
+        Compare-and-set: nothing changes (None) unless the post is still in `expected`, so a
+        late answer cannot overwrite what another instance or an admin did meanwhile."""
+        if not allowed(expected, status):
+            raise StorageError(f"a post may not move from {expected.value} to {status.value}")
         with self._write() as session:
             row = session.get(PostRow, post_id)
-            if row is None:
+            if row is None or row.status != expected.value:
                 return None
             row.status, row.last_error, row.error_class = status.value, error, error_class
             row.next_attempt_at, row.updated_at = next_attempt_at, now
@@ -350,6 +365,7 @@ class PostsMixin(StorageBase):
                         "class": error_class,
                         "next_attempt_at": next_attempt_at,
                         "attempts": row.attempts,
+                        **(data or {}),
                     },
                     now=now,
                 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from syndicator.types import PostStatus as S
 from tests.publishing.conftest import PAGE_TOKEN, World, article
 
@@ -58,22 +60,47 @@ async def test_auto_rules_and_held_articles(world: World) -> None:
     )
 
 
-async def test_transient_error_heals_and_permanent_fails(world: World) -> None:
-    """Graph code 2 (500) is retried to success; code 100 fails the post with its message."""
+async def test_code_2_without_a_post_is_sent_again_after_looking(world: World) -> None:
+    """Graph code 2 (500) on a create is looked for first; confirmed absent, it is sent again
+    until it goes through; code 100 fails the post with its message."""
     settings = world.settings(
         approval={"mode": "auto"}, channels={"facebook": world.raw["channels"]["facebook"]}
     )
     world.graph.add_fault("error", scope="publish", code=2, times=2)
     world.add(article(1))
-    await world.publisher(settings).run_once()
+    pub = world.publisher(settings)
+    for _ in range(4):
+        await pub.run_once()
     (p,) = world.storage.list_posts()
     assert p.status == S.PUBLISHED and len(world.graph.live_posts()) == 1
+    kinds = [e.kind for e in world.storage.audit_events()]
+    assert kinds.count("post.ambiguous") == 2 and "post.needs_human" not in kinds
     world.graph.add_fault("error", scope="publish", code=100, message="(#100) Invalid parameter")
     world.add(article(2))
     await world.publisher(settings).run_once()
     failed = world.storage.list_posts(status=[S.FAILED])
     assert len(failed) == 1 and "Invalid parameter" in (failed[0].last_error or "")
     assert len(world.graph.live_posts()) == 1
+
+
+@pytest.mark.parametrize("post_as", ["link", "photo"])
+async def test_code_2_after_create_twice_gives_one_post(world: World, post_as: str) -> None:
+    """Graph created the post and answered code 2 / HTTP 500 (arsduo/koala#699), twice in a
+    row if we let it: one live post, recorded published, found by reconcile, no human."""
+    fb = {**world.raw["channels"]["facebook"], "post_as": post_as}
+    settings = world.settings(approval={"mode": "auto"}, channels={"facebook": fb})
+    world.graph.add_fault("error", scope="publish", code=2, commit=True, times=2)
+    world.add(article(1, image_url="https://portal.example.gov.vn/anh.jpg"))
+    pub = world.publisher(settings)
+    for _ in range(3):
+        await pub.run_once()
+    (p,) = world.storage.list_posts()
+    [live] = world.graph.live_posts()
+    assert p.status == S.PUBLISHED and p.external_id == live.id and p.permalink
+    kinds = [e.kind for e in world.storage.audit_events()]
+    assert "post.needs_human" not in kinds and kinds.count("post.attempt") == 1
+    published = [e for e in world.storage.audit_events() if e.kind == "post.published"]
+    assert '"via":"reconciled"' in published[0].data
 
 
 async def test_accept_then_hang_produces_exactly_one_post(world: World) -> None:
