@@ -17,8 +17,12 @@ GRAPH_ERRORS: dict[int, tuple[str, int | None, bool]] = {
     2: ("An unexpected error has occurred. Please retry your request later.", None, True),
     4: ("(#4) Application request limit reached", None, True),
     10: ("(#10) Application does not have permission for this action", None, False),
-    12: ("(#12) deprecate_post_aggregated_fields_for_attachement is deprecated for versions "
-         "v3.3 and higher", None, False),  # fmt: skip
+    12: (
+        "(#12) deprecate_post_aggregated_fields_for_attachement is deprecated for versions "
+        "v3.3 and higher",
+        None,
+        False,
+    ),
     17: ("(#17) User request limit reached", None, True),
     32: ("(#32) Page request limit reached", None, True),
     100: ("(#100) Invalid parameter", None, False),

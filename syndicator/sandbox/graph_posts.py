@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
-from urllib.parse import quote
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -134,9 +134,7 @@ def select_fields(post: GraphPost, fields: str | None) -> dict[str, Any]:
             raise GraphError(100, message=f"(#100) Tried accessing nonexisting field ({name})")
         for part in sub or []:
             if name == "attachments" and part not in ATTACHMENT_FIELDS:
-                raise GraphError(
-                    100, message=f"(#100) Tried accessing nonexisting field ({part})"
-                )
+                raise GraphError(100, message=f"(#100) Tried accessing nonexisting field ({part})")
     result = {name: post.field_value(name, sub) for name, sub in wanted}
     return {key: value for key, value in result.items() if value is not None}
 

@@ -85,6 +85,7 @@ async def test_pause_resume_and_retry(desk: Desk) -> None:
     post = desk.storage.list_posts()[0]
     now = datetime.now(UTC)
     desk.storage.decide([post.id], S.APPROVED, actor="test", now=now)
+    desk.storage.claim_post(post.channel, now)  # an attempt, then the permanent failure
     desk.storage.record_outcome(post.id, status=S.FAILED, now=now, error="boom",
                                 error_class="permanent", event="post.failed")  # fmt: skip
     assert "sẽ được đăng lại" in await command(desk, bot, f"/retry {post.id}", ADMIN)
