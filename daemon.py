@@ -153,9 +153,15 @@ class StorageTokenStore:
 
 
 def build_channels(
-    settings: Settings, storage: Storage, client: httpx.AsyncClient, *, clock: Clock = utcnow
+    settings: Settings,
+    storage: Storage,
+    client: httpx.AsyncClient,
+    *,
+    clock: Clock = utcnow,
+    may_refresh: bool = True,
 ) -> dict[str, Any]:
-    """Every configured channel, with a Page token set at run time taking precedence."""
+    """Every configured channel, with a Page token set at run time taking precedence.
+    `may_refresh=False` builds channels that never refresh Zalo tokens (`channels check`)."""
     store = StorageTokenStore(storage, clock)
     out: dict[str, Any] = {}
     for name, cfg in channel_settings(settings).items():
@@ -164,7 +170,9 @@ def build_channels(
             if stored is not None and stored.access_token:
                 register_secrets([stored.access_token])
                 cfg = cfg.model_copy(update={"access_token": stored.access_token})
-        out[name] = build_channel(name, cfg, client=client, token_store=store, clock=clock)
+        out[name] = build_channel(
+            name, cfg, client=client, token_store=store, clock=clock, may_refresh=may_refresh
+        )
     return out
 
 

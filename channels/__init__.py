@@ -83,8 +83,10 @@ def build_channel(
     client: httpx.AsyncClient,
     token_store: TokenStore | None = None,
     clock: Clock = utc_now,
+    may_refresh: bool = True,
 ) -> Channel:
-    """The channel for one config table (raw or already parsed settings)."""
+    """The channel for one config table (raw or already parsed settings). `may_refresh=False`
+    for commands run beside the daemon: they must not spend single-use refresh tokens."""
     settings = (
         raw_settings
         if isinstance(raw_settings, ChannelSettings)
@@ -95,5 +97,12 @@ def build_channel(
     if isinstance(settings, ZaloOASettings):
         if token_store is None:
             raise ConfigError(f"channels.{name}: a Zalo OA channel needs a token store")
-        return ZaloOA(name, settings, client=client, token_store=token_store, clock=clock)
+        return ZaloOA(
+            name,
+            settings,
+            client=client,
+            token_store=token_store,
+            clock=clock,
+            may_refresh=may_refresh,
+        )
     raise ConfigError(f"channels.{name}: no channel for settings {type(settings).__name__}")

@@ -4,7 +4,15 @@ Publishing is `article/create` (never retried here), then `article/verify` until
 id arrives. The processing token that create returns is handed to `on_handle` at once, so
 the publisher commits it before verifying; if verifying does not finish, `UnverifiedError`
 carries the handle and `reconcile()` continues verifying later. A second create is never
-made for a post whose token is known.
+made for a post whose token is known, with one exception Zalo itself reports: verify
+answering -200 "Upload media failed" means the article was not made because Zalo could not
+fetch the cover (api-notes 0), so it is created once more with `default_cover_url`.
+
+On a create, anything that does not prove nothing was created is an unknown outcome
+(`AmbiguousError`): HTTP 5xx, a timeout, a dropped connection, and -100 ("unknown error")
+or -32 ("rate limit") (api-notes 2.7, 2.8). A refusal of the payload itself (-201 "invalid
+parameter") proves nothing was made: a length complaint is answered by shortening the title
+and description once more and sending again.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from channels.base import (
 )
 from channels.http import json_body, send
 from channels.render_common import template_environment
+from channels.text import truncate
 from channels.zalo_errors import AUTH_CODES, classify_zalo_error
 from channels.zalo_render import render_zalo
 from channels.zalo_tokens import ZaloTokens
@@ -52,6 +61,10 @@ MESSAGE = "/v2.0/oa/message"
 SLICE_LIMIT = 10  # the documented page size (api-notes 2.4.D)
 RECONCILE_PAGES = 2  # offsets 0 and 10: the 20 newest articles
 RECONCILE_LOOKBACK = timedelta(minutes=5)
+UPLOAD_MEDIA_FAILED = -200  # verify: Zalo could not fetch an image (api-notes 0) [U]
+INVALID_PARAMETER = -201
+UNKNOWN_OUTCOME_ON_CREATE = frozenset({-100, -32})  # api-notes 2.7: "try again later", rate
+_LENGTH_WORDS = ("length", "too long", "exceed", "độ dài", "quá dài", "vượt")
 BROADCAST_MAX = 5
 REFRESH_TOKEN_LIFETIME = timedelta(days=90)  # [P] "3 months"; for the health report only
 
@@ -94,6 +107,7 @@ class ZaloOA:
         clock: Clock = utc_now,
         templates: jinja2.Environment | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        may_refresh: bool = True,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -112,6 +126,7 @@ class ZaloOA:
             initial_refresh_token=settings.refresh_token,
             refresh_margin=settings.refresh_margin,
             timeout=settings.timeout.total_seconds(),
+            may_refresh=may_refresh,
         )
 
     def render(self, article: Article, settings: ZaloOASettings | None = None) -> Post:
@@ -128,11 +143,36 @@ class ZaloOA:
         on_handle: HandleCallback | None = None,
     ) -> PublishResult:
         """Create once, hand the processing token to `on_handle`, then verify."""
-        data = await self._call("POST", CREATE, json=post.payload, creates=True)
+        payload = dict(post.payload)
+        try:
+            handle = await self._create(payload, on_handle)
+        except PermanentError as exc:
+            if exc.code != INVALID_PARAMETER or not _about_length(exc.message):
+                raise
+            payload = shortened(payload)  # refused, so nothing was made: once more, shorter
+            handle = await self._create(payload, on_handle)
+        try:
+            return await self._verified(handle["zalo_token"], handle)
+        except PermanentError as exc:
+            if exc.code != UPLOAD_MEDIA_FAILED:
+                raise
+            cover = {**payload["cover"], "photo_url": self.settings.default_cover_url}
+            if payload["cover"] == cover:
+                raise
+            payload = {**payload, "cover": cover}
+            handle = await self._create(payload, on_handle)
+            handle["cover_fallback"] = True
+            return await self._verified(handle["zalo_token"], handle)
+
+    async def _create(
+        self, payload: dict[str, Any], on_handle: HandleCallback | None
+    ) -> dict[str, Any]:
+        """One create call; the processing token is committed through `on_handle` at once."""
+        data = await self._call("POST", CREATE, json=payload, creates=True)
         token = data.get("token")
         if not isinstance(token, str) or not token:
             raise AmbiguousError(self.name, f"create answered without a token: {data!r}")
-        handle = {"zalo_token": token}
+        handle: dict[str, Any] = {"zalo_token": token}
         if on_handle is not None:
             try:
                 await on_handle(handle)
@@ -140,7 +180,7 @@ class ZaloOA:
                 raise UnverifiedError(
                     self.name, f"could not record the processing token: {exc!r}", handle=handle
                 ) from exc
-        return await self._verified(token, handle)
+        return handle
 
     async def reconcile(
         self, post: Post, *, attempt_started_at: datetime, handle: dict[str, Any] | None = None
@@ -177,17 +217,27 @@ class ZaloOA:
         return PublishResult(str(first["id"]), first.get("link_view"), details)
 
     async def check(self) -> CredentialState:
-        """Get (or refresh) a token and read the OA's profile."""
+        """Read the OA's profile and report the token ages. A channel built with
+        `may_refresh=False` (the CLI's check) never spends the single-use refresh token."""
         try:
             data = await self._call("GET", GETOA, creates=False)
         except CredentialsError as exc:
-            return CredentialState(ok=False, detail=exc.message)
+            return CredentialState(ok=False, detail=exc.message + self._token_ages())
         tokens = self.tokens.current
         expires = tokens.refresh_obtained_at + REFRESH_TOKEN_LIFETIME if tokens else None
-        detail = f"OA {data.get('name', '?')} ({data.get('oa_id', '?')})"
-        if tokens and tokens.access_expires_at:
-            detail += f"; access token until {tokens.access_expires_at:%Y-%m-%d %H:%M} UTC"
+        detail = f"OA {data.get('name', '?')} ({data.get('oa_id', '?')})" + self._token_ages()
         return CredentialState(ok=True, detail=detail, expires_at=expires)
+
+    def _token_ages(self) -> str:
+        tokens = self.tokens.current
+        if tokens is None:
+            return ""
+        now = self.clock()
+        age = now - tokens.refresh_obtained_at
+        text = f"; pair issued {age.days} d {age.seconds // 3600} h ago"
+        if tokens.access_expires_at:
+            text += f", access token until {tokens.access_expires_at:%Y-%m-%d %H:%M} UTC"
+        return text
 
     async def broadcast_digest(self, article_ids: list[str]) -> str:
         """Send up to five published articles to followers; returns Zalo's message_id.
@@ -254,6 +304,13 @@ class ZaloOA:
             if code in AUTH_CODES and attempt == 1:
                 token = await self.tokens.replace_rejected(token)
                 continue  # the call was refused, so repeating it cannot duplicate anything
+            if creates and code in UNKNOWN_OUTCOME_ON_CREATE:
+                raise AmbiguousError(
+                    self.name,
+                    f"Zalo error {code} on {path}: {message} (it may have been created; "
+                    "reconciling before any new attempt)",
+                    code=code,
+                )
             raise classify_zalo_error(self.name, int(code), message, now=self.clock())
         raise AssertionError("unreachable")
 
@@ -283,8 +340,32 @@ class ZaloOA:
 
 
 def _same_article(media: dict[str, Any], title: str, since_ms: float) -> bool:
-    """Exact title, created after the attempt began (when Zalo says when)."""
-    if media.get("title") != title or not media.get("id"):
+    """The post's title (or the shortened form a length refusal led to), created after the
+    attempt began when Zalo says when. The unit of `create_date` is not documented (api-notes
+    0): values below 10^11 are read as seconds, the rest as milliseconds."""
+    found = media.get("title")
+    if not isinstance(found, str) or not media.get("id"):
+        return False
+    stem = found.removesuffix("…").rstrip()
+    if found != title and not (found.endswith("…") and stem and title.startswith(stem)):
         return False
     created = media.get("create_date")
-    return not isinstance(created, int | float) or created >= since_ms
+    if not isinstance(created, int | float):
+        return True
+    created_ms = created * 1000 if created < 1e11 else created
+    return created_ms >= since_ms
+
+
+def _about_length(message: str) -> bool:
+    lowered = message.lower()
+    return any(word in lowered for word in _LENGTH_WORDS)
+
+
+def shortened(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its title and description cut by a further tenth (at word bounds)."""
+    title, description = payload["title"], payload["description"]
+    return {
+        **payload,
+        "title": truncate(title, max(20, len(title) * 9 // 10)),
+        "description": truncate(description, max(20, len(description) * 9 // 10)),
+    }

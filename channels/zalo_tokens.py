@@ -10,6 +10,12 @@ Rules this module keeps:
    so a 25-hour token is renewed an hour before expiry and a 1-hour token at half-time.
 4. A refresh whose answer was lost is tried once more with the same refresh token (if Zalo
    never saw the first, it still works); if Zalo says it is spent, a human must re-authorise.
+5. Refresh tokens are single-use across every process sharing the database (api-notes 0):
+   before refreshing, the stored pair is read again (another process, or `channels
+   set-token`, may have rotated it), and a refusal of a spent token is answered by using the
+   newer pair the database holds, if it holds one.
+6. Only the daemon (its leader) refreshes. `may_refresh=False` (what `channels check` uses)
+   uses the stored access token as it is and never spends the refresh token.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class ZaloTokens:
         initial_refresh_token: str,
         refresh_margin: timedelta,
         timeout: float,
+        may_refresh: bool = True,
     ) -> None:
         self.channel = channel
         self.client = client
@@ -55,6 +62,7 @@ class ZaloTokens:
         self.initial_refresh_token = initial_refresh_token
         self.refresh_margin = refresh_margin
         self.timeout = timeout
+        self.may_refresh = may_refresh
         self._tokens: TokenSet | None = None
         self._unsaved: TokenSet | None = None
         self._loaded = False
@@ -69,13 +77,42 @@ class ZaloTokens:
         """A usable access token, refreshing first when it is missing or due."""
         self._load()
         tokens = self._tokens
+        if not self.may_refresh:
+            return self._read_only(tokens)
         if tokens is None or self._unsaved is not None or self._due(tokens):
             tokens = await self._refresh(stale=tokens.access_token if tokens else None)
+        return tokens.access_token
+
+    def _read_only(self, tokens: TokenSet | None) -> str:
+        """The stored access token, for a caller that must not refresh."""
+        if tokens is None:
+            raise CredentialsError(
+                self.channel,
+                "no access token stored yet; the daemon obtains one at its first publish "
+                "(or " + REAUTHORISE.format(name=self.channel) + ")",
+            )
+        expires = tokens.access_expires_at
+        if expires is not None and self.clock() >= expires:
+            raise TemporaryError(
+                self.channel,
+                f"the stored access token expired at {expires:%Y-%m-%d %H:%M} UTC; the running "
+                "daemon renews it (this check never spends the single-use refresh token)",
+            )
         return tokens.access_token
 
     async def replace_rejected(self, rejected: str) -> str:
         """After an auth error with `rejected`: refresh (unless someone already did) and
         return the new access token."""
+        if not self.may_refresh:
+            stored = self.store.load(self.channel)
+            if stored is not None and stored.access_token != rejected:
+                self._tokens = stored
+                return stored.access_token
+            raise CredentialsError(
+                self.channel,
+                "Zalo refused the stored access token; the running daemon renews it "
+                "(this check never refreshes)",
+            )
         return (await self._refresh(stale=rejected)).access_token
 
     def _load(self) -> None:
@@ -94,14 +131,43 @@ class ZaloTokens:
         async with self._lock:
             if self._unsaved is not None:
                 self._save(self._unsaved)
+            else:
+                self._adopt_stored()  # rule 5: another process may have rotated the pair
             current = self._tokens
             if current is not None and current.access_token != stale and not self._due(current):
-                return current  # another coroutine refreshed while we waited for the lock
+                return current  # someone refreshed while we waited for the lock
             refresh_token = current.refresh_token if current else self.initial_refresh_token
-            body = await self._post_refresh(refresh_token)
-            tokens = self._parse(body, refresh_token)
+            try:
+                body = await self._post_refresh(refresh_token)
+                tokens = self._parse(body, refresh_token)
+            except CredentialsError:
+                newer = self._adopt_stored()
+                if newer is not None and newer.refresh_token != refresh_token:
+                    return newer  # ours was spent by whoever stored this pair: use theirs
+                raise
             self._save(tokens)
             return tokens
+
+    def _adopt_stored(self) -> TokenSet | None:
+        """Take the stored pair when it is newer than the one in memory; return it if so."""
+        try:
+            stored = self.store.load(self.channel)
+        except Exception:
+            return None  # storage trouble: refresh with what we hold, as before
+        current = self._tokens
+        if stored is None:
+            return None
+        if (
+            current is None
+            or stored.refresh_obtained_at > current.refresh_obtained_at
+            or (
+                stored.refresh_token != current.refresh_token
+                and stored.refresh_obtained_at >= current.refresh_obtained_at
+            )
+        ):
+            self._tokens = stored
+            return stored
+        return None
 
     async def _post_refresh(self, refresh_token: str) -> dict[str, Any]:
         form = {

@@ -93,12 +93,14 @@ def posts(ctx: Context) -> int:
     return 0
 
 
-def _with_channels(ctx: Context, work: Any) -> Any:
+def _with_channels(ctx: Context, work: Any, *, may_refresh: bool = True) -> Any:
     import daemon
 
     async def go() -> Any:
         async with daemon.build_http_client(ctx.settings) as client:
-            channels = daemon.build_channels(ctx.settings, ctx.storage, client)
+            channels = daemon.build_channels(
+                ctx.settings, ctx.storage, client, may_refresh=may_refresh
+            )
             return await work(client, channels)
 
     return asyncio.run(go())
@@ -230,7 +232,9 @@ def channels_check(ctx: Context) -> int:
             )
         return rows
 
-    rows = _with_channels(ctx, work)
+    # Never refresh here: Zalo refresh tokens are single-use across processes, and spending
+    # the pair the running daemon holds would pause its channel (api-notes 0).
+    rows = _with_channels(ctx, work, may_refresh=False)
     print_table(["channel", "kind", "state", "credentials", "expires"], [r[:5] for r in rows])
     if secretbox.passphrase() is None:
         print(f"note: {secretbox.ENV} is not set: stored tokens are not encrypted", file=sys.stderr)

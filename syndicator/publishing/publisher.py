@@ -9,6 +9,7 @@ Channels are drained concurrently, so one failing or throttled channel never blo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -105,6 +106,10 @@ class Publisher:
             article = self.storage.get_article(article_id)
             if article is None:
                 continue
+            if article.image_url is None:  # another source's copy may carry the image
+                image = self.storage.copy_image(article_id)
+                if image:
+                    article = dataclasses.replace(article, image_url=image)
             now = self.clock()
             try:
                 plans, reason = plan_posts(

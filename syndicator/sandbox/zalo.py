@@ -54,6 +54,7 @@ class ZaloServer(SandboxServer):
         refresh_token: str = "zalo-refresh-0",
         expires_in: str | int = "90000",
         verify_pending_calls: int = 1,
+        create_date_unit: str = "ms",
         max_slice: int = MAX_SLICE,
         oa_id: str = "579745863508352884",
         oa_name: str = "Cổng TTĐT tỉnh (sandbox)",
@@ -66,6 +67,9 @@ class ZaloServer(SandboxServer):
         self.secret_key = secret_key
         self.expires_in = expires_in
         self.verify_pending_calls = verify_pending_calls
+        # The unit of create_date is not documented (api-notes 0): tests run both.
+        self.create_date_unit = create_date_unit
+        self.unfetchable_images: set[str] = set()
         self.max_slice = max_slice
         self.oa_id = oa_id
         self.oa_name = oa_name
@@ -97,6 +101,11 @@ class ZaloServer(SandboxServer):
         """Make `token` (default: every live one) answer `code` from now on, as if it expired."""
         for live in [token] if token else list(self._access):
             self._dead_access[live] = code
+
+    def make_unfetchable(self, url: str) -> None:
+        """Articles whose cover is `url` fail at verify with -200 "Upload media failed" and
+        are not created, as when Zalo cannot fetch a large or slow image (api-notes 0)."""
+        self.unfetchable_images.add(url)
 
     def create_auth_code(self) -> str:
         """A one-off authorization code, as the consent page would hand to the redirect URI."""
@@ -130,6 +139,7 @@ class ZaloServer(SandboxServer):
         return {
             **super().control_actions(),
             "expire_access_token": self.expire_access_token,
+            "make_unfetchable": self.make_unfetchable,
             "create_auth_code": self.create_auth_code,
         }
 
@@ -252,7 +262,7 @@ class ZaloServer(SandboxServer):
         problem = validate_article(payload)
         if problem:
             raise ZaloError(-201, problem)
-        now = int(self.clock() * 1000)
+        now = int(self.clock() * (1000 if self.create_date_unit == "ms" else 1))
         article = Article(
             id=uuid.uuid4().hex,
             type=payload["type"],
@@ -298,6 +308,11 @@ class ZaloServer(SandboxServer):
         entry["calls"] += 1
         if entry["calls"] <= self.verify_pending_calls:
             raise ZaloError(-214)
+        article = self.articles.get(entry["article_id"])
+        cover = (article.cover or {}).get("photo_url") if article else None
+        if article is not None and cover in self.unfetchable_images:
+            article.removed = True  # processing failed: no article exists (api-notes 0)
+            raise ZaloError(-200)
         return {"id": entry["article_id"]}
 
     async def _remove(self, payload: Any) -> None:

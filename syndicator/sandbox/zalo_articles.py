@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The documented limits (api-notes 2.4.A). A title of exactly the limit is refused too, as
+# production clients report (api-notes 0, [U]): `len >= TITLE_MAX` fails here.
 TITLE_MAX = 150
 AUTHOR_MAX = 50
 DESCRIPTION_MAX = 300
@@ -14,6 +16,7 @@ BODY_ITEM_TYPES = ("text", "image", "video", "product")
 # Texts follow what public clients logged; the exact wording is not contractual (2.7).
 ERROR_MESSAGES = {
     -100: "Unknown error. Please try again later",
+    -200: "Upload media failed",  # at verify, for an image Zalo could not fetch (api-notes 0)
     -201: "Parameters are invalid",
     -210: "Parameter exceeds the allowed limit",
     -211: "Out of quota for this feature",
@@ -31,6 +34,9 @@ ERROR_MESSAGES = {
 OAUTH_INVALID_PARAMETER = (-14003, "invalid_parameter")
 OAUTH_INVALID_APP = (-14001, "invalid_app_id")
 OAUTH_INVALID_SECRET = (-14014, "invalid_secret_key")
+# A spent (single-use) or unknown refresh token: the code the issue reports from the field
+# when a second process refreshed first (api-notes 0, "refresh tokens are single-use across
+# every process").
 OAUTH_INVALID_GRANT = (-14020, "invalid_grant")
 
 
@@ -110,7 +116,7 @@ def validate_article(payload: Any) -> str | None:
     if kind not in ("normal", "video"):
         return "type accept only 2 value normal and video."
     problems = [
-        _text_problem(payload, "title", TITLE_MAX, required=True),
+        _text_problem(payload, "title", TITLE_MAX - 1, required=True),
         _text_problem(payload, "description", DESCRIPTION_MAX, required=True),
         _text_problem(payload, "author", AUTHOR_MAX, required=kind == "normal"),
     ]
@@ -133,7 +139,7 @@ def _text_problem(payload: dict[str, Any], key: str, limit: int, required: bool)
     if not isinstance(value, str):
         return f"{key} must be a string"
     if len(value) > limit:
-        return f"{key} is too long (max {limit} characters)"
+        return f"{key} length exceeds the limit ({len(value)} characters)"
     return None
 
 

@@ -116,6 +116,16 @@ CASES: dict[str, tuple[Article, dict[str, Any], dict[str, Any]]] = {
         {},  # no author setting: the agency, cut to Zalo's 50 characters
     ),
     "author_setting": (_article(), {}, {"author": "Cổng TTĐT tỉnh"}),
+    # The feed's content is its summary: the Zalo body must not say it twice.
+    "summary_is_content": (
+        _article(
+            content_html="<p>Chiều 14/11, UBND tỉnh tổ chức phiên họp thường kỳ tháng 11 năm 2025.</p>",
+            content_text="Chiều 14/11, UBND tỉnh tổ chức phiên họp thường kỳ tháng 11 năm 2025.",
+        ),
+        {},
+        {},
+    ),
+    "summary_only": (_article(content_html="", content_text=""), {}, {}),
     "existing_query_link": (
         _article(url=URL + "?id=7&utm_source=rss#top", canonical_url=URL + "?id=7"),
         {},

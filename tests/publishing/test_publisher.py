@@ -191,3 +191,17 @@ async def test_min_interval_paces_a_channel(world: World) -> None:
     await pub.run_once()
     statuses = sorted(p.status.value for p in world.storage.list_posts())
     assert statuses == ["approved", "published"] and len(world.graph.live_posts()) == 1
+
+
+async def test_post_uses_the_image_of_another_copy(world: World) -> None:
+    """The portal's copy has no image, the department's copy of the same article has one:
+    the posts carry that image instead of the default cover."""
+    settings = world.settings(approval={"mode": "manual"})
+    world.add(article(1))
+    image = "https://so-nganh.example.gov.vn/anh/hop.jpg"
+    copy = article(1, guid="dept-1", source_id="dept", image_url=image)
+    world.storage.add_articles("dept", [copy], datetime.now(UTC))
+    await world.publisher(settings).run_once()
+    posts = {p.channel: p for p in world.storage.list_posts()}
+    assert posts["zalo"].payload["cover"]["photo_url"] == image
+    assert len(posts) == 2  # the copy itself gets no posts
