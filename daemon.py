@@ -18,7 +18,7 @@ import httpx
 import structlog
 
 from channels import build_channel, parse_channel_settings
-from channels.base import ChannelSettings, TokenSet
+from channels.base import Channel, ChannelSettings, TokenSet
 from syndicator.config import Settings
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
@@ -159,11 +159,11 @@ def build_channels(
     *,
     clock: Clock = utcnow,
     may_refresh: bool = True,
-) -> dict[str, Any]:
+) -> dict[str, Channel]:
     """Every configured channel, with a Page token set at run time taking precedence.
     `may_refresh=False` builds channels that never refresh Zalo tokens (`channels check`)."""
     store = StorageTokenStore(storage, clock)
-    out: dict[str, Any] = {}
+    out: dict[str, Channel] = {}
     for name, cfg in channel_settings(settings).items():
         if cfg.kind == "facebook_page":  # type: ignore[attr-defined]
             stored = storage.load_tokens(name)
@@ -179,7 +179,7 @@ def build_channels(
 def build_publisher(
     settings: Settings,
     storage: Storage,
-    channels: dict[str, Any],
+    channels: dict[str, Channel],
     *,
     clock: Clock = utcnow,
     listener: Listener | None = None,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from syndicator.cli.common import Context, iso, print_jsonl, print_table, shorten
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.storage import PostRecord
 from syndicator.storage.channels import ACTIVE, NEEDS_CREDENTIALS, PAUSED
 from syndicator.storage.posts import OPEN
+
+if TYPE_CHECKING:
+    from channels.base import Channel
 from syndicator.types import PostStatus
 
 
@@ -112,7 +115,7 @@ def render(ctx: Context) -> int:
         raise ConfigError(f"no article with id {ctx.args.article_id}")
     stored = {p.channel: p for p in ctx.storage.list_posts(article_id=article.id)}
 
-    async def work(_client: Any, channels: dict[str, Any]) -> int:
+    async def work(_client: Any, channels: dict[str, Channel]) -> int:
         names = [ctx.args.channel] if ctx.args.channel else list(channels)
         for name in names:
             if name not in channels:
@@ -184,7 +187,7 @@ def publish(ctx: Context) -> int:
 
     before = {p.id: p.status for p in ctx.storage.list_posts()}
 
-    async def work(_client: Any, channels: dict[str, Any]) -> int:
+    async def work(_client: Any, channels: dict[str, Channel]) -> int:
         publisher = daemon.build_publisher(ctx.settings, ctx.storage, channels)
         await publisher.run_once()
         return 0
@@ -216,7 +219,7 @@ def channels_check(ctx: Context) -> int:
 
     statuses = ctx.storage.channel_statuses()
 
-    async def work(_client: Any, channels: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def work(_client: Any, channels: dict[str, Channel]) -> list[tuple[Any, ...]]:
         rows = []
         for name, channel in channels.items():
             try:

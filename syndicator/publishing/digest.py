@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import structlog
 
@@ -18,6 +18,9 @@ from syndicator.errors import AmbiguousError, PublishError
 from syndicator.publishing.pacing import LOCAL
 from syndicator.storage import Storage
 from syndicator.types import PostStatus
+
+if TYPE_CHECKING:
+    from channels.base import Channel
 
 log = structlog.get_logger("syndicator.digest")
 MAX_ARTICLES = 5
@@ -33,16 +36,22 @@ def digest_due(now: datetime, at: time, last_day: date | None) -> bool:
     return at <= local.time() and WINDOW[0] <= local.time() < WINDOW[1]
 
 
-async def maybe_send_digest(storage: Storage, name: str, channel: Any, now: datetime) -> str | None:
+@runtime_checkable
+class Broadcaster(Protocol):
+    """A channel that can send a digest of published articles to its followers (Zalo OA)."""
+
+    async def broadcast_digest(self, article_ids: list[str]) -> str: ...
+
+
+async def maybe_send_digest(
+    storage: Storage, name: str, channel: Channel, now: datetime
+) -> str | None:
     """Send today's digest for a Zalo channel when it is due; return the message id."""
     settings = channel.settings
-    if not getattr(settings, "digest", False) or not hasattr(channel, "broadcast_digest"):
+    if not getattr(settings, "digest", False) or not isinstance(channel, Broadcaster):
         return None
-    at = (
-        settings.digest_time
-        if isinstance(settings.digest_time, time)
-        else time.fromisoformat(str(settings.digest_time))
-    )
+    raw_at = getattr(settings, "digest_time", "07:00")
+    at = raw_at if isinstance(raw_at, time) else time.fromisoformat(str(raw_at))
     last_day = None
     for event in storage.audit_events(since=now - timedelta(days=2), kinds=KINDS):
         if event.subject == f"channel:{name}":
