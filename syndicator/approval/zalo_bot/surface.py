@@ -22,6 +22,7 @@ import structlog
 
 from syndicator.approval.edits import EditRule, default_rules
 from syndicator.approval.preview import is_open, local_time
+from syndicator.approval.reminders import is_urgent
 from syndicator.approval.texts import KIND_NAMES
 from syndicator.approval.when import parse_when
 from syndicator.approval.zalo_bot import render
@@ -67,6 +68,7 @@ class ZaloBotSurface:
         if cfg is None:
             raise ValueError('surfaces = ["zalo_bot"] needs an [approval.zalo_bot] table')
         self.cfg, self.storage, self.clock = cfg, storage, clock
+        self.approval = settings.approval
         self.channels = dict(channels)
         self.kinds = {name: getattr(ch, "kind", "") for name, ch in self.channels.items()}
         self.client = ZaloBotClient(http, cfg.bot_token, cfg.api_base)
@@ -289,7 +291,7 @@ class ZaloBotSurface:
             return None
         order = {name: i for i, name in enumerate(self.channels)}
         posts.sort(key=lambda p: (order.get(p.channel, len(order)), p.id))
-        urgent = any(key in article.title.lower() for key in ("khẩn", "thiên tai", "bão", "lũ"))
+        urgent = is_urgent(article, self.approval)  # the same rule as the Telegram preview
         return revision_of(posts), render.parts(article, posts, self.kinds, urgent=urgent,
                                                 again=again)  # fmt: skip
 
