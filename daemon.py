@@ -111,6 +111,8 @@ def channel_settings(settings: Settings) -> dict[str, ChannelSettings]:
     """Validate every [channels.*] table (ConfigError names the key); remember the secrets."""
     parsed = {name: parse_channel_settings(name, raw) for name, raw in settings.channels.items()}
     secrets: list[str | None] = [settings.approval.bot_token]
+    if settings.approval.zalo_bot is not None:
+        secrets += [settings.approval.zalo_bot.bot_token, settings.approval.zalo_bot.webhook_secret]
     for cfg in parsed.values():
         secrets += [
             getattr(cfg, k, None)
@@ -209,15 +211,28 @@ class Runtime:
         self.bot: Any = None
         self.poller = build_poller(settings, storage, client, clock=clock)
         self.channels = build_channels(settings, storage, client, clock=clock)
-        if settings.approval.mode == "telegram":
+        if "telegram" in settings.approval.active_surfaces:
             from syndicator.approval import build_bot
 
             self.bot = build_bot(settings, storage, self.channels, clock=clock)
+        self.zalo: Any = None
+        self._zalo_started = False
+        if "zalo_bot" in settings.approval.active_surfaces:
+            from syndicator.approval.zalo_bot import build_surface
+
+            self.zalo = build_surface(settings, storage, self.channels, client, clock=clock)
+            if self.bot is not None:  # a decision on Zalo shows on the Telegram preview at once
+                self.zalo.decisions.add_listener(self.bot.refresh)
         self.metrics = Metrics(storage, channels=list(self.channels), clock=clock)
-        bot_listener = self.bot.on_post_event if self.bot is not None else None
+        surfaces = [s.on_post_event for s in (self.bot, self.zalo) if s is not None]
+
+        async def bot_listener(what: str, record: Any) -> None:
+            for listener in surfaces:
+                await listener(what, record)
+
         self.publisher = build_publisher(
             settings, storage, self.channels, clock=clock,
-            listener=self.metrics.listening(bot_listener),
+            listener=self.metrics.listening(bot_listener if surfaces else None),
         )  # fmt: skip
         self.health: HealthServer | None = None
         if settings.server.listen:
@@ -250,6 +265,9 @@ class Runtime:
         if self.bot is not None and self._bot_started:
             with contextlib.suppress(Exception):
                 await self.bot.stop()
+        if self.zalo is not None and self._zalo_started:
+            with contextlib.suppress(Exception):
+                await self.zalo.stop()
         self.leader.release()
         if self.health is not None:
             with contextlib.suppress(Exception):
@@ -279,7 +297,21 @@ class Runtime:
         while not stop.is_set():
             if self.bot is not None:
                 await self.bot.tick(self.clock())
+            if self.zalo is not None:
+                await self._zalo_tick()
             await sleep_or_stop(stop, 2.0)
+
+    async def _zalo_tick(self) -> None:
+        """Start the Zalo surface on the leader (one getUpdates consumer), then tick it.
+        A refused token or an unreachable API is logged and retried; it never stops Telegram."""
+        if not self._zalo_started:
+            try:
+                await self.zalo.start()
+                self._zalo_started = True
+            except Exception as exc:
+                log.error("zalo_bot_start_failed", error=str(exc)[:300])
+                return
+        await self.zalo.tick(self.clock())
 
     def reload(self) -> bool:
         """Re-read the config; keep the old one (and say why) when the new one is bad."""
@@ -303,6 +335,8 @@ class Runtime:
         self.publisher.channels = dict(channels)
         if self.bot is not None:
             self.bot.channels = dict(channels)
+        if self.zalo is not None:
+            self.zalo.channels = dict(channels)
         self.publisher.approval = fresh.approval
         self.publisher.settings = fresh.publishing
         log.info(

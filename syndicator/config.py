@@ -149,8 +149,33 @@ class AutoApproveRule(_Strict):
     categories: list[str] = []
 
 
+class ZaloBotSettings(_Strict):
+    """[approval.zalo_bot]: the Zalo Bot Platform surface (docs/operations.md, "Zalo Bot")."""
+
+    bot_token: str
+    api_base: str = "https://bot-api.zaloplatforms.com"  # older docs: bot-api.zapps.me
+    poll_timeout: int = Field(default=30, ge=1, le=60)  # getUpdates long-poll seconds
+    webhook_url: str | None = None  # set: webhook mode instead of long polling
+    webhook_secret: str | None = None  # sent back as X-Bot-Api-Secret-Token
+    webhook_listen: str = "127.0.0.1:8787"  # where the receiver listens (behind the proxy)
+    send_interval: Duration = timedelta(seconds=1)  # at most one message per this to a chat
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> ZaloBotSettings:
+        if self.webhook_url:
+            # The platform accepts secrets of 8-256 characters (openclaw docs/channels/zalo.md).
+            if not self.webhook_secret or not 8 <= len(self.webhook_secret) <= 256:
+                raise ValueError("webhook_url needs webhook_secret of 8-256 characters")
+            if not re.match(r"^https://|^http://(127\.0\.0\.1|localhost)[:/]", self.webhook_url):
+                raise ValueError("webhook_url must be https:// (Zalo calls only HTTPS webhooks)")
+        return self
+
+
 class ApprovalSettings(_Strict):
     mode: Literal["manual", "auto", "telegram"] = "manual"
+    # Where staff decide: "telegram", "zalo_bot" or both; mode = "telegram" implies "telegram".
+    surfaces: list[Literal["telegram", "zalo_bot"]] = []
+    zalo_bot: ZaloBotSettings | None = None
     auto_approve: list[AutoApproveRule] = []
     # Telegram (mode = "telegram")
     bot_token: str | None = None
@@ -174,13 +199,25 @@ class ApprovalSettings(_Strict):
 
     @model_validator(mode="after")
     def _telegram_needs(self) -> ApprovalSettings:
-        if self.mode == "telegram":
+        if "telegram" in self.active_surfaces:
             missing = [k for k in ("bot_token", "chat_id") if getattr(self, k) in (None, "")]
             if missing:
                 raise ValueError(f'mode = "telegram" needs {", ".join(missing)}')
             if not self.approvers:
                 raise ValueError('mode = "telegram" needs approvers (Telegram user ids)')
+        if "zalo_bot" in self.surfaces and self.zalo_bot is None:
+            raise ValueError('surfaces = ["zalo_bot"] needs an [approval.zalo_bot] table')
+        if self.surfaces and self.mode == "auto":
+            raise ValueError('surfaces are for human approval; mode = "auto" never asks anyone')
         return self
+
+    @property
+    def active_surfaces(self) -> tuple[str, ...]:
+        """The approval surfaces to run: `surfaces`, plus "telegram" when mode says so."""
+        out = list(self.surfaces)
+        if self.mode == "telegram" and "telegram" not in out:
+            out.insert(0, "telegram")
+        return tuple(out)
 
     @property
     def alert_chat_id(self) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from syndicator.storage.approval import ApprovalMixin
+from syndicator.storage.approvers import ApproversMixin
 from syndicator.storage.articles import ArticlesMixin, IngestResult
 from syndicator.storage.audit_log import AuditMixin
 from syndicator.storage.channels import ChannelsMixin, ChannelStatus, StoredTokens
@@ -28,7 +29,10 @@ __all__ = [
 ]
 
 
-class Storage(SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin):
+class Storage(
+    SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
+    ApproversMixin,
+):  # fmt: skip
     """Verb methods over the database (see the mixins for each area)."""
 
     def ping(self) -> bool:

@@ -1,0 +1,34 @@
+"""Approving on Zalo: the Zalo Bot Platform surface (issue 13).
+
+Public API:
+    build_surface(settings, storage, channels, http, *, clock) -> ZaloBotSurface
+    ZaloBotSurface.start() / stop()            long polling, or the webhook receiver
+    ZaloBotSurface.tick(now)                   previews, follow-up notes, retries
+    ZaloBotSurface.on_post_event(what, record) the Publisher listener (links after publishing)
+
+Modules: client.py (HTTP), commands.py (typed Vietnamese commands, pure), render.py (preview
+messages, pure), surface.py (the loop), webhook.py (the receiver), texts.py (what it says),
+_decide.py (the decisions contract until syndicator/approval/decisions.py lands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from syndicator.approval.zalo_bot.surface import ZaloBotSurface, utcnow
+from syndicator.config import Settings
+from syndicator.storage import Storage
+
+__all__ = ["ZaloBotSurface", "build_surface"]
+
+
+def build_surface(
+    settings: Settings, storage: Storage, channels: Mapping[str, Any], http: httpx.AsyncClient,
+    *, clock: Callable[[], datetime] = utcnow,
+) -> ZaloBotSurface:  # fmt: skip
+    """The Zalo approval surface for `[approval] surfaces = [..., "zalo_bot"]` (not started)."""
+    return ZaloBotSurface(settings, storage, channels, http, clock=clock)

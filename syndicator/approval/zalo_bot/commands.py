@@ -1,0 +1,76 @@
+"""Vietnamese commands typed to the Zalo bot, with or without diacritics, any case. Pure.
+
+Zalo basic bots have no buttons (issue 13), so every decision is a typed sentence:
+  duyệt 12 [fb|zalo]          từ chối 12 [lý do]          sửa 12 fb|zalo <nội dung>
+  hẹn 12 15:30 [24/11]        chờ        trạng thái        giúp        /lienket CODE
+Matching runs on a folded copy of the text (lower case, marks removed, đ → d) that keeps one
+character per character of the NFC original, so the free text after a command (a reason, a new
+post text) is sliced from the original with its diacritics and line breaks intact.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+CHANNEL_ALIASES = {"fb": "facebook_page", "facebook": "facebook_page", "zalo": "zalo_oa",
+                   "oa": "zalo_oa"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """What the person asked: kind in link | approve | reject | edit | schedule | waiting |
+    status | help | unknown; `kind_of_channel` is a channel kind (facebook_page, zalo_oa)."""
+
+    kind: str
+    article_id: int | None = None
+    kind_of_channel: str | None = None
+    text: str = ""  # reason, new text, the time, or the link code
+
+
+def fold(text: str) -> str:
+    """Lower case without marks, one output character per input character (NFC input)."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFD", ch)[0] if not unicodedata.combining(ch) else ""
+        base = {"đ": "d", "Đ": "d"}.get(base, base)
+        out.append((base or " ").lower()[:1])
+    return "".join(out)
+
+
+_N = r"\s*#?(\d{1,12})"
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("link", re.compile(r"^/?\s*lien\s*ket\s+(?P<rest>\S.*)$", re.S)),
+    ("approve", re.compile(rf"^/?(?:duyet|dong y|ok){_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
+    ("reject", re.compile(rf"^/?tu\s*choi{_N}(?:\s+(?P<rest>.*))?$", re.S)),
+    ("edit", re.compile(rf"^/?sua{_N}\s+(?P<ch>[a-z]+)\b\s*(?P<rest>.*)$", re.S)),
+    ("schedule", re.compile(rf"^/?hen(?:\s*gio)?{_N}\s+(?P<rest>.+)$", re.S)),
+    ("waiting", re.compile(r"^/?(?:cho|cho duyet|danh sach)\s*$")),
+    ("status", re.compile(r"^/?(?:trang\s*thai|tinh\s*trang)\s*$")),
+    ("help", re.compile(r"^/?(?:giup|tro giup|huong dan|help|start|menu|\?)\s*$")),
+]
+
+
+def parse(text: str) -> Command:
+    """The command in a message; "unknown" (never an exception) for anything else."""
+    original = unicodedata.normalize("NFC", text or "").strip()
+    folded = fold(original)
+    for kind, pattern in _PATTERNS:
+        match = pattern.match(folded)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        number = int(match.group(1)) if kind not in ("link", "waiting", "status", "help") else None
+        rest = original[match.start("rest") :].strip() if groups.get("rest") is not None else ""
+        channel = groups.get("ch")
+        if channel is not None:
+            if channel not in CHANNEL_ALIASES:
+                return Command("unknown", number, text=original)
+            channel = CHANNEL_ALIASES[channel]
+        if kind == "edit" and not rest:
+            return Command("unknown", number, channel, original)
+        if kind == "link":
+            rest = rest.split()[0] if rest else ""
+        return Command(kind, number, channel, rest)
+    return Command("unknown", text=original)

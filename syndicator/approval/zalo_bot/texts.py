@@ -1,0 +1,89 @@
+"""Everything the Zalo bot says to staff (Vietnamese, with diacritics)."""
+
+from __future__ import annotations
+
+HELP = (
+    "Các lệnh (có dấu hay không dấu đều được):\n"
+    "• duyệt 12 — duyệt bài số 12 cho mọi kênh; duyệt 12 fb / duyệt 12 zalo — một kênh\n"
+    "• từ chối 12 [lý do]\n"
+    "• sửa 12 fb <nội dung mới> — thay nội dung đăng Facebook (zalo: phần mô tả Zalo OA)\n"
+    "• hẹn 12 15:30 [24/11] — hẹn giờ đăng\n"
+    "• chờ — các bài đang chờ duyệt\n"
+    "• trạng thái — tình trạng hệ thống\n"
+    "• lien ket MÃ — liên kết tài khoản Zalo với người duyệt (chỉ làm một lần)"
+)
+UNKNOWN = "Không hiểu lệnh «{text}». " + "Gõ «giúp» để xem các lệnh, ví dụ: duyệt 12, từ chối 12."
+NOT_LINKED = (
+    "Tài khoản Zalo này chưa được liên kết với người duyệt nào. "
+    "Hãy xin mã liên kết từ cán bộ quản trị rồi gửi: lien ket MÃ"
+)
+REFUSED = "⛔ Bạn không có quyền duyệt bài. Yêu cầu đã được ghi lại."
+LINKED = (
+    "✅ Đã liên kết tài khoản Zalo với người duyệt «{name}». Từ nay bài chờ duyệt sẽ gửi tới đây."
+)
+LINK_REFUSED = {
+    "wrong": "❌ Mã liên kết không đúng. Kiểm tra lại mã (không phân biệt chữ hoa, chữ thường).",
+    "used": "❌ Mã liên kết này đã được dùng. Mỗi mã chỉ dùng một lần; hãy xin mã mới.",
+    "expired": "❌ Mã liên kết đã hết hạn. Hãy xin cán bộ quản trị cấp mã mới.",
+    "removed": "❌ Người duyệt gắn với mã này đã bị gỡ khỏi danh sách.",
+}
+
+HEADER = "📰 Bài số {number} chờ duyệt"
+HEADER_URGENT = "🔴 KHẨN — bài số {number} chờ duyệt"
+HEADER_AGAIN = "✏️ Bài số {number} đã được sửa — bản mới nhất"
+CHANNEL = "▶ {label}: sẽ đăng nội dung sau"
+IMAGE = "Ảnh: {url}"
+HOW_TO = (
+    "Trả lời: «duyệt {n}», «duyệt {n} fb», «từ chối {n} lý do», «sửa {n} fb nội dung», "
+    "«hẹn {n} 15:30»"
+)
+REVISION = "Mã phiên bản: {revision}"
+PART = "(tiếp theo — bài số {number}, phần {part}/{total})"
+
+DONE = {
+    "approve": "✅ Đã duyệt bài số {n} ({channels}) — {who}, {when}. Bài sẽ được đăng.",
+    "reject": "❌ Đã từ chối bài số {n} ({channels}) — {who}, {when}.",
+    "schedule": "🕒 Đã hẹn đăng bài số {n} ({channels}) lúc {at} — {who}, {when}.",
+    "edit": "✏️ Đã lưu nội dung mới cho {channels} của bài số {n} — {who}, {when}.",
+    "skip": "⏸ Đã bỏ kênh {channels} của bài số {n} — {who}, {when}.",
+    "unskip": "▶ Đã bật lại kênh {channels} của bài số {n} — {who}, {when}.",
+    "retry": "🔁 Đã cho đăng lại bài số {n} ({channels}) — {who}, {when}.",
+}
+VERBS = {"approved": "duyệt", "scheduled": "hẹn giờ", "rejected": "từ chối",
+         "expired": "để hết hạn", "publishing": "duyệt", "published": "duyệt",
+         "failed": "duyệt", "needs_human": "duyệt"}  # fmt: skip
+ALREADY = "ℹ️ Bài số {n} đã được {who} {verb} lúc {when}."
+ALREADY_PLAIN = "ℹ️ Bài số {n} không còn chờ duyệt."
+STALE = (
+    "⚠️ Nội dung bài số {n} đã thay đổi kể từ bản bạn xem. Không có gì được duyệt; "
+    "bản mới nhất được gửi lại ngay sau đây."
+)
+NO_ARTICLE = "❌ Không có bài số {n} đang chờ duyệt."
+NO_CHANNEL = "❌ Bài số {n} không có kênh {label}."
+EDIT_ONE_CHANNEL = "❌ Hãy nói rõ kênh cần sửa: «sửa {n} fb …» hoặc «sửa {n} zalo …»."
+EDIT_NOT_SUPPORTED = "❌ Chưa hỗ trợ sửa nội dung kênh {label}."
+EDIT_EMPTY = "❌ Nội dung mới đang trống; không có gì được lưu."
+EDIT_TOO_LONG = "❌ Nội dung dài {length} ký tự, vượt giới hạn {limit} ký tự của {label}. Chưa lưu."
+TIME_INVALID = "❌ Không đọc được giờ «{text}». Ví dụ: hẹn 12 15:30 hoặc hẹn 12 15:30 24/11."
+TIME_PAST = "❌ Thời điểm {when} đã qua."
+ADMIN_ONLY = "⛔ Chỉ quản trị viên được cho đăng lại."
+
+DECIDED_NOTE = "ℹ️ Bài số {n} đã được {who} {verb} lúc {when}. Không cần làm gì thêm."
+PUBLISHED_MINE = "📣 Bài số {n} đã đăng:\n{links}"
+PUBLISHED_NOTE = "📣 Bài số {n} đã đăng ({who} duyệt):\n{links}"
+FAILED_NOTE = "⚠️ Bài số {n}: {label} chưa đăng được — {error}"
+LINK_LINE = "🔗 {label}: {url}"
+LINK_NO_URL = "🔗 {label}: đã đăng (mã {external_id})"
+
+WAITING_NONE = "Không có bài nào đang chờ duyệt."
+WAITING_HEAD = "⏳ {count} bài đang chờ duyệt:"
+WAITING_LINE = "• số {n}: {title}"
+STATUS = "📊 Trạng thái:\n{lines}"
+STATUS_LINE = "• {label}: {counts}"
+STATUS_NONE = "Chưa có bài nào."
+STATUS_NAMES = {"pending": "chờ duyệt", "held": "bị giữ", "skipped": "bỏ kênh",
+                "approved": "đã duyệt", "scheduled": "hẹn giờ", "publishing": "đang đăng",
+                "published": "đã đăng", "failed": "lỗi", "needs_human": "cần kiểm tra",
+                "rejected": "từ chối", "expired": "hết hạn"}  # fmt: skip
+SYSTEM = "hệ thống"
+RULE = "quy tắc tự duyệt"
