@@ -115,6 +115,16 @@ class Channel(Protocol):
         """Whether the credentials work; raises TemporaryError when the service is unreachable."""
         ...
 
+    async def update(self, post: Post, external_id: str) -> PublishResult:
+        """Replace the live post's text with `post`'s payload (a correction). Idempotent:
+        sending the same correction twice leaves the same post, so it may be retried."""
+        ...
+
+    async def remove(self, external_id: str) -> bool:
+        """Take the live post down; False when the service says it is already gone.
+        Idempotent, so an unknown outcome is settled by asking again."""
+        ...
+
 
 class ChannelSettings(BaseModel):
     """Keys every channel table has: routing, pacing and link tracking.

@@ -157,6 +157,24 @@ class FacebookPage:
             external_id=first["id"], permalink=first.get("permalink_url"), details=details
         )
 
+    async def update(self, post: Post, external_id: str) -> PublishResult:
+        """Edit the live post's text: `POST /{post-id}` with `message` (Pages API "Posts",
+        Update a Post). A photo post's text is its caption, edited the same way."""
+        message = post.payload.get("message") or post.payload.get("caption") or ""
+        await self._call("POST", external_id, data={"message": message}, creates=False)
+        return PublishResult(external_id, await self._permalink(external_id), {"updated": True})
+
+    async def remove(self, external_id: str) -> bool:
+        """`DELETE /{post-id}` (api-notes 1.3.E); code 100 (subcode 33: the object does not
+        exist) means someone already removed it."""
+        try:
+            body = await self._call("DELETE", external_id, creates=False)
+        except PermanentError as exc:
+            if exc.code == 100 and "does not exist" in exc.message:
+                return False
+            raise
+        return bool(body.get("success", True))
+
     async def check(self) -> CredentialState:
         """debug_token with the app credentials when configured, else read the Page itself."""
         settings = self.settings

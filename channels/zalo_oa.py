@@ -57,6 +57,8 @@ VERIFY = "/v2.0/article/verify"
 GETDETAIL = "/v2.0/article/getdetail"
 GETSLICE = "/v2.0/article/getslice"
 GETOA = "/v2.0/oa/getoa"
+UPDATE = "/v2.0/article/update"
+REMOVE = "/v2.0/article/remove"
 MESSAGE = "/v2.0/oa/message"
 SLICE_LIMIT = 10  # the documented page size (api-notes 2.4.D)
 RECONCILE_PAGES = 2  # offsets 0 and 10: the 20 newest articles
@@ -215,6 +217,29 @@ class ZaloOA:
             details["duplicates"] = [media["id"] for media in found[1:]]
         first = found[0]
         return PublishResult(str(first["id"]), first.get("link_view"), details)
+
+    async def update(self, post: Post, external_id: str) -> PublishResult:
+        """`article/update`: the create body plus `id`, then verify the new token (api-notes
+        2.4.E, Java SDK UpdateNormalArticle). Updating twice leaves the same article."""
+        data = await self._call(
+            "POST", UPDATE, json={**post.payload, "id": external_id}, creates=False
+        )
+        token = data.get("token")
+        if not isinstance(token, str) or not token:
+            raise TemporaryError(self.name, f"update answered without a token: {data!r}")
+        result = await self._verified(token, {"zalo_token": token})
+        return PublishResult(external_id, result.permalink, {"updated": True, **result.details})
+
+    async def remove(self, external_id: str) -> bool:
+        """`article/remove` with the id (api-notes 2.4.F, Java SDK RemoveArticle); -201
+        "Article does not exist" means it is already gone."""
+        try:
+            await self._call("POST", REMOVE, json={"id": external_id}, creates=False)
+        except PermanentError as exc:
+            if exc.code == INVALID_PARAMETER and "not exist" in exc.message.lower():
+                return False
+            raise
+        return True
 
     async def check(self) -> CredentialState:
         """Read the OA's profile and report the token ages. A channel built with

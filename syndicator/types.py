@@ -87,6 +87,8 @@ class PostStatus(enum.StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     SKIPPED = "skipped"  # per-channel switch turned off before approval
+    REMOVING = "removing"  # a take-down is committed; the delete call is under way or unknown
+    REMOVED = "removed"  # taken down from the channel (by us), with who and why on record
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,8 @@ STATUS = {
     PostStatus.REJECTED: "🚫 đã từ chối",
     PostStatus.EXPIRED: "⌛ hết hạn",
     PostStatus.SKIPPED: "⚪ tắt (không đăng)",
+    PostStatus.REMOVING: "🗑 đang gỡ",
+    PostStatus.REMOVED: "🗑 đã gỡ",
 }
 
 STAMP_APPROVED = "✅ Đã duyệt bởi {who} lúc {when}"

@@ -34,7 +34,8 @@ OPEN = frozenset({S.PENDING, S.HELD})  # waiting for a human decision
 WAITING = frozenset({S.PENDING, S.HELD, S.SKIPPED})  # may still expire
 SENDABLE = frozenset({S.APPROVED, S.SCHEDULED})  # the publisher may claim them
 UNRESOLVED = frozenset({S.FAILED, S.NEEDS_HUMAN})  # an admin may retry them
-FINAL = frozenset({S.PUBLISHED, S.REJECTED, S.EXPIRED})
+FINAL = frozenset({S.REJECTED, S.EXPIRED, S.REMOVED})
+LIVE = frozenset({S.PUBLISHED})  # on the channel: may be corrected or taken down
 # Still in the pipeline: counted as "open" by the queue, reports and health checks.
 ACTIVE = frozenset({*WAITING, *SENDABLE, S.PUBLISHING})
 
@@ -63,6 +64,11 @@ class EventKind(enum.StrEnum):
     RECONCILE_FAILED = "post.reconcile_failed"
     NEEDS_HUMAN = "post.needs_human"
     FAILED = "post.failed"
+    CORRECTED = "post.corrected"
+    UPDATE_FAILED = "post.update_failed"
+    TAKEDOWN = "post.takedown"
+    REMOVED = "post.removed"
+    REMOVE_RETRY = "post.remove_retry"
     NOT_PLANNED = "article.not_planned"
 
     @classmethod
@@ -91,6 +97,10 @@ TRANSITIONS: frozenset[tuple[PostStatus, PostStatus]] = frozenset(
         (S.PUBLISHING, S.FAILED),
         (S.PUBLISHING, S.NEEDS_HUMAN),
         *((a, S.APPROVED) for a in UNRESOLVED),  # an admin's /retry
+        (S.PUBLISHED, S.PUBLISHED),  # a correction edits the live post in place
+        (S.PUBLISHED, S.REMOVING),  # a take-down is committed before the delete call
+        (S.REMOVING, S.REMOVING),  # the delete's outcome is unknown: look, then try again
+        (S.REMOVING, S.REMOVED),
     }
 )
 

@@ -26,6 +26,7 @@ from syndicator.errors import (
     TemporaryError,
     ThrottledError,
 )
+from syndicator.publishing.aftercare import finish_removals
 from syndicator.publishing.digest import maybe_send_digest
 from syndicator.publishing.lifecycle import EventKind, Next, Phase, outcome_for
 from syndicator.publishing.pacing import local_midnight, next_allowed
@@ -90,6 +91,7 @@ class Publisher:
             await self.reconcile_all(startup=True)
         await asyncio.to_thread(self.plan)
         await self.reconcile_all()
+        await finish_removals(self.storage, self.channels, self.clock)
         await asyncio.gather(*(self.drain(name) for name in self.channels))
         for name, channel in self.channels.items():
             try:

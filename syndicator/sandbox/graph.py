@@ -1,6 +1,7 @@
 """A stand-in for the Meta Graph API Page endpoints (api-notes.md section 1.8).
 
-Scopes for faults: "publish" (POST feed/photos), "read" (every GET), "delete", "any".
+Scopes for faults: "publish" (POST feed/photos), "read" (every GET), "update" (POST to a
+post id), "delete", "any".
 Fault kinds: "error" (params code, subcode, message, estimated_time_to_regain_access; with
 `commit=true` the call takes effect first and the error is answered after, see below),
 "accept_then_hang" (hold), "drop", "drop_before", "http500_no_body", "slow" (delay).
@@ -180,6 +181,8 @@ class GraphServer(SandboxServer):
             return "read", self._get_object
         if len(parts) == 1 and method == "DELETE":
             return "delete", self._delete_object
+        if len(parts) == 1 and method == "POST" and parts[0] not in self.pages:
+            return "update", self._update_post
         raise GraphError(100, message=f"Unsupported {method.lower()} request.")
 
     # -- tokens ------------------------------------------------------------------------------
@@ -282,6 +285,18 @@ class GraphServer(SandboxServer):
         }
         wanted = [name for name in (params.get("fields") or "id,name").split(",") if name]
         return {name: page[name] for name in wanted if name in page}
+
+    async def _update_post(self, call: Call) -> dict[str, Any]:
+        """Pages API "Posts", Update a Post: `POST /{page-post-id}` with `message` edits the
+        text and answers {"success": true}."""
+        post = self.posts.get(call.parts[0])
+        self._check_token(call.token, post.page_id if post else None)
+        if post is None or post.deleted:
+            raise GraphError(100, 33, missing_message(call.parts[0]))
+        if "message" not in call.params:
+            raise GraphError(100, message="(#100) Missing message")
+        post.message = str(call.params["message"])
+        return {"success": True}
 
     async def _delete_object(self, call: Call) -> dict[str, Any]:
         post = self.posts.get(call.parts[0])
