@@ -128,12 +128,25 @@ class FetchSettings(_Strict):
     concurrency: int = Field(default=20, ge=1, le=500)
     per_host: int = Field(default=4, ge=1, le=100)
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # Total time for one source's fetch and parse, on top of the connect/read timeouts: a
+    # portal that drips one byte every few seconds never trips a read timeout.
+    deadline: Duration = timedelta(seconds=60)
+
+    @field_validator("deadline")
+    @classmethod
+    def _sane_deadline(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1 second")
+        return value
 
 
 class PollSettings(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=0.5)  # fraction of the interval
     max_backoff: Duration = timedelta(hours=6)
     unhealthy_after: int = Field(default=5, ge=1)  # consecutive errors before the alert event
+    # New articles stored per source per poll; the rest wait for the next poll (a compromised
+    # portal adding thousands of items must not become thousands of previews at once).
+    max_new_per_poll: int = Field(default=50, ge=1)
 
 
 class LoggingSettings(_Strict):
