@@ -268,7 +268,23 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Settings
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_config(raw, env=env, origin=str(path))
+    return resolve_paths(parse_config(raw, env=env, origin=str(path)), path.parent)
+
+
+def resolve_paths(settings: Settings, base: Path) -> Settings:
+    """A relative SQLite path (`sqlite:///var/x.db`) is relative to the config file, not to
+    whatever directory a command runs from (which would silently create a new, empty database)."""
+    url = settings.database.url
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return settings
+    name, _, query = url[len(prefix) :].partition("?")
+    if not name or name == ":memory:" or name.startswith(("/", "~")):
+        return settings
+    absolute = (base.absolute() / name).resolve()
+    resolved = f"{prefix}{absolute}" + (f"?{query}" if query else "")
+    database = settings.database.model_copy(update={"url": resolved})
+    return settings.model_copy(update={"database": database})
 
 
 def parse_config(

@@ -76,6 +76,7 @@ class SourceReport:
     duplicate: int = 0
     changed: int = 0
     deferred: int = 0  # new items left for the next poll ([poll] max_new_per_poll)
+    failed: bool = False  # recorded as a failed poll (errors may also hold warnings)
     errors: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     # Filled only with Poller(keep_new_articles=True): 40,000 full articles of a first cycle
@@ -301,6 +302,7 @@ class Poller:
         else:
             self._items.pop(source.id, None)
         if not outcome:
+            report.failed = True
             log.warning(
                 "source_parse_failed",
                 source=source.id,
@@ -333,6 +335,7 @@ class Poller:
         """Record a failed poll: one log line naming the source and the kind of failure."""
         error = error or "fetch failed"
         report.errors.append(error)
+        report.failed = True
         if not quiet:
             _log_failure(source.id, error)
         failed = dataclasses.replace(result, error=error, body=b"")
