@@ -43,6 +43,8 @@ def check_writable(path: Path) -> None:
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent  # the directory would be created inside this one
+    if not directory.is_dir():
+        raise StorageError(f"{directory} is not a directory, so {path.name} cannot go there {fix}")
     if not os.access(directory, os.W_OK | os.X_OK):
         raise StorageError(f"directory {directory} is not writable for {path.name} {fix}")
 
