@@ -101,7 +101,7 @@ async def test_unwritable_database_place_is_one_line_with_the_fix(tmp_path: Path
     (tmp_path / "var").write_text("not a directory", encoding="utf-8")
     config.write_text('[database]\nurl = "sqlite:///var/s.db"\n', encoding="utf-8")
     for command in (["check-config"], ["sources"]):
-        code, out, err = await run_cli("--config", str(config), *command, cwd=ROOT)
+        code, _out, err = await run_cli("--config", str(config), *command, cwd=ROOT)
         assert code == 1
         assert err.startswith("database error: ") and len(err.strip().splitlines()) == 1, err
         assert str(tmp_path / "var") in err and "fix:" in err

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
