@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.config import Settings, config_path, load_config
-from syndicator.errors import ConfigError
+from syndicator.errors import UsageError
 from syndicator.logs import configure_logging
 from syndicator.storage import Storage
 
@@ -58,7 +58,7 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ConfigError(f"--since: {value!r} is not an ISO 8601 date or datetime") from exc
+        raise UsageError(f"--since: {value!r} is not an ISO 8601 date or datetime") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from syndicator.cli import ops
 from syndicator.cli.common import Context, iso, parse_since, print_jsonl, print_table, shorten
 from syndicator.durations import format_duration
-from syndicator.errors import ConfigError
+from syndicator.errors import UsageError
 from syndicator.storage.engine import check_writable, current_revision, sqlite_path, upgrade
 from syndicator.types import Article
 
@@ -75,7 +75,7 @@ def check_config(ctx: Context) -> int:
 
 def poll(ctx: Context) -> int:
     if not ctx.args.once:
-        raise ConfigError(
+        raise UsageError(
             "poll runs continuously only inside the daemon: use `syndicator run`, or `poll --once`"
         )
     settings = ctx.settings
