@@ -93,6 +93,7 @@ def build_poller(
         concurrency=settings.fetch.concurrency,
         per_host=settings.fetch.per_host,
         max_body_bytes=settings.fetch.max_body_bytes,
+        deadline=settings.fetch.deadline.total_seconds(),
     )
     poller = Poller(
         storage,
@@ -274,13 +275,25 @@ class Runtime:
                 await self.health.stop()
 
     async def poll_loop(self, stop: asyncio.Event) -> None:
-        settled = False
-        while not stop.is_set():
-            self.metrics.poll_cycle(await self.poller.poll_due())
-            if not settled:
-                settle_heap()
-                settled = True
-            await sleep_or_stop(stop, 1.0)
+        # poll_due() starts each due source in its own task and returns what finished, so a
+        # slow portal never delays the others (no cycle barrier).
+        settled, ticks = False, 0
+        poller = self.poller
+        try:
+            while not stop.is_set():
+                if poller is not self.poller:  # reloaded: the old one's polls end here
+                    await poller.close()
+                    poller = self.poller
+                reports = await poller.poll_due()
+                self.metrics.poll_cycle(reports)
+                ticks += 1
+                # After the first wave of polls (or a minute, if a slow source never ends).
+                if not settled and ((reports and not poller.in_flight) or ticks >= 60):
+                    settle_heap()
+                    settled = True
+                await sleep_or_stop(stop, 1.0)
+        finally:
+            await poller.close()
 
     async def publish_loop(self, stop: asyncio.Event) -> None:
         if not await self.lead(stop):

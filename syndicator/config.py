@@ -128,12 +128,25 @@ class FetchSettings(_Strict):
     concurrency: int = Field(default=20, ge=1, le=500)
     per_host: int = Field(default=4, ge=1, le=100)
     transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # Total time for one source's fetch and parse, on top of the connect/read timeouts: a
+    # portal that drips one byte every few seconds never trips a read timeout.
+    deadline: Duration = timedelta(seconds=60)
+
+    @field_validator("deadline")
+    @classmethod
+    def _sane_deadline(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1 second")
+        return value
 
 
 class PollSettings(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=0.5)  # fraction of the interval
     max_backoff: Duration = timedelta(hours=6)
     unhealthy_after: int = Field(default=5, ge=1)  # consecutive errors before the alert event
+    # New articles stored per source per poll; the rest wait for the next poll (a compromised
+    # portal adding thousands of items must not become thousands of previews at once).
+    max_new_per_poll: int = Field(default=50, ge=1)
 
 
 class LoggingSettings(_Strict):
@@ -292,7 +305,23 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Settings
         raise ConfigError(f"cannot read config file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_config(raw, env=env, origin=str(path))
+    return resolve_paths(parse_config(raw, env=env, origin=str(path)), path.parent)
+
+
+def resolve_paths(settings: Settings, base: Path) -> Settings:
+    """A relative SQLite path (`sqlite:///var/x.db`) is relative to the config file, not to
+    whatever directory a command runs from (which would silently create a new, empty database)."""
+    url = settings.database.url
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return settings
+    name, _, query = url[len(prefix) :].partition("?")
+    if not name or name == ":memory:" or name.startswith(("/", "~")):
+        return settings
+    absolute = (base.absolute() / name).resolve()
+    resolved = f"{prefix}{absolute}" + (f"?{query}" if query else "")
+    database = settings.database.model_copy(update={"url": resolved})
+    return settings.model_copy(update={"database": database})
 
 
 def parse_config(

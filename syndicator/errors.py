@@ -11,6 +11,11 @@ class ConfigError(SyndicatorError):
     """The configuration file is missing, unreadable or invalid."""
 
 
+class UsageError(SyndicatorError):
+    """A command was asked for something it cannot do (a bad option value, an unknown id).
+    Printed as "error: ...": "config error:" is kept for the configuration file."""
+
+
 class StorageError(SyndicatorError):
     """The database could not do what was asked."""
 

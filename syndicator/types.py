@@ -41,6 +41,7 @@ class Flag(enum.StrEnum):
     TCVN3 = "tcvn3"  # legacy TCVN3 mojibake detected (and converted)
     NO_DATE = "no_date"  # the source gave no readable publication time
     URGENT = "urgent"  # disaster / emergency keywords
+    TRUNCATED = "truncated"  # a field was longer than its cap (normalise.py) and was cut
 
 
 @dataclass(frozen=True, slots=True)

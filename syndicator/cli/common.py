@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.config import Settings, config_path, load_config
-from syndicator.errors import ConfigError
+from syndicator.errors import UsageError
 from syndicator.logs import configure_logging
 from syndicator.storage import Storage
 
@@ -58,7 +58,7 @@ def parse_since(value: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ConfigError(f"--since: {value!r} is not an ISO 8601 date or datetime") from exc
+        raise UsageError(f"--since: {value!r} is not an ISO 8601 date or datetime") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -68,7 +68,7 @@ def iso(value: datetime | None) -> str | None:
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: Any = None) -> None:
     out = out or sys.stdout
-    text_rows = [["" if c is None else str(c) for c in row] for row in rows]
+    text_rows = [["" if c is None else printable(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
@@ -78,6 +78,14 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], out: Any 
     print("  ".join("-" * w for w in widths), file=out)
     for row in text_rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped (\\x1b, \\u202e, \\n): a portal's
+    title must not move the cursor, recolour the terminal or reverse what follows."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def print_jsonl(rows: Iterable[dict[str, Any]], out: Any = None) -> None:

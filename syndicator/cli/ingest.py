@@ -10,8 +10,8 @@ from typing import Any
 from syndicator.cli import ops
 from syndicator.cli.common import Context, iso, parse_since, print_jsonl, print_table, shorten
 from syndicator.durations import format_duration
-from syndicator.errors import ConfigError
-from syndicator.storage.engine import current_revision, upgrade
+from syndicator.errors import UsageError
+from syndicator.storage.engine import check_writable, current_revision, sqlite_path, upgrade
 from syndicator.types import Article
 
 
@@ -46,7 +46,12 @@ def register(sub: Any) -> None:
 def check_config(ctx: Context) -> int:
     settings = ctx.settings
     print(f"config OK: {len(settings.sources)} source(s)")
-    print(f"database: {_safe_url(settings.database.url)}")
+    path = sqlite_path(settings.database.url)
+    if path is not None:
+        check_writable(path)  # StorageError: one line with the fix
+        print(f"database: {path.absolute()} (SQLite, writable)")
+    else:
+        print(f"database: {_safe_url(settings.database.url)}")
     rows = [
         (
             s.id,
@@ -70,7 +75,7 @@ def check_config(ctx: Context) -> int:
 
 def poll(ctx: Context) -> int:
     if not ctx.args.once:
-        raise ConfigError(
+        raise UsageError(
             "poll runs continuously only inside the daemon: use `syndicator run`, or `poll --once`"
         )
     settings = ctx.settings
@@ -94,8 +99,12 @@ def poll(ctx: Context) -> int:
             for r in reports
         ],
     )
-    failed = [r for r in reports if r.errors and not r.fetched and not r.not_modified]
-    return 1 if reports and len(failed) == len(reports) else 0
+    # Any failed source fails the command (after the table): a cron job or a person running
+    # it must not read "0" when 3 of 4 portals are down.
+    failed = [r.source_id for r in reports if r.failed]
+    if failed:
+        _stderr(f"{len(failed)} of {len(reports)} source(s) failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 async def _poll_once(ctx: Context, wanted: list[str] | None) -> list[Any]:

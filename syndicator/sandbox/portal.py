@@ -3,7 +3,13 @@
 Tests publish documents at paths (`portal.put("/rss/tin-tuc.rss", body)`); the demo grows a
 feed with new Vietnamese articles as it runs. Faults use the shared queue with the path as the
 scope: `portal.add_fault("status", scope="/rss/a.rss", status=503, retry_after=120)`,
-`"slow"` (delay), `"drop_before"`, `"truncate"` (send half of the body).
+`"slow"` (delay), `"drop_before"`, `"truncate"` (send half of the body), `"drip"` (send the
+body one byte every `every` seconds: issue 10's slow portal, which never trips a read timeout
+because each byte arrives well inside it).
+
+Hostile documents for tests: `put(..., content_encoding="gzip, gzip")` serves the stored bytes
+as they are under that header (a decompression bomb is a few KB of nested gzip; RFC 9110
+section 8.4.1 says codings are listed in the order applied).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ class Document:
     etag: str
     last_modified: str
     cache_control: str | None = None
+    content_encoding: str | None = None  # served as is, the body already encoded
 
 
 class PortalServer(SandboxServer):
@@ -45,8 +52,12 @@ class PortalServer(SandboxServer):
         body: bytes | str,
         content_type: str = "application/rss+xml; charset=utf-8",
         cache_control: str | None = None,
+        content_encoding: str | None = None,
     ) -> str:
-        """Publish (or replace) a document; return its full URL once the server runs."""
+        """Publish (or replace) a document; return its full URL once the server runs.
+
+        With `content_encoding`, `body` is sent byte for byte under that Content-Encoding.
+        """
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.documents[path] = Document(
             data,
@@ -54,6 +65,7 @@ class PortalServer(SandboxServer):
             '"' + hashlib.sha1(data).hexdigest()[:16] + '"',
             formatdate(time.time(), usegmt=True),
             cache_control,
+            content_encoding,
         )
         return self.url(path)
 
@@ -107,7 +119,25 @@ class PortalServer(SandboxServer):
             headers.update({"ETag": doc.etag, "Last-Modified": doc.last_modified})
         if doc.cache_control:
             headers["Cache-Control"] = doc.cache_control
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
+        if doc.content_encoding is not None:
+            headers["Content-Encoding"] = doc.content_encoding
+        elif "gzip" in request.headers.get("Accept-Encoding", ""):
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
+        if fault is not None and fault.kind == "drip":
+            return await self._drip(request, body, headers, float(fault.params.get("every", 3.0)))
         return web.Response(body=body, headers=headers)
+
+    async def _drip(
+        self, request: web.Request, body: bytes, headers: dict[str, str], every: float
+    ) -> web.StreamResponse:
+        """Headers at once, then one byte every `every` seconds until the body is sent, the
+        client gives up, or the server stops."""
+        response = web.StreamResponse(headers={**headers, "Content-Length": str(len(body))})
+        await response.prepare(request)
+        for i in range(len(body)):
+            await response.write(body[i : i + 1])
+            if self._stopping.is_set():
+                break
+            await self._sleep(every)
+        return response

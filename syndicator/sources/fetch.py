@@ -10,6 +10,7 @@ import asyncio
 import email.utils
 import hashlib
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -95,11 +96,16 @@ class Fetcher:
         concurrency: int = 20,
         per_host: int = 4,
         max_body_bytes: int = 10 * 1024 * 1024,
+        deadline: float = 60.0,
         accept: str = "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
         "application/json;q=0.9, text/xml;q=0.8, */*;q=0.5",
     ) -> None:
         self.client = client
         self.max_body_bytes = max_body_bytes
+        # Total seconds for one fetch (the poller also spends what is left of it on parsing):
+        # read_timeout bounds the gap between two reads, not the whole body, so a portal that
+        # drips a byte every few seconds would otherwise hold its source for ever.
+        self.deadline = deadline
         self.accept = accept
         self._global = asyncio.Semaphore(concurrency)
         self._per_host_limit = per_host
@@ -117,7 +123,10 @@ class Fetcher:
         last_modified: str | None = None,
         previous_hash: str | None = None,
         now: datetime | None = None,
+        deadline_at: float | None = None,
     ) -> FetchResult:
+        """One conditional GET; never raises. `deadline_at` (event-loop time) overrides the
+        fetcher's own deadline, so the poller can share one budget between fetch and parse."""
         parsed = self._urls.get(url)
         if parsed is None:
             try:
@@ -130,17 +139,36 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        async with self._global, self._hosts[host]:
-            try:
-                return await self._get(
-                    url, target, headers, previous_hash, now or datetime.now(UTC)
-                )
-            except httpx.TimeoutException as exc:
-                return FetchResult(url, error=f"timeout: {type(exc).__name__}")
-            except httpx.HTTPError as exc:
-                return FetchResult(url, error=f"{type(exc).__name__}: {exc}"[:500])
-            except Exception as exc:  # a fetch must never take the poll cycle down
-                return FetchResult(url, error=f"{type(exc).__name__}: {exc}"[:500])
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.deadline if deadline_at is None else deadline_at
+        try:
+            async with asyncio.timeout_at(until):
+                # Waiting for a free slot counts against the deadline too: the source is late
+                # either way, and the next poll tries again.
+                async with self._global, self._hosts[host]:
+                    return await self._guarded(url, target, headers, previous_hash, now)
+        except TimeoutError:
+            return FetchResult(
+                url,
+                error=f"deadline: no complete answer within {self.deadline:g} s (fetch.deadline)",
+            )
+
+    async def _guarded(
+        self,
+        url: str,
+        target: httpx.URL,
+        headers: dict[str, str],
+        previous_hash: str | None,
+        now: datetime | None,
+    ) -> FetchResult:
+        try:
+            return await self._get(url, target, headers, previous_hash, now or datetime.now(UTC))
+        except httpx.TimeoutException as exc:
+            return FetchResult(url, error=f"timeout: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            return FetchResult(url, error=f"{type(exc).__name__}: {exc}"[:500])
+        except Exception as exc:  # a fetch must never take the poll cycle down
+            return FetchResult(url, error=f"{type(exc).__name__}: {exc}"[:500])
 
     async def _get(
         self,
@@ -171,12 +199,23 @@ class Fetcher:
             declared = got.get("content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
                 return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
+            try:
+                decoder = _Decoder(got.get("content-encoding", ""), self.max_body_bytes)
+            except _BodyError as exc:
+                return FetchResult(url, error=str(exc), **common)
             chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
-                chunks.append(chunk)
+            try:
+                # Raw bytes, decoded here: httpx would undo every layer a server lists
+                # ("gzip, gzip") before any size check could run (issue 10: a 1.9 KB body
+                # unpacked to 2.1 GB of memory).
+                async for raw in response.aiter_raw():
+                    size += len(raw)
+                    if size > self.max_body_bytes:
+                        return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
+                    chunks.append(decoder.feed(raw))
+                chunks.append(decoder.finish())
+            except _BodyError as exc:
+                return FetchResult(url, error=str(exc), **common)
         body = b"".join(chunks)
         digest = hashlib.sha256(body).hexdigest()
         return FetchResult(
@@ -188,6 +227,93 @@ class Fetcher:
             body_hash=digest,
             **common,
         )
+
+
+class _BodyError(Exception):
+    """The body cannot be accepted (coding, size); the message is the source's error."""
+
+
+class _Decoder:
+    """At most one content-coding layer (gzip, deflate or none), streamed and bounded.
+
+    Only gzip and deflate are asked for (Accept-Encoding above), and RFC 9110 8.4.1 lists
+    codings in the order applied, so more than one layer is a server that ignores what was
+    asked or a decompression bomb: refused. Output beyond `limit` bytes is an error before it
+    is produced, not after (zlib's max_length), so a bomb never grows in memory.
+    """
+
+    def __init__(self, header: str, limit: int) -> None:
+        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1:
+            raise _BodyError(
+                f"refused Content-Encoding {header.strip()!r}: more than one compression layer "
+                "(a decompression bomb, or a misconfigured server)"
+            )
+        coding = codings[0] if codings else None
+        if coding not in (None, "gzip", "x-gzip", "deflate"):
+            raise _BodyError(f"unsupported Content-Encoding {coding!r} (only gzip and deflate)")
+        self.coding = coding
+        self.limit = limit
+        self.produced = 0
+        self._zlib: Any = None
+        self._first = b""  # deflate: bytes kept until the zlib header can be recognised
+        if coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> bytes:
+        if self.coding is None:
+            return data
+        if self._zlib is None:  # deflate: zlib-wrapped per the RFC, raw in some servers
+            self._first += data
+            if len(self._first) < 2:
+                return b""
+            data, self._first = self._first, b""
+            wrapped = (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return self._inflate(data)
+
+    def finish(self) -> bytes:
+        if self.coding is None:
+            return b""
+        out = b""
+        if self._zlib is None:  # deflate body shorter than two bytes
+            data, self._first = self._first, b""
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._inflate(data)
+        if not self._zlib.eof:
+            raise _BodyError(f"{self.coding} body ends before its end marker (truncated)")
+        return out
+
+    def _inflate(self, data: bytes) -> bytes:
+        out = []
+        try:
+            while data:
+                room = self.limit - self.produced
+                piece = self._zlib.decompress(data, room + 1)
+                self.produced += len(piece)
+                if self.produced > self.limit:
+                    raise _BodyError(
+                        f"response larger than the {self.limit // 1024} KiB cap once "
+                        "decompressed (fetch.max_body_bytes)"
+                    )
+                out.append(piece)
+                data = self._zlib.unconsumed_tail
+                if (
+                    self._zlib.eof
+                    and self.coding != "deflate"
+                    and self._zlib.unused_data.startswith(b"\x1f\x8b")
+                ):
+                    # A gzip file may hold several members, one after another (RFC 1952
+                    # 2.2): still one coding layer, decoded within the same budget. Other
+                    # bytes after the end (padding some servers add) are ignored, as httpx does.
+                    data = self._zlib.unused_data
+                    self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                elif self._zlib.eof:
+                    break
+        except zlib.error as exc:
+            raise _BodyError(f"broken {self.coding} body: {exc}") from exc
+        return b"".join(out)
 
 
 def _too_big(limit: int) -> str:

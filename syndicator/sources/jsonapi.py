@@ -23,6 +23,9 @@ from typing import Any
 from syndicator.types import Entry, ParseResult
 
 FIELDS = ("id", "title", "url", "summary", "content", "image", "published", "category")
+# A mapping path for one of these that finds nothing in any item is a wrong mapping, not an
+# empty field: without the title the summary would silently stand in for it (issue 10).
+REQUIRED = ("title", "url")
 _MISSING = object()
 # Epoch numbers above this are milliseconds (JavaScript's Date.now()), below it seconds.
 _MILLISECONDS_FROM = 100_000_000_000
@@ -66,6 +69,9 @@ def parse_json(body: bytes, mapping: Mapping[str, str], url: str) -> ParseResult
             (), error=f"items path {items_path!r} is {type(items).__name__}, not a list"
         )
 
+    wrong = _unmatched_required(items, mapping)
+    if wrong:
+        return ParseResult((), error=wrong)
     entries: list[Entry] = []
     problems: list[str] = []
     for index, item in enumerate(items):
@@ -80,6 +86,24 @@ def parse_json(body: bytes, mapping: Mapping[str, str], url: str) -> ParseResult
         if entry is not None:
             entries.append(entry)
     return ParseResult(tuple(entries), error="; ".join(problems) or None)
+
+
+def _unmatched_required(items: list[Any], mapping: Mapping[str, str]) -> str | None:
+    """The error for a required mapping path that matches no item, naming the key to fix."""
+    objects = [item for item in items if isinstance(item, Mapping)]
+    if not objects:
+        return None
+    for name in REQUIRED:
+        path = mapping.get(name)
+        if not path:
+            continue
+        if all(resolve_path(item, path) in (_MISSING, None) for item in objects):
+            keys = ", ".join(list(objects[0])[:15])
+            return (
+                f"mapping.{name} = {path!r} matches nothing in any of the {len(objects)} "
+                f"item(s); the first item has: {keys} (fix [sources.mapping] {name})"
+            )
+    return None
 
 
 def _field(item: Mapping[str, Any], mapping: Mapping[str, str], name: str) -> Any:

@@ -39,6 +39,20 @@ _BLOCK_TAGS = {
 _SKIP_CONTENT_TAGS = {"script", "style", "noscript", "template"}
 SUMMARY_FROM_CONTENT_CHARS = 300
 TITLE_FROM_SUMMARY_CHARS = 120
+# Field caps: far above any real article (portal titles run to ~250 characters, bodies to a
+# few tens of thousands), low enough that one hostile item cannot fill the database or every
+# preview (issue 10: a 30,000,000-character title). A cut article carries Flag.TRUNCATED.
+TITLE_MAX_CHARS = 1_000
+SUMMARY_MAX_CHARS = 5_000
+BODY_MAX_CHARS = 300_000  # of the raw HTML, cut before any parsing (it bounds the CPU too)
+# Control characters other than tab and newline (C0, DEL, C1), lone surrogates (from JSON
+# "\ud800"; PostgreSQL refuses them, as it refuses NUL) and the bidirectional embedding,
+# override and isolate controls (U+202A-E, U+2066-9), which can make a title display as
+# something else in a terminal or a chat (the "Trojan Source" trick, CVE-2021-42574).
+_UNSAFE = dict.fromkeys(
+    [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000),
+     *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)  # fmt: skip
 
 # An entity whose "&" was escaped once more than it should have been: "&amp;#7871;".
 _DOUBLE_ESCAPED = re.compile(r"&amp;(#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -91,6 +105,19 @@ def decode_leftover_entities(text: str) -> str:
         if decoded == text:
             break
         text = decoded
+    return text
+
+
+def scrub(text: str | None) -> str | None:
+    """`text` without the unsafe characters above (None stays None)."""
+    return text.translate(_UNSAFE) if text else text
+
+
+def _capped(text: str | None, limit: int, flags: set[str]) -> str | None:
+    """The raw field, cut at `limit` characters (flagged) before any work is spent on it."""
+    if text is not None and len(text) > limit:
+        flags.add(Flag.TRUNCATED)
+        return text[:limit]
     return text
 
 
@@ -187,6 +214,20 @@ def normalise(
     `markers` are the secrecy markers (ClassifierRules.secrecy_markers): checking them here
     means an article is held even if classification is skipped or fails.
     """
+    flags: set[str] = set()
+    # Caps first (4x the text cap for markup), then the unsafe characters: both bound the work
+    # and keep NUL, surrogates and bidi overrides out of storage, previews and posts.
+    entry = Entry(
+        guid=scrub(_capped(entry.guid, 2_000, flags)),
+        url=scrub(_capped(entry.url, 4_000, flags)),
+        title=scrub(_capped(entry.title, 4 * TITLE_MAX_CHARS, flags)),
+        summary=scrub(_capped(entry.summary, 4 * SUMMARY_MAX_CHARS, flags)),
+        content=scrub(_capped(entry.content, BODY_MAX_CHARS, flags)),
+        image=scrub(_capped(entry.image, 4_000, flags)),
+        published=scrub(entry.published) if isinstance(entry.published, str) else entry.published,
+        categories=tuple(scrub(c[:200]) or "" for c in entry.categories[:50]),
+        base_url=entry.base_url,
+    )
     base = entry.base_url or feed_url
     url = absolute_url(entry.url, base)
     if url is None and entry.guid and entry.guid.strip().lower().startswith(("http:", "https:")):
@@ -194,7 +235,6 @@ def normalise(
     if url is None:
         return None  # every post must link back to the portal
 
-    flags: set[str] = set()
     title, title_tcvn3 = fix_tcvn3(clean_text(entry.title))
     summary_text, summary_tcvn3 = fix_tcvn3(clean_text(entry.summary))
     body_html = entry.content or entry.summary
@@ -204,6 +244,10 @@ def normalise(
         content_html = tcvn3_to_unicode(content_html)
     if title_tcvn3 or summary_tcvn3 or content_tcvn3:
         flags.add(Flag.TCVN3)
+    if len(title) > TITLE_MAX_CHARS or len(summary_text) > SUMMARY_MAX_CHARS:
+        flags.add(Flag.TRUNCATED)
+        title = truncate_words(title, TITLE_MAX_CHARS)
+        summary_text = truncate_words(summary_text, SUMMARY_MAX_CHARS)
 
     summary = summary_text or truncate_words(content_text, SUMMARY_FROM_CONTENT_CHARS)
     if not title:

@@ -8,16 +8,18 @@ repairs are worth trying when feedparser reports a broken document:
 - bare "&" in links and attributes (".aspx?a=1&b=2"), which makes the XML not well-formed.
 A repair is kept only when it gives more entries, or as many and a clean parse.
 
-Safety: feedparser drops external entities and keeps only simple internal ones (a literal
-value, no references), but it only sees declarations that start a line. A DTD written on one
-line slips past it, and expat then expands nested entities until its own amplification limit
-(about a second of CPU per small document). `_isolate_declarations` puts each declaration on
-its own line first, so feedparser's filter applies; tests/sources check XXE and billion laughs.
+Safety: entity declarations are checked on the decoded document before feedparser sees it
+(xmlguard.py): only short literal entities survive; anything that could expand or read files
+refuses the document.
+
+A document that parses to no feed at all (an HTML page given as the feed URL) is an error that
+says so and lists the feeds the page advertises, so the fix is one copy and paste.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,7 +27,9 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from syndicator.sources.htmlpage import not_a_feed
 from syndicator.sources.normalise import first_image
+from syndicator.sources.xmlguard import RefusedDocument, guard_entities
 from syndicator.types import Entry, ParseResult
 
 # feedparser sets bozo for these although the document parsed fine: a server that says
@@ -35,8 +39,6 @@ _XML_START = re.compile(rb"<\?xml|<rss[\s>]|<feed[\s>]|<rdf:RDF[\s>]", re.IGNORE
 # "&" not starting an entity: "&name;", "&#123;" or "&#x1F;".
 _BARE_AMP = re.compile(rb"&(?!(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});)")
 _BOM = b"\xef\xbb\xbf"
-_FIRST_ELEMENT = re.compile(rb"<\w")
-_DECLARATION = re.compile(rb"<!(ENTITY|DOCTYPE)")
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParseResult:
@@ -53,6 +55,10 @@ def _parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParseResul
     # URL, so give it the document's own URL (a relative Content-Location is resolved first).
     base = urljoin(url, response_headers.get("content-location", "")) or url
     response_headers["content-location"] = base
+    try:
+        body, response_headers = guard_entities(body, response_headers)
+    except RefusedDocument as exc:
+        return ParseResult((), error=str(exc))
 
     def run(data: bytes) -> Any:
         return feedparser.parse(
@@ -62,7 +68,6 @@ def _parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParseResul
             resolve_relative_uris=False,
         )
 
-    body = _isolate_declarations(body)
     parsed = run(body)
     notes: list[str] = []
     repairs: list[tuple[str, Callable[[bytes], bytes | None]]] = [
@@ -80,20 +85,14 @@ def _parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParseResul
             parsed, body = candidate, fixed
             notes.append(note)
 
+    if not parsed.entries and not parsed.get("version"):
+        # Neither RSS nor Atom, nothing recovered: say what it is instead of "ok" for ever.
+        return ParseResult((), error=not_a_feed(body, base))
     problem = _problem(parsed)
     if problem is not None:
         notes.append(problem)
     entries = tuple(e for e in (_entry(raw, base) for raw in parsed.entries) if e is not None)
     return ParseResult(entries, error="; ".join(notes) or None)
-
-
-def _isolate_declarations(body: bytes) -> bytes:
-    """Start every <!ENTITY / <!DOCTYPE of the prolog on a new line (see the module docstring)."""
-    if b"<!ENTITY" not in body:
-        return body
-    match = _FIRST_ELEMENT.search(body)
-    end = match.start() if match else len(body)
-    return _DECLARATION.sub(rb"\n<!\1", body[:end]) + body[end:]
 
 
 def _problem(parsed: Any) -> str | None:
@@ -162,23 +161,37 @@ def _resolve(url: str, base: str) -> str:
 
 
 def _content(raw: Any) -> str | None:
-    """The fullest body: prefer an HTML content block, else the first one."""
+    """The fullest body: prefer an HTML content block, else the first one (as HTML)."""
     blocks = raw.get("content") or []
     for block in blocks:
         if "html" in str(block.get("type", "")):
             return _text(block.get("value"))
-    return _text(blocks[0].get("value")) if blocks else None
+    if not blocks:
+        return None
+    return _as_html(blocks[0], "value", blocks[0].get("type"))
+
+
+def _as_html(raw: Any, key: str, kind: str | None = None) -> str | None:
+    """A text field as HTML. feedparser marks a field text/plain when it does not look like
+    markup; its "<" and "&" are then literal text (`<Kinh tế số>` in a title), and normalise()
+    reads every field as HTML, so escape them here or they vanish as unknown tags."""
+    value = _text(raw.get(key))
+    if kind is None:
+        kind = (raw.get(f"{key}_detail") or {}).get("type")
+    if value is not None and kind == "text/plain":
+        return html.escape(value, quote=False)
+    return value
 
 
 def _entry(raw: Any, base: str) -> Entry | None:
     url = _text(raw.get("link"))
-    title = _text(raw.get("title"))
+    title = _as_html(raw, "title")
     if url is None and title is None:
         return None  # ads and placeholders: nothing to link to, nothing to show
     guid = _text(raw.get("id")) or url
     if guid is None:
         guid = "sha256:" + hashlib.sha256((title or "").encode()).hexdigest()
-    summary = _text(raw.get("summary"))
+    summary = _as_html(raw, "summary")
     content = _content(raw)
     if content == summary:
         content = None

@@ -41,15 +41,27 @@ class IngestResult:
     duplicates: list[Article] = field(default_factory=list)
     changed: list[Article] = field(default_factory=list)
     unchanged: int = 0
+    # Guids of new articles not stored because of max_new: they wait for the next poll.
+    deferred: list[str] = field(default_factory=list)
     # The source's stamp (see Storage.source_stamp) as this write left it; None: no write.
     stamp: tuple[int, Any] | None = None
 
 
 class ArticlesMixin(StorageBase):
     def add_articles(
-        self, source_id: str, articles: Sequence[Article], now: datetime
+        self,
+        source_id: str,
+        articles: Sequence[Article],
+        now: datetime,
+        *,
+        max_new: int | None = None,
+        announce_flood: bool = True,
     ) -> IngestResult:
         """Store a source's articles; return only what is new, duplicate or changed.
+
+        At most `max_new` unknown guids are stored (in the order given); the others are
+        returned as `deferred`, stored by a later call. When some are deferred and
+        `announce_flood`, one "source.flood" audit event (an admin alert) says so.
 
         Known (source, guid) with the same content hash: nothing. With another hash: updated in
         place and audited as changed. Unknown guid whose canonical URL or fingerprint is already
@@ -65,6 +77,9 @@ class ArticlesMixin(StorageBase):
         with self._write_core() as conn:
             known = self._known(conn, source_id, [a.guid for a in batch])
             fresh = [a for a in batch if a.guid not in known]
+            if max_new is not None and len(fresh) > max_new:
+                result.deferred = [a.guid for a in fresh[max_new:]]
+                fresh = fresh[:max_new]
             by_url, by_fp = self._roots(
                 conn, [a.canonical_url for a in fresh], [a.fingerprint for a in fresh]
             )
@@ -168,6 +183,19 @@ class ArticlesMixin(StorageBase):
                             },
                         )
                     )
+            if result.deferred and announce_flood:
+                events.append(
+                    (
+                        "source.flood",
+                        "poller",
+                        source_id,
+                        {
+                            "stored": len(fresh),
+                            "deferred": len(result.deferred),
+                            "max_new_per_poll": max_new,
+                        },
+                    )
+                )
             self._audit_many(conn, events, now)
             row = conn.execute(_STAMP, {"source": source_id}).one()
             result.stamp = (int(row[0]), row[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,10 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
+
+from syndicator.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Every writer takes this lock first, so audit rows get contiguous ids and one hash chain even
@@ -21,13 +25,46 @@ WRITER_LOCK_KEY = 0x5359_4E44  # "SYND"
 READ_ONLY = "syndicator_read_only"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (absolute when the config made it so), else None."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database)).expanduser()
+
+
+def check_writable(path: Path) -> None:
+    """StorageError, one line with the fix, when the SQLite file or its directory is not
+    writable (SQLite also writes -wal and -shm files beside the database)."""
+    path = path.absolute()
+    fix = "(fix: give the daemon's user write access there, or set [database] url elsewhere)"
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StorageError(f"database file {path} is not writable {fix}")
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent  # the directory would be created inside this one
+    if not directory.is_dir():
+        raise StorageError(f"{directory} is not a directory, so {path.name} cannot go there {fix}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StorageError(f"directory {directory} is not writable for {path.name} {fix}")
+
+
 def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
     """Build an engine: SQLite file in WAL mode with a busy timeout, or PostgreSQL."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create the database directory {path.parent.absolute()}: "
+                    f"{exc.strerror} (fix: create it writable for the daemon's user, or set "
+                    "[database] url elsewhere)"
+                ) from exc
+            check_writable(path)
         engine = create_engine(
             url,
             connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
@@ -76,7 +113,14 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (idempotent)."""
-    command.upgrade(alembic_config(engine), revision)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        # One line, not alembic's traceback: the cause is nearly always access or a server.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StorageError(
+            f"cannot open or migrate the database {engine.url.render_as_string()}: {reason}"
+        ) from exc
 
 
 def current_revision(engine: Engine) -> str | None:

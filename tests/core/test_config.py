@@ -153,3 +153,26 @@ def test_cli_bad_config_exits_nonzero_without_touching_database(tmp_path: Path) 
         assert proc.returncode == 1, proc.stderr
         assert "sources[0].url" in proc.stderr
     assert not db.exists()
+
+
+def test_relative_sqlite_path_resolves_against_the_config_file(tmp_path: Path) -> None:
+    """`sqlite:///var/x.db` lives beside the config file, whatever the working directory."""
+    config = tmp_path / "etc" / "syndicator.toml"
+    config.parent.mkdir()
+    config.write_text('[database]\nurl = "sqlite:///var/x.db"\n', encoding="utf-8")
+    assert load_config(config).database.url == f"sqlite:///{tmp_path}/etc/var/x.db"
+    config.write_text('[database]\nurl = "sqlite:////srv/x.db"\n', encoding="utf-8")
+    assert load_config(config).database.url == "sqlite:////srv/x.db"
+    config.write_text("", encoding="utf-8")  # the default is relative too
+    assert load_config(config).database.url == f"sqlite:///{tmp_path}/etc/var/syndicator.db"
+
+
+def test_new_fetch_and_poll_keys() -> None:
+    """[fetch] deadline and [poll] max_new_per_poll: defaults and validation."""
+    settings = parse_config({})
+    assert settings.fetch.deadline == timedelta(seconds=60)
+    assert settings.poll.max_new_per_poll == 50
+    with pytest.raises(ConfigError, match=r"fetch.deadline: must be at least 1 second"):
+        parse_config({"fetch": {"deadline": "0s"}})
+    with pytest.raises(ConfigError, match=r"poll.max_new_per_poll"):
+        parse_config({"poll": {"max_new_per_poll": 0}})

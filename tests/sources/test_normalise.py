@@ -173,3 +173,28 @@ def test_nfc_nfd_duplicates_share_identity() -> None:
     )
     assert a.canonical_url == b.canonical_url
     assert a.fingerprint == b.fingerprint and a.content_hash == b.content_hash
+
+
+def test_control_and_bidi_characters_are_removed() -> None:
+    """NUL, escape sequences' ESC, C1 controls, surrogates and bidi overrides go; tab and
+    newline separate words as before."""
+    article = must(
+        title="Tin\x00 \x1b[31mđỏ\u202e\u2066 một\x85\ud800",
+        summary="Dòng\tmột\nhai",
+        guid="g\x00uid",
+        url="https://so.gov.vn/a",
+    )
+    assert article.title == "Tin [31mđỏ một"
+    assert article.summary == "Dòng một hai"
+    assert article.guid == "guid"
+    assert Flag.TRUNCATED not in article.flags
+
+
+def test_long_fields_are_capped_and_flagged() -> None:
+    """A 30,000,000-character title is cut (at a word) and the article flagged."""
+    article = must(
+        title="Tiêu đề " * 3_750_000, summary="Tóm tắt " * 5_000, url="https://so.gov.vn/a"
+    )
+    assert len(article.title) <= 1_000 and article.title.endswith("…")
+    assert len(article.summary) <= 5_000
+    assert Flag.TRUNCATED in article.flags

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from syndicator.sources.rss import parse_feed
 
 FEEDS = Path(__file__).resolve().parent.parent / "data" / "feeds"
 URL = "https://example-province.gov.vn/rss/tin-tuc.rss"
+NOW = datetime(2025, 11, 14, 3, 0, tzinfo=UTC)
 
 
 def parse(name: str, headers: dict[str, str] | None = None, url: str = URL):
@@ -206,3 +208,60 @@ def test_no_billion_laughs() -> None:
     assert b"\n" not in body
     assert time.monotonic() - started < 0.5
     assert all("lollol" not in (e.title or "") for e in result.entries)
+
+
+def test_lt_inside_first_entity_value_is_refused() -> None:
+    """A "<" in the first entity value used to end the checked prolog early (issue 10)."""
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "<b>"><!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><rss version="2.0"><channel><item>'
+        b"<title>&lol2;</title><link>https://x.gov.vn/a</link></item></channel></rss>"
+    )
+    result = parse_feed(body, {}, URL)
+    assert result.entries == ()
+    assert result.error is not None and result.error.startswith("refused: entity 'a'")
+
+
+def test_many_references_to_a_simple_entity_are_refused() -> None:
+    """A literal entity referenced thousands of times is an expansion bomb too."""
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + b"x" * 200 + b'">]>'
+        b'<rss version="2.0"><channel><item><title>' + b"&a;" * 5000 + b"</title>"
+        b"<link>https://x.gov.vn/a</link></item></channel></rss>"
+    )
+    result = parse_feed(body, {}, URL)
+    assert result.entries == () and "entity-expansion bomb" in (result.error or "")
+
+
+def test_external_dtd_alone_is_left_as_it_is() -> None:
+    """RSS 0.91's public DTD (no internal subset) parses as before; nothing is fetched."""
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel>'
+        b"<item><title>T</title><link>https://x.gov.vn/a</link></item></channel></rss>"
+    )
+    result = parse_feed(body, {}, URL)
+    assert [e.title for e in result.entries] == ["T"]
+
+
+def test_plain_text_title_keeps_angle_brackets() -> None:
+    """A title feedparser reports as text/plain keeps "<Kinh tế số>" (issue 9, point 11)."""
+    from syndicator.sources.normalise import normalise
+
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><item>'
+        "<title>Hội nghị &quot;Chuyển đổi số&quot; &amp; &lt;Kinh tế số&gt; năm 2026</title>"
+        "<link>https://x.gov.vn/a</link></item></channel></rss>"
+    ).encode()
+    (entry,) = parse_feed(body, {}, URL).entries
+    article = normalise(entry, source_id="s", agency="A", feed_url=URL, now=NOW)
+    assert article is not None
+    assert article.title == 'Hội nghị "Chuyển đổi số" & <Kinh tế số> năm 2026'
+
+
+def test_html_page_without_feed_links_says_so() -> None:
+    """An HTML page that advertises no feed: the error says what to look for."""
+    body = b"<!DOCTYPE html><html><head><title>x</title></head><body>x</body></html>"
+    result = parse_feed(body, {"Content-Type": "text/html"}, URL)
+    assert result.entries == ()
+    assert result.error is not None and "advertises no RSS or Atom feed" in result.error
