@@ -66,3 +66,41 @@ async def test_sigkill_while_publishing_then_restart(world: World, tmp_path: Pat
     titles = [a.title for a in world.zalo.live_articles()]
     assert len(titles) == 3 and len(set(titles)) == 3
     assert world.storage.verify_audit().ok
+
+
+async def test_sigkill_between_zalo_create_and_verify(world: World, tmp_path: Path) -> None:
+    """Kill -9 after Zalo's create handed back its processing token, while verify is pending:
+    the restart verifies that token; there is one article, never a second create."""
+    raw = {**world.raw, "approval": {"mode": "auto"}}
+    raw["channels"] = {"zalo": raw["channels"]["zalo"]}
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    world.add(article(1))
+    world.zalo.add_fault("slow", scope="verify", delay=30)
+
+    proc = _start(cfg)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if any(p.handle for p in world.storage.list_posts(status=[S.PUBLISHING])):
+            break
+        await asyncio.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    await asyncio.to_thread(proc.wait)
+    [left] = world.storage.list_posts()
+    assert left.status == S.PUBLISHING and left.handle, "killed before the token was stored"
+
+    world.zalo.faults.clear()
+    for _ in range(2):
+        again = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "syndicator", "--config", str(cfg), "publish", "--once"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert again.returncode == 0, again.stderr
+    [post] = world.storage.list_posts()
+    assert post.status == S.PUBLISHED and len(world.zalo.live_articles()) == 1
+    creates = [r for r in world.zalo.requests if r["path"].endswith("/article/create")]
+    assert len(creates) == 1
