@@ -36,6 +36,7 @@ from telegram.ext import (
 from syndicator.approval import heartbeat
 from syndicator.approval import texts as T
 from syndicator.approval.alerts import Alerts
+from syndicator.approval.decisions import Actor, Decisions
 from syndicator.approval.edits import EditRule, default_rules
 from syndicator.approval.preview import (
     CAPTION_MAX,
@@ -103,10 +104,28 @@ class ApprovalBot:
         self._shown: dict[tuple[int, int], tuple[str, Keyboard]] = {}  # skip identical edits
         self._sending: set[int] = set()  # articles whose preview is queued
         self._preview_failures: dict[int, tuple[int, datetime]] = {}  # id -> (count, retry at)
+        self.decisions = Decisions(
+            storage, is_approver=self._is_approver, is_admin=self._is_admin,
+            edit_rules=self.rules, kinds=self.kinds, listeners=[self.refresh],
+        )  # fmt: skip
         self.alerts = Alerts(self)
         self.reminders = Reminders(self)
         self.app = self._build_application()
         self._started = False
+
+    def _is_approver(self, actor: Actor) -> bool:
+        return (
+            actor.surface == "telegram"
+            and actor.user_id.isdigit()
+            and (int(actor.user_id) in self.approvers)
+        )
+
+    def _is_admin(self, actor: Actor) -> bool:
+        return (
+            actor.surface == "telegram"
+            and actor.user_id.isdigit()
+            and (int(actor.user_id) in self.admins)
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -275,9 +294,12 @@ class ApprovalBot:
         self._shown[(self.chat_id, message.message_id)] = (rendered.html, rendered.keyboard)
         log.info("preview_sent", article=article_id, message=message.message_id, photo=photo)
 
-    def refresh(self, article_id: int, *, priority: int = URGENT) -> None:
-        """Queue an edit of every preview of the article to its current state."""
+    def refresh(self, article_id: int, *, priority: int = URGENT, force: bool = False) -> None:
+        """Queue an edit of every preview of the article to its current state; `force` when
+        the chat may show something else than we last sent (a stale tap, an adopted message)."""
         for preview in self.storage.previews_of(article_id):
+            if force:
+                self._shown.pop((preview.chat_id, preview.message_id), None)
 
             async def job(chat: int = preview.chat_id, msg: int = preview.message_id) -> None:
                 await self._edit_preview(article_id, chat, msg)
@@ -347,7 +369,7 @@ class ApprovalBot:
                 chat_id, text[:TEXT_MAX], parse_mode=ParseMode.HTML if html else None,
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
                 if reply_to else None,
-                reply_markup=ForceReply() if force_reply else None,
+                reply_markup=ForceReply(selective=True) if force_reply else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )  # fmt: skip
             if on_sent is not None:
