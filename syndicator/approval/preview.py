@@ -71,10 +71,11 @@ def local_time(when: datetime) -> str:
 
 def actor_name(actor: str | None) -> str:
     """'telegram:111 Nguyễn Văn A' (decisions.Actor.label) → 'Nguyễn Văn A', and the same for
-    the older 'telegram:111 (Nguyễn Văn A)' stored before it; rules and the system get a word."""
+    the older 'telegram:111 (Nguyễn Văn A)' stored before it; 'cli:root' stays as it is (staff
+    see it came from the command line); rules and the system get a word."""
     if not actor:
         return T.SYSTEM
-    match = re.match(r"^(?:telegram|zalo_bot|cli):(\S+)(?: \((.*)\)| (.+))?$", actor)
+    match = re.match(r"^(?:telegram|zalo_bot):(\S+)(?: \((.*)\)| (.+))?$", actor)
     if match:
         return match.group(2) or match.group(3) or match.group(1)
     if actor.startswith("rule") or actor == "auto":
