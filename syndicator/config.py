@@ -204,6 +204,9 @@ class ApprovalSettings(_Strict):
     urgent_keywords: list[str] = ["thiên tai", "bão", "lũ", "dịch bệnh", "khẩn cấp"]
     urgent_remind_after: Duration = timedelta(minutes=20)
     send_interval: Duration = timedelta(seconds=1)  # at most one message per this to a chat
+    # Telegram: about 20 new messages per minute per group (api-notes 3.8, PTB FloodLimit)
+    group_limit: int = Field(default=20, ge=1, le=100)
+    group_window: Duration = timedelta(minutes=1)
     poll_timeout: int = Field(default=10, ge=0, le=50)  # getUpdates long-poll seconds
     heartbeat: str | None = Field(  # "08:00": a daily heartbeat to the admin chat; off when unset
         default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$"

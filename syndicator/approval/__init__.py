@@ -10,11 +10,16 @@ Design, in one place:
 - State lives in the database (storage/approval.py + the posts table): preview message ids,
   forced-reply prompts, the alert cursor. Buttons carry only ASCII + DB ids (handlers.py), so
   any bot instance on the same database handles any old message.
-- Decisions are storage.decide(): atomic compare-and-set with an audit row; the publisher
-  starts only from that state change, so a re-delivered tap cannot publish twice.
+- Decisions go through decisions.Decisions (the same core as the CLI and the Zalo bot):
+  a compare-and-set bound to the payload hashes the person saw, with an audit row; the
+  publisher starts only from that state change, so a re-delivered tap cannot publish twice.
+- Buttons (buttons.py) carry the revision their preview showed and are checked against the
+  message they are on.
 - Preview (preview.py): one message per article; photo+caption only when all fits, else text
   with the image as link preview. Edits (edits.py): one field per channel, re-validated.
-- Sends go through a per-chat queue (sendqueue.py): ~1 message per send_interval, 429 waited.
+- Sends go through a per-chat queue (sendqueue.py): ~1 message per send_interval, at most
+  group_limit per group_window to a group, 429 waited. A send without an answer is re-sent
+  at most once and its lost copy found (unconfirmed.py).
 - Alerts (alerts.py) come from the audit trail since a stored cursor.
 """
 

@@ -22,7 +22,7 @@ from telegram import (
     LinkPreviewOptions,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -36,6 +36,7 @@ from telegram.ext import (
 from syndicator.approval import heartbeat
 from syndicator.approval import texts as T
 from syndicator.approval.alerts import Alerts
+from syndicator.approval.decisions import Actor, Decisions
 from syndicator.approval.edits import EditRule, default_rules
 from syndicator.approval.preview import (
     CAPTION_MAX,
@@ -48,6 +49,7 @@ from syndicator.approval.preview import (
 )
 from syndicator.approval.reminders import Reminders, is_urgent
 from syndicator.approval.sendqueue import BULK, URGENT, SendQueue
+from syndicator.approval.unconfirmed import Unconfirmed
 from syndicator.config import Settings
 from syndicator.storage import PostRecord, Storage
 
@@ -69,6 +71,13 @@ def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
             for row in keyboard
         ]
     )
+
+
+def link_preview(image: str | None) -> LinkPreviewOptions:
+    """The article image as the link preview of a text preview, or none."""
+    if image:
+        return LinkPreviewOptions(url=image, prefer_large_media=True, show_above_text=True)
+    return LinkPreviewOptions(is_disabled=True)
 
 
 def not_modified(exc: BadRequest) -> bool:
@@ -98,15 +107,37 @@ class ApprovalBot:
         self.admin_chat_id: int = cfg.alert_chat_id or cfg.chat_id
         self.admins = set(cfg.admins)
         self.approvers = set(cfg.approvers) | self.admins  # admins may decide too
-        self.queue = SendQueue(cfg.send_interval.total_seconds())
+        self.queue = SendQueue(
+            cfg.send_interval.total_seconds(), group_limit=cfg.group_limit,
+            group_window=cfg.group_window.total_seconds(),
+        )  # fmt: skip
         self.menus: dict[int, str] = {}  # article id -> sub-keyboard shown (transient)
         self._shown: dict[tuple[int, int], tuple[str, Keyboard]] = {}  # skip identical edits
         self._sending: set[int] = set()  # articles whose preview is queued
         self._preview_failures: dict[int, tuple[int, datetime]] = {}  # id -> (count, retry at)
+        self.decisions = Decisions(
+            storage, is_approver=self._is_approver, is_admin=self._is_admin,
+            edit_rules=self.rules, kinds=self.kinds, listeners=[self.refresh],
+        )  # fmt: skip
+        self.unconfirmed = Unconfirmed(self)
         self.alerts = Alerts(self)
         self.reminders = Reminders(self)
         self.app = self._build_application()
         self._started = False
+
+    def _is_approver(self, actor: Actor) -> bool:
+        return (
+            actor.surface == "telegram"
+            and actor.user_id.isdigit()
+            and (int(actor.user_id) in self.approvers)
+        )
+
+    def _is_admin(self, actor: Actor) -> bool:
+        return (
+            actor.surface == "telegram"
+            and actor.user_id.isdigit()
+            and (int(actor.user_id) in self.admins)
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -209,7 +240,7 @@ class ApprovalBot:
             if article_id in self._sending:
                 continue
             failures, retry_at = self._preview_failures.get(article_id, (0, now))
-            if retry_at > now:
+            if retry_at > now or not self.unconfirmed.may_send(article_id, now):
                 continue  # Telegram refused it recently: back off instead of retrying each tick
             self._sending.add(article_id)
 
@@ -217,6 +248,8 @@ class ApprovalBot:
                 try:
                     await self._send_preview(article_id)
                     self._preview_failures.pop(article_id, None)
+                except RetryAfter:
+                    raise  # not a failure: the queue waits as told and runs the job again
                 except Exception as exc:
                     self._preview_failed(article_id, failures + 1, exc)
                     raise
@@ -248,43 +281,50 @@ class ApprovalBot:
         bot, photo = self.app.bot, wants_photo(data)
         rendered = render(data, limit=CAPTION_MAX if photo else TEXT_MAX, photo=photo)
         message = None
-        if photo:
-            try:
-                message = await bot.send_photo(
-                    self.chat_id, data.article.image_url or "", caption=rendered.html,
-                    parse_mode=ParseMode.HTML, reply_markup=markup(rendered.keyboard),
+        try:
+            if photo:
+                try:
+                    message = await bot.send_photo(
+                        self.chat_id, data.article.image_url or "", caption=rendered.html,
+                        parse_mode=ParseMode.HTML, reply_markup=markup(rendered.keyboard),
+                    )  # fmt: skip
+                except BadRequest as exc:  # Telegram could not fetch the image: text instead
+                    log.warning("preview_photo_failed", article=article_id, error=str(exc))
+                    photo = False
+                    rendered = render(data, limit=TEXT_MAX)
+            if message is None:
+                message = await bot.send_message(
+                    self.chat_id, rendered.html, parse_mode=ParseMode.HTML,
+                    reply_markup=markup(rendered.keyboard),
+                    link_preview_options=link_preview(data.article.image_url),
                 )  # fmt: skip
-            except BadRequest as exc:  # Telegram could not fetch the image: text instead
-                log.warning("preview_photo_failed", article=article_id, error=str(exc))
-                photo = False
-                rendered = render(data, limit=TEXT_MAX)
-        if message is None:
-            image = data.article.image_url
-            preview = (
-                LinkPreviewOptions(url=image, prefer_large_media=True, show_above_text=True)
-                if image
-                else LinkPreviewOptions(is_disabled=True)
-            )
-            message = await bot.send_message(
-                self.chat_id, rendered.html, parse_mode=ParseMode.HTML,
-                reply_markup=markup(rendered.keyboard), link_preview_options=preview,
-            )  # fmt: skip
+        except NetworkError as exc:
+            if isinstance(exc, BadRequest):
+                raise  # refused: nothing was delivered, the usual back-off applies
+            # Timed out or dropped: it may have been delivered. Never re-send blindly.
+            self.unconfirmed.lost(article_id, self.chat_id, rendered.keyboard, photo, exc)
+            return
+        self.unconfirmed.saw(self.chat_id, message.message_id)
         self.storage.record_preview(
             article_id, self.chat_id, message.message_id, has_photo=photo, now=self.clock()
         )
         self._shown[(self.chat_id, message.message_id)] = (rendered.html, rendered.keyboard)
+        await self.unconfirmed.sent(article_id, self.chat_id, message.message_id)
         log.info("preview_sent", article=article_id, message=message.message_id, photo=photo)
 
-    def refresh(self, article_id: int, *, priority: int = URGENT) -> None:
-        """Queue an edit of every preview of the article to its current state."""
+    def refresh(self, article_id: int, *, priority: int = URGENT, force: bool = False) -> None:
+        """Queue an edit of every preview of the article to its current state; `force` when
+        the chat may show something else than we last sent (a stale tap, an adopted message)."""
         for preview in self.storage.previews_of(article_id):
+            if force:
+                self._shown.pop((preview.chat_id, preview.message_id), None)
 
             async def job(chat: int = preview.chat_id, msg: int = preview.message_id) -> None:
                 await self._edit_preview(article_id, chat, msg)
 
             self.queue.submit(
                 preview.chat_id, job, priority=priority,
-                key=f"refresh:{preview.chat_id}:{preview.message_id}",
+                key=f"refresh:{preview.chat_id}:{preview.message_id}", idempotent=True,
             )  # fmt: skip
 
     async def _edit_preview(self, article_id: int, chat_id: int, message_id: int) -> None:
@@ -307,13 +347,10 @@ class ApprovalBot:
                     reply_markup=keyboard,
                 )  # fmt: skip
             else:
-                image = data.article.image_url
                 await bot.edit_message_text(
                     rendered.html, chat_id, message_id, parse_mode=ParseMode.HTML,
                     reply_markup=keyboard,
-                    link_preview_options=LinkPreviewOptions(
-                        url=image, prefer_large_media=True, show_above_text=True
-                    ) if image else LinkPreviewOptions(is_disabled=True),
+                    link_preview_options=link_preview(data.article.image_url),
                 )  # fmt: skip
         except BadRequest as exc:
             if not not_modified(exc):
@@ -347,9 +384,10 @@ class ApprovalBot:
                 chat_id, text[:TEXT_MAX], parse_mode=ParseMode.HTML if html else None,
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True)
                 if reply_to else None,
-                reply_markup=ForceReply() if force_reply else None,
+                reply_markup=ForceReply(selective=True) if force_reply else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )  # fmt: skip
+            self.unconfirmed.saw(chat_id, message.message_id)
             if on_sent is not None:
                 on_sent(message.message_id)
 

@@ -13,7 +13,8 @@ from telegram.ext import ContextTypes
 
 from syndicator.approval import texts as T
 from syndicator.approval.bot import ApprovalBot
-from syndicator.approval.handlers import actor, bot_of
+from syndicator.approval.decisions import Action, Request
+from syndicator.approval.handlers import actor, actor_of, bot_of
 from syndicator.approval.preview import OPEN, clip, local_time
 from syndicator.approval.reminders import age_text, is_urgent
 from syndicator.storage.channels import ACTIVE, NEEDS_CREDENTIALS, PAUSED
@@ -204,16 +205,13 @@ async def cmd_retry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if record is None:
         await _reply(update, context, T.RETRY_NOT_FOUND.format(post=post_id))
         return
-    moved = bot.storage.decide(
-        [post_id], S.APPROVED, actor=actor(user), now=bot.clock(),
-        allowed_from=(S.FAILED, S.NEEDS_HUMAN), data={"via": "telegram", "retry": True},
-    )  # fmt: skip
-    if not moved:
+    request = Request(Action.RETRY, record.article_id, channel=record.channel)
+    result = bot.decisions.apply(request, actor_of(user), bot.clock())
+    if result.status == "nothing":
         status = T.STATUS[record.status].split("{")[0].strip()
         await _reply(update, context, T.RETRY_NOT_FAILED.format(post=post_id, status=status))
         return
-    bot.refresh(record.article_id)
-    await _reply(update, context, T.RETRY_DONE.format(post=post_id, channel=record.channel))
+    await _reply(update, context, result.message)
 
 
 __all__ = ["UTC", "cmd_help", "cmd_pause", "cmd_pending", "cmd_resume", "cmd_retry",

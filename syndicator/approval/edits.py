@@ -34,6 +34,10 @@ class EditRule:
     field: Callable[[dict[str, Any]], str]  # which payload key the edit replaces
     preview: Callable[[dict[str, Any]], str]  # the rebuilt preview_text
     one_line: bool = False
+    # Whether the edited text must carry the article's URL: Facebook reconcile finds a post by
+    # the article URL (in the link attachment or in the message, issue 9 point 4), so a photo
+    # caption without it could never be matched after an unknown outcome.
+    needs_url: Callable[[dict[str, Any]], bool] = lambda _payload: False
 
 
 def _facebook_field(payload: dict[str, Any]) -> str:
@@ -59,7 +63,12 @@ def default_rules() -> dict[str, EditRule]:
     from channels.zalo_render import preview as zalo_preview
 
     return {
-        "facebook_page": EditRule(MESSAGE_MAX, _facebook_field, _facebook_preview),
+        "facebook_page": EditRule(
+            MESSAGE_MAX,
+            _facebook_field,
+            _facebook_preview,
+            needs_url=lambda payload: not payload.get("link"),
+        ),
         "zalo_oa": EditRule(DESCRIPTION_MAX, lambda _p: "description", zalo_preview, one_line=True),
     }
 
@@ -75,10 +84,21 @@ def field_of(rule: EditRule, record: PostRecord) -> str:
 
 def apply_edit(record: PostRecord, rule: EditRule, text: str) -> Post:
     """The edited post: one field replaced, preview rebuilt; raises EditError when invalid."""
+    return edit_keeping(record, rule, text, None)[0]
+
+
+def edit_keeping(
+    record: PostRecord, rule: EditRule, text: str, url: str | None
+) -> tuple[Post, bool]:
+    """Like apply_edit, and when the rule needs the article `url` in the text and the editor
+    removed it, put it back at the end. Returns (post, whether the URL was put back)."""
     value = clean(text, one_line=rule.one_line)
     if not value:
         raise EditError("empty")
+    restored = url is not None and rule.needs_url(record.payload) and url not in value
+    if restored:
+        value = f"{value}\n\n{url}"
     if len(value) > rule.limit:
         raise EditError("too_long", len(value), rule.limit)
     payload = {**record.payload, rule.field(record.payload): value}
-    return replace(record.post, payload=payload, preview_text=rule.preview(payload))
+    return replace(record.post, payload=payload, preview_text=rule.preview(payload)), restored

@@ -1,41 +1,46 @@
-"""Button taps and forced replies: authorise, decide atomically, answer, then refresh.
+"""Button taps and forced replies: parse, bind to the message, let Decisions decide, answer.
 
-Callback data is short ASCII keyed by database ids (never article text), at most ~20 bytes:
-  ap:<article>        approve every open post        tg:<post>        channel on/off
-  em:<article>        edit menu (several channels)   ed:<post>        edit one post's text
-  sc:<article>        schedule menu                  sp:<article>:<1h|3h|7am|ask>
-  rj:<article>        reject menu                    rn:<article>     reject now
-  rr:<article>        reject with a reason           bk:<article>     back to the main buttons
-Every decision is storage.decide(), a compare-and-set on "still open" that appends its audit
-row, so a double tap, a second editor or a re-delivered update cannot decide twice.
+Callback data is described in buttons.py (short ASCII: action, DB id, the revision the preview
+showed). Before anything is decided a tap is bound to what the person saw:
+- the message it came from must be a stored preview of that same article (or, for a message
+  the bot sent but never learned the id of, one whose own keyboard names only that article:
+  see `_adopt`); `ap:7` tapped on article 8's message is refused and audited;
+- its revision must match the posts' current payloads, else Decisions answers «Nội dung đã
+  thay đổi…» and the preview is refreshed; old buttons without a revision: see buttons.py.
+Every decision goes through Decisions.apply (decisions.py), the same core as the CLI.
 """
 
 from __future__ import annotations
 
-import re
+import html
+import json
 from datetime import datetime
 
 import structlog
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from syndicator.approval import buttons as B
 from syndicator.approval import texts as T
 from syndicator.approval.bot import ApprovalBot
-from syndicator.approval.edits import EditError, apply_edit
-from syndicator.approval.preview import OPEN, actor_name, is_open, local_time
-from syndicator.approval.when import PRESETS, parse_when, preset_time
-from syndicator.storage import PostRecord
-from syndicator.types import PostStatus
+from syndicator.approval.decisions import Action, Actor, Request, Result, done_by
+from syndicator.approval.preview import is_open
+from syndicator.approval.when import preset_time
+from syndicator.storage.approval import Prompt
 
-S = PostStatus
 log = structlog.get_logger("syndicator.approval.handlers")
-DATA = re.compile(r"^(ap|tg|em|ed|sc|sp|rj|rn|rr|bk):(\d{1,18})(?::([a-z0-9]{1,8}))?$")
+ASKED = "prompt_asked:{id}"  # approval value: the revision a prompt was asked on, the asker
+
+
+def actor_of(user: User) -> Actor:
+    """The Decisions actor for a Telegram user: authorisation uses the numeric id only."""
+    return Actor("telegram", str(user.id), user.full_name)
 
 
 def actor(user: User) -> str:
-    """The audit actor: the Telegram user id (what authorisation uses) and the display name."""
-    return f"telegram:{user.id} ({user.full_name})"
+    """The audit actor label (kept for the command handlers)."""
+    return actor_of(user).label
 
 
 def bot_of(context: ContextTypes.DEFAULT_TYPE) -> ApprovalBot:
@@ -51,16 +56,6 @@ async def answer(query: CallbackQuery, text: str = "", alert: bool = False) -> N
         log.info("callback_answer_failed", error=str(exc))
 
 
-def done_by(posts: list[PostRecord]) -> str:
-    """'Đã được xử lý bởi … lúc …' from the latest human decision on the article."""
-    decided = [p for p in posts if p.decided_at and p.status not in (*OPEN, S.SKIPPED)]
-    if not decided:
-        return T.ANS_DONE
-    last = max(decided, key=lambda p: p.decided_at or datetime.min)
-    assert last.decided_at is not None
-    return T.ANS_DONE_BY.format(who=actor_name(last.decided_by), when=local_time(last.decided_at))
-
-
 async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button press on a preview."""
     query = update.callback_query
@@ -68,142 +63,184 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     bot = bot_of(context)
     chat_id = query.message.chat.id if query.message else None
-    if chat_id not in (bot.chat_id, bot.admin_chat_id):
+    if chat_id not in (bot.chat_id, bot.admin_chat_id) or query.message is None:
         await answer(query)  # another chat: ignored, but the spinner must stop
         return
-    match = DATA.match(query.data or "")
-    if match is None:
+    button = B.parse(query.data)
+    if button is None:
         await answer(query, T.ANS_UNKNOWN)
         return
-    user = query.from_user
-    if user.id not in bot.approvers:
-        await answer(query, T.ANS_REFUSED, alert=True)
-        bot.storage.record_event(
-            "approval.refused", actor=actor(user), subject=f"telegram:{chat_id}",
-            data={"callback": query.data, "user_id": user.id, "chat_id": chat_id},
-            now=bot.clock(),
-        )  # fmt: skip
+    who, now = actor_of(query.from_user), bot.clock()
+    if not bot.decisions.allowed(Action.APPROVE, who):
+        result = bot.decisions.refuse(
+            who, f"telegram:{chat_id}", now, T.ANS_REFUSED, callback=query.data, chat_id=chat_id
+        )
+        await answer(query, result.message, alert=True)
         return
-    action, number, extra = match.group(1), int(match.group(2)), match.group(3)
-    if action in ("tg", "ed"):
-        record = bot.storage.get_post(number)
-        if record is None:
-            await answer(query, T.ANS_UNKNOWN)
-            return
-        article_id = record.article_id
-    else:
-        article_id = number
+    article_id = _article_of(bot, button)
+    if article_id is None:
+        await answer(query, T.ANS_UNKNOWN)
+        return
+    if not _bound(bot, query, article_id):
+        bot.decisions.refuse(
+            who, f"article:{article_id}", now, T.ANS_WRONG_MESSAGE, callback=query.data,
+            chat_id=chat_id, message_id=query.message.message_id, reason="other_message",
+        )  # fmt: skip
+        await answer(query, T.ANS_WRONG_MESSAGE, alert=True)
+        return
     posts = bot.storage.list_posts(article_id=article_id)
     if not is_open(posts) or any(p.state == "closed" for p in bot.storage.previews_of(article_id)):
         await answer(query, done_by(posts))
         bot.refresh(article_id)  # a stale message (e.g. missed edit) gets its stamp now
         return
-    text = await _act(bot, query, action, number, extra, article_id, posts)
+    if button.revision is None and B.needs_revision(button):
+        await answer(query, T.ANS_OLD_BUTTON, alert=True)
+        bot.refresh(article_id, force=True)
+        return
+    text = await _act(bot, query, button, article_id, who, now)
     await answer(query, text)
     bot.refresh(article_id)
 
 
+def _article_of(bot: ApprovalBot, button: B.Button) -> int | None:
+    if button.action not in B.POST_ACTIONS:
+        return button.number
+    record = bot.storage.get_post(button.number)
+    return record.article_id if record else None
+
+
+def _bound(bot: ApprovalBot, query: CallbackQuery, article_id: int) -> bool:
+    """Is the tapped message a preview of `article_id`? Unknown messages may be adopted."""
+    message = query.message
+    assert message is not None
+    preview = bot.storage.find_preview(message.chat.id, message.message_id)
+    if preview is not None:
+        return preview.article_id == article_id
+    return isinstance(message, Message) and _adopt(bot, message, article_id)
+
+
+def _adopt(bot: ApprovalBot, message: Message, article_id: int) -> bool:
+    """A preview whose sendMessage timed out after Telegram delivered it has buttons but no
+    stored id. Only this bot can put its buttons on a message, so a message whose every button
+    names this article (or its posts) is one of its previews: store it, and from now on every
+    refresh and decision edits it too."""
+    markup = message.reply_markup
+    datas = [b.callback_data for row in (markup.inline_keyboard if markup else ()) for b in row]
+    if not datas:
+        return False
+    post_ids = {p.id for p in bot.storage.list_posts(article_id=article_id)}
+    for raw in datas:
+        parsed = B.parse(raw if isinstance(raw, str) else None)
+        if parsed is None:
+            return False
+        number_ok = (
+            parsed.number in post_ids if parsed.action in B.POST_ACTIONS
+            else parsed.number == article_id
+        )  # fmt: skip
+        if not number_ok:
+            return False
+    bot.storage.record_preview(
+        article_id, message.chat.id, message.message_id, has_photo=bool(message.photo),
+        now=bot.clock(),
+    )  # fmt: skip
+    log.warning("preview_adopted", article=article_id, message=message.message_id)
+    return True
+
+
 async def _act(
-    bot: ApprovalBot, query: CallbackQuery, action: str, number: int, extra: str | None,
-    article_id: int, posts: list[PostRecord],
+    bot: ApprovalBot, query: CallbackQuery, button: B.Button, article_id: int, who: Actor,
+    now: datetime,
 ) -> str:  # fmt: skip
     """Do what the button says; return the answer to show the editor."""
-    user, now = query.from_user, bot.clock()
-    who, open_ids = actor(user), [p.id for p in posts if p.status in OPEN]
-    data = {"telegram_user": user.id, "via": "telegram"}
+    action, rev = button.action, button.revision
     menus = {"em": "edit", "sc": "schedule", "rj": "reject", "bk": "main"}
     if action in menus:
         bot.menus[article_id] = menus[action]
         return T.ANS_OK
+    if action in ("ed", "rr") or (action == "sp" and button.extra == "ask"):
+        return _ask(bot, query, button, article_id, who, now)
     if action == "ap":
-        if not open_ids:
-            return T.ANS_NOTHING_ON
-        moved = bot.storage.decide(open_ids, S.APPROVED, actor=who, now=now, data=data)
-        return T.ANS_APPROVED if moved else done_by(bot.storage.list_posts(article_id=article_id))
-    if action == "tg":
-        record = next(p for p in posts if p.id == number)
-        label = T.KIND_NAMES.get(bot.kinds.get(record.channel, ""), record.channel)
-        if record.status in OPEN:
-            moved = bot.storage.decide([number], S.SKIPPED, actor=who, now=now, data=data)
-            return T.ANS_CHANNEL_OFF.format(label=label) if moved else T.ANS_DONE
-        back = (
-            S.HELD
-            if any(p.status == S.HELD for p in posts) or _held(bot, article_id)
-            else S.PENDING
-        )
-        moved = bot.storage.decide(
-            [number], back, actor=who, now=now, allowed_from=(S.SKIPPED,), data=data
-        )
-        return T.ANS_CHANNEL_ON.format(label=label) if moved else T.ANS_DONE
-    if action == "sp" and extra in PRESETS:
-        if not open_ids:
-            return T.ANS_NOTHING_ON
-        when = preset_time(extra, now)
-        return _schedule(bot, open_ids, when, who, now, article_id)
-    if action in ("ed", "rr") or (action == "sp" and extra == "ask"):
-        return _ask(bot, query, action, number, article_id)
-    if action == "rn":
-        moved = bot.storage.decide(open_ids, S.REJECTED, actor=who, now=now, data=data)
+        request = Request(Action.APPROVE, article_id, revision=rev)
+    elif action == "tg":
+        record = bot.storage.get_post(button.number)
+        assert record is not None
+        skip = record.status != "skipped"
+        request = Request(
+            Action.SKIP if skip else Action.UNSKIP, article_id, channel=record.channel,
+            revision=rev,
+        )  # fmt: skip
+    elif action == "sp":
+        when = preset_time(button.extra or "", now)
+        request = Request(Action.SCHEDULE, article_id, when=when, revision=rev)
+    elif action == "rn":
+        request = Request(Action.REJECT, article_id, revision=rev)
+    else:
+        return T.ANS_UNKNOWN
+    result = bot.decisions.apply(request, who, now)
+    if result.status == "done" and action in ("sp", "rn"):
         bot.menus.pop(article_id, None)
-        return T.ANS_REJECTED if moved else done_by(bot.storage.list_posts(article_id=article_id))
-    return T.ANS_UNKNOWN
+    if result.status == "stale":
+        bot.refresh(article_id, force=True)
+    return result.message
 
 
-def _held(bot: ApprovalBot, article_id: int) -> bool:
-    article = bot.storage.get_article(article_id)
-    return bool(article and article.held)
-
-
-def _schedule(
-    bot: ApprovalBot, post_ids: list[int], when: datetime, who: str, now: datetime, article_id: int
-) -> str:
-    moved = bot.storage.decide(
-        post_ids, S.SCHEDULED, actor=who, now=now, scheduled_for=when,
-        data={"via": "telegram"},
-    )  # fmt: skip
-    bot.menus.pop(article_id, None)
-    if moved:
-        return T.ANS_SCHEDULED.format(when=local_time(when))
-    return done_by(bot.storage.list_posts(article_id=article_id))
-
-
-def _ask(bot: ApprovalBot, query: CallbackQuery, action: str, number: int, article_id: int) -> str:
-    """Send a forced-reply question; the prompt is stored once sent, so it survives restarts."""
+def _ask(
+    bot: ApprovalBot, query: CallbackQuery, button: B.Button, article_id: int, who: Actor,
+    now: datetime,
+) -> str:  # fmt: skip
+    """Send a forced-reply question to the person who tapped; the prompt (with the revision
+    it was asked on) is stored once sent, so it survives restarts."""
+    posts = bot.storage.list_posts(article_id=article_id)
+    if button.revision != B.revision(posts):
+        bot.refresh(article_id, force=True)
+        return T.ANS_STALE
     user, chat_id = query.from_user, query.message.chat.id if query.message else bot.chat_id
     preview_id = query.message.message_id if query.message else None
-    name = user.full_name
-    if action == "ed":
-        record = bot.storage.get_post(number)
-        rule = bot.rules.get(bot.kinds.get(record.channel, "")) if record else None
-        if record is None or record.status not in OPEN:
+    # ForceReply(selective=True) shows the reply box only to users @mentioned in the text (and
+    # the sender of the replied-to message, here the bot): Bot API "ForceReply". So the prompt
+    # mentions the person by id, and on_reply refuses anybody else's answer anyway.
+    mention = f'<a href="tg://user?id={user.id}">{html.escape(user.full_name)}</a>'
+    if button.action == "ed":
+        record = next((p for p in posts if p.id == button.number), None)
+        if record is None or record.status not in ("pending", "held"):
             return T.ANS_DONE
-        label = T.KIND_NAMES.get(bot.kinds.get(record.channel, ""), record.channel)
+        kind = bot.kinds.get(record.channel, "")
+        label, rule = T.KIND_NAMES.get(kind, record.channel), bot.rules.get(kind)
         if rule is None:
             return T.EDIT_NOT_SUPPORTED.format(label=label)
         field = rule.field(record.payload)
-        current = str(record.payload.get(field, ""))[:3000]
         text = T.PROMPT_EDIT.format(
-            who=name, label=label, field=T.FIELD_NAMES.get(field, field), limit=rule.limit,
-            article=article_id, current=current,
+            who=mention, label=html.escape(label), field=T.FIELD_NAMES.get(field, field),
+            limit=rule.limit, article=article_id,
+            current=html.escape(str(record.payload.get(field, ""))[:3000]),
         )  # fmt: skip
-        kind, post_id = "edit", record.id
-    elif action == "rr":
-        text, kind, post_id = T.PROMPT_REJECT.format(who=name, article=article_id), "reject", None
+        action, post_id = "edit", record.id
+    elif button.action == "rr":
+        text = T.PROMPT_REJECT.format(who=mention, article=article_id)
+        action, post_id = "reject", None
     else:
-        text, kind, post_id = (
-            T.PROMPT_SCHEDULE.format(who=name, article=article_id),
-            "schedule",
-            None,
-        )
+        text = T.PROMPT_SCHEDULE.format(who=mention, article=article_id)
+        action, post_id = "schedule", None
+    asked = json.dumps({"revision": button.revision, "name": user.full_name}, ensure_ascii=False)
 
     def remember(message_id: int) -> None:
-        bot.storage.add_prompt(
-            chat_id, message_id, user_id=user.id, action=kind, article_id=article_id,
+        prompt = bot.storage.add_prompt(
+            chat_id, message_id, user_id=user.id, action=action, article_id=article_id,
             post_id=post_id, now=bot.clock(),
         )  # fmt: skip
+        bot.storage.set_value(ASKED.format(id=prompt.id), asked, bot.clock())
 
-    bot.say(chat_id, text, reply_to=preview_id, force_reply=True, on_sent=remember)
+    bot.say(chat_id, text, reply_to=preview_id, html=True, force_reply=True, on_sent=remember)
     return T.ANS_REPLY_PROMPT
+
+
+def _asked(bot: ApprovalBot, prompt: Prompt) -> dict[str, str | None]:
+    """What was stored when the prompt was sent: the revision and the asker's name."""
+    try:
+        value = json.loads(bot.storage.get_value(ASKED.format(id=prompt.id)) or "{}")
+    except ValueError:
+        value = {}
+    return value if isinstance(value, dict) else {}
 
 
 async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -215,62 +252,55 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     prompt = bot.storage.find_prompt(message.chat.id, message.reply_to_message.message_id)
     if prompt is None or prompt.state != "open":
         return
-    user, now, text = message.from_user, bot.clock(), (message.text or "").strip()
-    if user.id not in bot.approvers:
-        bot.storage.record_event(
-            "approval.refused", actor=actor(user), subject=f"article:{prompt.article_id}",
-            data={"prompt": prompt.action, "user_id": user.id}, now=now,
-        )  # fmt: skip
+    who, now, text = actor_of(message.from_user), bot.clock(), (message.text or "").strip()
+    subject = f"article:{prompt.article_id}"
+    if not bot.decisions.allowed(Action.APPROVE, who):
+        bot.decisions.refuse(who, subject, now, T.ANS_REFUSED, prompt=prompt.action)
         bot.say(message.chat.id, T.ANS_REFUSED, reply_to=message.message_id)
         return
-    reply = _answer_prompt(bot, prompt, actor(user), text, now)
-    if reply is not None:
-        bot.say(message.chat.id, reply, reply_to=message.message_id)
-    bot.refresh(prompt.article_id)
+    if message.from_user.id != prompt.user_id:
+        # Only the person who asked may answer (issue 9 point 8): otherwise the edit would be
+        # recorded under someone who never chose to make it.
+        owner = _prompt_owner(bot, prompt)
+        bot.decisions.refuse(
+            who, subject, now, T.NOT_YOUR_PROMPT, prompt=prompt.action,
+            owner=prompt.user_id, reason="not_prompt_owner",
+        )  # fmt: skip
+        bot.say(message.chat.id, T.NOT_YOUR_PROMPT.format(who=owner), reply_to=message.message_id)
+        return
+    if not bot.storage.close_prompt(prompt.id, now):
+        return  # a re-delivered update: the first one was handled
+    result = _answer_prompt(bot, prompt, who, text, now)
+    if result.status == "invalid":
+        bot.storage.reopen_prompt(prompt.id, now)  # the person may reply again
+    else:
+        bot.storage.delete_values([ASKED.format(id=prompt.id)])
+        bot.menus.pop(prompt.article_id, None)  # back to the main buttons, showing the new text
+    bot.say(message.chat.id, result.message, reply_to=message.message_id)
+    bot.refresh(prompt.article_id, force=result.status == "stale")
 
 
-def _answer_prompt(bot: ApprovalBot, prompt, who: str, text: str, now: datetime) -> str | None:
-    """Apply the reply; a message for the editor (None when a re-delivery was ignored)."""
-    posts = bot.storage.list_posts(article_id=prompt.article_id)
-    open_ids = [p.id for p in posts if p.status in OPEN]
+def _prompt_owner(bot: ApprovalBot, prompt: Prompt) -> str:
+    return str(_asked(bot, prompt).get("name") or prompt.user_id)
+
+
+def _answer_prompt(
+    bot: ApprovalBot, prompt: Prompt, who: Actor, text: str, now: datetime
+) -> Result:
+    """Turn the reply into a Decisions request and apply it."""
+    from syndicator.approval.when import parse_when
+
+    rev = _asked(bot, prompt).get("revision") or None
     if prompt.action == "edit":
-        record = next((p for p in posts if p.id == prompt.post_id), None)
-        if record is None or record.status not in OPEN:
-            bot.storage.close_prompt(prompt.id, now)
-            return T.TOO_LATE.format(article=prompt.article_id, status=_status_of(record))
-        label = T.KIND_NAMES.get(bot.kinds.get(record.channel, ""), record.channel)
-        try:
-            edited = apply_edit(record, bot.rules[bot.kinds.get(record.channel, "")], text)
-        except EditError as exc:
-            if exc.reason == "empty":
-                return T.EDIT_EMPTY
-            return T.EDIT_TOO_LONG.format(length=exc.length, limit=exc.limit, label=label)
-        if not bot.storage.close_prompt(prompt.id, now):
-            return None
-        if bot.storage.edit_post(record.id, edited, actor=who, now=now) is None:
-            return T.TOO_LATE.format(article=prompt.article_id, status="")
-        return T.EDIT_SAVED.format(label=label, article=prompt.article_id)
-    if prompt.action == "schedule":
+        record = bot.storage.get_post(prompt.post_id or 0)
+        channel = record.channel if record else None
+        request = Request(Action.EDIT, prompt.article_id, channel=channel, text=text, revision=rev)
+    elif prompt.action == "schedule":
         try:
             when = parse_when(text, now)
         except ValueError:
-            return T.TIME_INVALID.format(text=text[:50])
-        if when <= now:
-            return T.TIME_PAST.format(when=local_time(when))
-        if not bot.storage.close_prompt(prompt.id, now):
-            return None
-        return _schedule(bot, open_ids, when, who, now, prompt.article_id)
-    if not bot.storage.close_prompt(prompt.id, now):  # reject with a reason
-        return None
-    moved = bot.storage.decide(
-        open_ids, S.REJECTED, actor=who, now=now, reason=text[:1000] or None,
-        data={"via": "telegram"},
-    )  # fmt: skip
-    bot.menus.pop(prompt.article_id, None)
-    return (
-        T.ANS_REJECTED if moved else done_by(bot.storage.list_posts(article_id=prompt.article_id))
-    )
-
-
-def _status_of(record: PostRecord | None) -> str:
-    return T.STATUS[record.status].split("{")[0].strip() if record else ""
+            return Result("invalid", T.TIME_INVALID.format(text=text[:50]), ())
+        request = Request(Action.SCHEDULE, prompt.article_id, when=when, revision=rev)
+    else:
+        request = Request(Action.REJECT, prompt.article_id, text=text, revision=rev)
+    return bot.decisions.apply(request, who, now)

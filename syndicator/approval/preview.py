@@ -20,6 +20,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from syndicator.approval import texts as T
+from syndicator.approval.buttons import data as button
+from syndicator.approval.buttons import revision
 from syndicator.storage.posts import PostRecord
 from syndicator.types import Article, Flag, PostStatus
 
@@ -68,12 +70,14 @@ def local_time(when: datetime) -> str:
 
 
 def actor_name(actor: str | None) -> str:
-    """'telegram:111 (Nguyễn Văn A)' → 'Nguyễn Văn A'; rules and the system get a word."""
+    """'telegram:111 Nguyễn Văn A' (decisions.Actor.label) → 'Nguyễn Văn A', and the same for
+    the older 'telegram:111 (Nguyễn Văn A)' stored before it; 'cli:root' stays as it is (staff
+    see it came from the command line); rules and the system get a word."""
     if not actor:
         return T.SYSTEM
-    match = re.match(r"^telegram:\d+ \((.*)\)$", actor)
+    match = re.match(r"^(?:telegram|zalo_bot):(\S+)(?: \((.*)\)| (.+))?$", actor)
     if match:
-        return match.group(1)
+        return match.group(2) or match.group(3) or match.group(1)
     if actor.startswith("rule") or actor == "auto":
         return T.RULE
     if actor.startswith("approval:"):
@@ -265,40 +269,51 @@ def _footer(data: PreviewInput) -> list[Block]:
 
 
 def keyboard(data: PreviewInput) -> Keyboard:
-    """Buttons while the article waits; none once it is decided. Data: short ASCII + DB ids."""
+    """Buttons while the article waits; none once it is decided. Data: buttons.data(), short
+    ASCII with DB ids and the revision of the texts this very preview shows."""
     if not is_open(data.posts, data.closed):
         return ()
-    aid = data.article.id
+    aid, rev = data.article.id, revision(data.posts)
+    assert aid is not None  # previews are built from stored articles only
     open_posts = [p for p in data.posts if p.status in OPEN]
     if data.menu == "edit" and open_posts:
-        edits = [((T.BTN_EDIT_CHANNEL.format(label=_label(data, p.channel)), f"ed:{p.id}"),)
+        edits = [((T.BTN_EDIT_CHANNEL.format(label=_label(data, p.channel)), button("ed", p.id, rev)),)
                  for p in open_posts]  # fmt: skip
-        return (*edits, ((T.BTN_BACK, f"bk:{aid}"),))
+        return (*edits, ((T.BTN_BACK, button("bk", aid, rev)),))
     if data.menu == "schedule" and open_posts:
         return (
-            ((T.BTN_IN_1H, f"sp:{aid}:1h"), (T.BTN_IN_3H, f"sp:{aid}:3h")),
-            ((T.BTN_TOMORROW_7, f"sp:{aid}:7am"), (T.BTN_ASK_TIME, f"sp:{aid}:ask")),
-            ((T.BTN_BACK, f"bk:{aid}"),),
+            (
+                (T.BTN_IN_1H, button("sp", aid, rev, "1h")),
+                (T.BTN_IN_3H, button("sp", aid, rev, "3h")),
+            ),
+            (
+                (T.BTN_TOMORROW_7, button("sp", aid, rev, "7am")),
+                (T.BTN_ASK_TIME, button("sp", aid, rev, "ask")),
+            ),
+            ((T.BTN_BACK, button("bk", aid, rev)),),
         )
     if data.menu == "reject":
         return (
-            ((T.BTN_REJECT_NOW, f"rn:{aid}"),),
-            ((T.BTN_REJECT_REASON, f"rr:{aid}"),),
-            ((T.BTN_BACK, f"bk:{aid}"),),
+            ((T.BTN_REJECT_NOW, button("rn", aid, rev)),),
+            ((T.BTN_REJECT_REASON, button("rr", aid, rev)),),
+            ((T.BTN_BACK, button("bk", aid, rev)),),
         )
     toggles = tuple(
         (
             (T.BTN_OFF if p.status == S.SKIPPED else T.BTN_ON).format(
                 label=_label(data, p.channel)
             ),
-            f"tg:{p.id}",
+            button("tg", p.id, rev),
         )
         for p in data.posts
         if p.status in OPEN or p.status == S.SKIPPED
     )
-    edit = f"ed:{open_posts[0].id}" if len(open_posts) == 1 else f"em:{aid}"
-    rows: list[tuple[tuple[str, str], ...]] = [((T.BTN_APPROVE, f"ap:{aid}"),)]
+    edit = button("ed", open_posts[0].id, rev) if len(open_posts) == 1 else button("em", aid, rev)
+    rows: list[tuple[tuple[str, str], ...]] = [((T.BTN_APPROVE, button("ap", aid, rev)),)]
     if toggles:
         rows.append(toggles)
-    rows.append(((T.BTN_EDIT, edit), (T.BTN_SCHEDULE, f"sc:{aid}"), (T.BTN_REJECT, f"rj:{aid}")))
+    rows.append(
+        ((T.BTN_EDIT, edit), (T.BTN_SCHEDULE, button("sc", aid, rev)),
+         (T.BTN_REJECT, button("rj", aid, rev)))
+    )  # fmt: skip
     return tuple(rows)

@@ -100,6 +100,26 @@ ANS_CHANNEL_ON = "Đã bật lại kênh {label}."
 ANS_NOTHING_ON = "Chưa bật kênh nào: hãy bật ít nhất một kênh trước khi duyệt."
 ANS_REPLY_PROMPT = "Hãy trả lời tin nhắn của bot."
 ANS_UNKNOWN = "Nút này không còn dùng được."
+ANS_STALE = "Nội dung đã thay đổi, vui lòng xem lại bản mới."
+ANS_OLD_BUTTON = (
+    "Nút này thuộc bản xem trước cũ. Bản xem trước đã được làm mới, vui lòng xem lại và bấm lại."
+)
+ANS_WRONG_MESSAGE = "Nút này không thuộc bài trên tin nhắn này nên không được thực hiện."
+ANS_NO_ARTICLE = "Không tìm thấy bài #{article}."
+ANS_NO_CHANNEL = "Bài #{article} không có kênh «{channel}»."
+ANS_NEED_TEXT = "Thiếu nội dung."
+ANS_NEED_TIME = "Thiếu thời điểm đăng."
+ANS_CHANNEL_ALREADY_OFF = "Kênh {label} đã tắt từ trước."
+ANS_CHANNEL_ALREADY_ON = "Kênh {label} đang bật."
+NOT_YOUR_PROMPT = (
+    "Xin lỗi, chỉ {who} (người đã yêu cầu) mới trả lời được câu hỏi này. "
+    "Nếu cần, hãy tự bấm nút trên bản xem trước."
+)
+URL_RESTORED = (
+    " Liên kết bài gốc đã được thêm lại vào cuối nội dung, để hệ thống luôn đối chiếu được "
+    "bài đăng trên Facebook."
+)
+RETRY_NONE = "Bài #{article} không có bài đăng lỗi nào cần đăng lại."
 ANS_OK = ""
 
 # -- forced-reply prompts and their outcomes --------------------------------------------------

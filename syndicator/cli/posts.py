@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from syndicator.approval.decisions import Action, Actor, Decisions, Request
 from syndicator.cli.common import Context, iso, print_jsonl, print_table, shorten
 from syndicator.errors import ConfigError, SyndicatorError
 from syndicator.storage import PostRecord
@@ -133,51 +134,64 @@ def render(ctx: Context) -> int:
     return int(_with_channels(ctx, work))
 
 
-def _targets(ctx: Context, raw: str) -> list[int]:
+def _targets(ctx: Context, raw: str) -> tuple[int, str | None]:
+    """(article id, channel or None for every open post) from "12"/"post:12" or "a7"/"article:7"."""
     text = raw.strip().lower()
     if text.startswith(("a", "article:")):
         number = text.removeprefix("article:").removeprefix("a")
         if not number.isdigit():
             raise ConfigError(f"{raw!r} is not an article id (e.g. a7)")
-        found = ctx.storage.list_posts(article_id=int(number))
-        if not found:
+        if not ctx.storage.list_posts(article_id=int(number)):
             raise ConfigError(f"article {number} has no posts (see `syndicator posts`)")
-        return [p.id for p in found]
+        return int(number), None
     number = text.removeprefix("post:").removeprefix("p")
     if not number.isdigit():
         raise ConfigError(f"{raw!r} is not a post id (e.g. 12) or an article id (e.g. a7)")
-    if ctx.storage.get_post(int(number)) is None:
+    record = ctx.storage.get_post(int(number))
+    if record is None:
         raise ConfigError(f"no post with id {number}")
-    return [int(number)]
+    return record.article_id, record.channel
 
 
-def _decide(ctx: Context, to: PostStatus, reason: str | None = None) -> int:
+def _decide(ctx: Context, action: Action, reason: str | None = None) -> int:
+    """Approve or reject through the same Decisions core as the bots (audited via=cli)."""
     import getpass
 
-    ids = _targets(ctx, ctx.args.id)
-    actor = f"cli:{getpass.getuser()}"
-    moved = ctx.storage.decide(ids, to, actor=actor, now=ctx.now, reason=reason)
-    moved_ids = {p.id for p in moved}
-    for post_id in ids:
+    article_id, channel = _targets(ctx, ctx.args.id)
+    before = {p.id: p for p in ctx.storage.list_posts(article_id=article_id)}
+    # Whoever can run the CLI on the server holds the database itself: the OS user is an
+    # approver by construction. The CLI neither edits nor shows labels, so no rules or kinds.
+    decisions = Decisions(
+        ctx.storage, is_approver=lambda _a: True, is_admin=lambda _a: True, edit_rules={},
+        kinds={},
+    )  # fmt: skip
+    user = getpass.getuser()
+    result = decisions.apply(
+        Request(action, article_id, channel=channel, text=reason), Actor("cli", user, user), ctx.now
+    )
+    moved_ids = {p.id for p in result.posts} if result.status == "done" else set()
+    for post_id, old in before.items():
+        if channel not in (None, old.channel):
+            continue
         record = ctx.storage.get_post(post_id)
         assert record is not None
         if post_id in moved_ids:
-            print(f"post {post_id} ({record.channel}): {to.value}")
+            print(f"post {post_id} ({record.channel}): {record.status.value}")
         else:
             by = f" by {record.decided_by} at {iso(record.decided_at)}" if record.decided_by else ""
             print(
                 f"post {post_id} ({record.channel}): already {record.status.value}{by}",
                 file=sys.stderr,
             )
-    return 0 if moved else 1
+    return 0 if moved_ids else 1
 
 
 def approve(ctx: Context) -> int:
-    return _decide(ctx, PostStatus.APPROVED)
+    return _decide(ctx, Action.APPROVE)
 
 
 def reject(ctx: Context) -> int:
-    return _decide(ctx, PostStatus.REJECTED, ctx.args.reason)
+    return _decide(ctx, Action.REJECT, ctx.args.reason)
 
 
 def publish(ctx: Context) -> int:

@@ -6,6 +6,13 @@ with its own chats and update queue. Fault scopes: a method name ("sendmessage")
 which only sees faults scoped "getupdates"). Kinds: "429" (retry_after), "error" (error_code,
 description), "accept_then_drop" / "drop", "accept_then_hang" (hold), "drop_before",
 "http500_no_body", "slow" (delay).
+Accept-then-time-out: "accept_then_hang" stores the message and holds the answer past the
+client's read timeout (PTB raises TimedOut); "accept_then_drop" stores it and drops the
+connection (PTB raises NetworkError). Both are the case api-notes 0 / 3.9 warn about: a
+sendMessage that failed on the client but was delivered (PTB: TimedOut is a NetworkError).
+Flood limits: per chat, a token bucket (`flood_burst`, `flood_rate`); per group, `group_limit`
+new messages per `group_window` seconds, answered with 429 and `parameters.retry_after`
+(telegram_state.GroupLimit cites the sources).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from syndicator.sandbox.telegram_staff import StaffMixin
 from syndicator.sandbox.telegram_state import (
     BotState,
     FloodControl,
+    GroupLimit,
     StoredMessage,
     TelegramError,
     bad_request,
@@ -62,6 +70,8 @@ class TelegramServer(StaffMixin, UpdatesMixin, SandboxServer):
         flood_burst: int = 3,
         flood_rate: float | None = 1.0,
         callback_answer_window: float = 15.0,
+        group_limit: int = 20,
+        group_window: float | None = 60.0,
         failing_photo_urls: Iterable[str] = (),
         clock: Callable[[], float] = time.monotonic,
         host: str = "127.0.0.1",
@@ -72,6 +82,7 @@ class TelegramServer(StaffMixin, UpdatesMixin, SandboxServer):
         if not self.bots:
             raise ValueError("telegram sandbox needs at least one bot token")
         self.flood = FloodControl(flood_burst, flood_rate, clock)
+        self.group_limit = GroupLimit(group_limit, group_window, clock)
         self.callback_answer_window = callback_answer_window
         self.failing_photo_urls = set(failing_photo_urls)
         self.clock = clock
@@ -119,6 +130,8 @@ class TelegramServer(StaffMixin, UpdatesMixin, SandboxServer):
                 raise TelegramError(fault.params.get("description", "Bad Request"), code)
             if method in SEND_METHODS + EDIT_METHODS:
                 self.flood.check(bot.token, bot.chat(params.get("chat_id"))["id"])
+            if method in SEND_METHODS:
+                self.group_limit.check(bot.token, bot.chat(params.get("chat_id")))
         except TelegramError as error:
             return json_response(error.body(), status=error.code)
 

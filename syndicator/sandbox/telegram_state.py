@@ -252,6 +252,33 @@ class FloodControl:
         self._buckets[(token, chat_id)] = (tokens - 1.0, now)
 
 
+class GroupLimit:
+    """At most `limit` new messages per `window` seconds to one group, as a sliding window.
+
+    Telegram: "your bot will not be able to send more than 20 messages per minute to the same
+    group" (Bots FAQ, quoted by the python-telegram-bot wiki "Avoiding flood limits" and PTB's
+    `constants.FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP = 20`; api-notes 3.8). Past it the API
+    answers 429 with `parameters.retry_after` (Bot API "ResponseParameters"), here the seconds
+    until the oldest message leaves the window. Only sends count; `window=None` turns it off.
+    """
+
+    def __init__(self, limit: int = 20, window: float | None = 60.0, clock=time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self.refused = 0  # how many 429s it answered (tests assert there was no storm)
+        self._sent: dict[tuple[str, int], list[float]] = {}
+
+    def check(self, token: str, chat: dict[str, Any]) -> None:
+        if self.window is None or chat.get("type") not in ("group", "supergroup"):
+            return
+        now = self.clock()
+        times = [t for t in self._sent.get((token, chat["id"]), []) if t > now - self.window]
+        if len(times) >= self.limit:
+            self._sent[(token, chat["id"])] = times
+            self.refused += 1
+            raise too_many_requests(max(1, math.ceil(times[0] + self.window - now)))
+        self._sent[(token, chat["id"])] = [*times, now]
+
+
 def too_many_requests(retry_after: int) -> TelegramError:
     return TelegramError(
         f"Too Many Requests: retry after {retry_after}", 429, {"retry_after": retry_after}

@@ -80,8 +80,20 @@ class Desk:
         return [m for m in self.bot_messages() if m.get("reply_markup") or "chờ duyệt" in
                 (m.get("text") or m.get("caption") or "")[:60]]  # fmt: skip
 
-    def tap(self, message_id: int, data: str, user: int = APPROVER, name: str = APPROVER_NAME):
+    def tap(
+        self, message_id: int, data: str, user: int = APPROVER, name: str = APPROVER_NAME,
+        *, exact: bool = False,
+    ) -> str:  # fmt: skip
+        """Press a button: `data` without its revision ("ap:7") means the button of the message
+        that starts so, as a person would press it; `exact` sends `data` as given."""
+        if not exact:
+            data = self.button(message_id, data) or data
         return self.telegram.inject_callback(GROUP, message_id, user, data, first_name=name)
+
+    def button(self, message_id: int, prefix: str, chat: int = GROUP) -> str | None:
+        """The callback data shown on a message whose action and ids are `prefix`."""
+        message = self.telegram.message(chat, message_id) or {}
+        return next((d for d in buttons(message) if d.rsplit(":", 1)[0] == prefix), None)
 
     def answer_of(self, query_id: str) -> dict[str, Any] | None:
         return next((a for a in self.telegram.answered_callbacks() if a["id"] == query_id), None)
@@ -94,6 +106,11 @@ def body(message: dict[str, Any]) -> str:
 def buttons(message: dict[str, Any]) -> list[str]:
     markup = message.get("reply_markup") or {}
     return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def actions(message: dict[str, Any]) -> list[str]:
+    """The buttons' callback data without the revision suffix ("ap:7", "sp:7:1h")."""
+    return [data.rsplit(":", 1)[0] for data in buttons(message)]
 
 
 async def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:

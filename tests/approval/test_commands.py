@@ -77,7 +77,7 @@ async def test_pause_resume_and_retry(desk: Desk) -> None:
     assert "Đã tạm dừng: zalo" in await command(desk, bot, "/pause zalo", ADMIN)
     assert desk.storage.channel_status("zalo").status == PAUSED
     paused = [e for e in desk.storage.audit_events() if e.kind == "channel.paused"]
-    assert paused[-1].actor == f"telegram:{ADMIN} ({ADMIN_NAME})"
+    assert paused[-1].actor == f"telegram:{ADMIN} {ADMIN_NAME}"
     assert "Đã tiếp tục: zalo" in await command(desk, bot, "/resume zalo", ADMIN)
     assert desk.storage.channel_status("zalo").status == ACTIVE
     assert "Không có kênh" in await command(desk, bot, "/pause mastodon", ADMIN)

@@ -13,6 +13,7 @@ from tests.approval.conftest import (
     SECOND_NAME,
     STRANGER,
     Desk,
+    actions,
     answered,
     article,
     body,
@@ -44,8 +45,8 @@ async def test_preview_shows_each_channel_text_escaped(desk: Desk) -> None:
     posts = {p.channel: p for p in desk.storage.list_posts()}
     assert posts["facebook"].payload["message"] in text
     assert posts["zalo"].payload["description"] in text
-    assert buttons(message)[0] == f"ap:{posts['facebook'].article_id}"
-    assert f"tg:{posts['facebook'].id}" in buttons(message)
+    assert actions(message)[0] == f"ap:{posts['facebook'].article_id}"
+    assert f"tg:{posts['facebook'].id}" in actions(message)
     assert (
         desk.storage.previews_of(posts["facebook"].article_id)[0].message_id
         == message["message_id"]
@@ -68,7 +69,7 @@ async def test_approve_publishes_and_shows_live_links(desk: Desk) -> None:
     assert not buttons(current)
     posts = desk.storage.list_posts()
     assert {p.status for p in posts} == {S.APPROVED}
-    assert all(p.decided_by == f"telegram:{APPROVER} ({APPROVER_NAME})" for p in posts)
+    assert all(p.decided_by == f"telegram:{APPROVER} {APPROVER_NAME}" for p in posts)
     pub = desk.publisher(bot)
     for _ in range(4):
         await pub.run_once()
@@ -95,7 +96,7 @@ async def test_unauthorised_tap_is_refused_and_audited(desk: Desk) -> None:
     assert "chưa có quyền" in answer["answer_text"] and answer["show_alert"]
     assert {p.status for p in desk.storage.list_posts()} == {S.PENDING}
     refused = [e for e in desk.storage.audit_events() if e.kind == "approval.refused"]
-    assert len(refused) == 1 and refused[0].actor == f"telegram:{STRANGER} (Lạ)"
+    assert len(refused) == 1 and refused[0].actor == f"telegram:{STRANGER} Lạ"
     assert buttons(desk.telegram.message(GROUP, message["message_id"]))
 
 

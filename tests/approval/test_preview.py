@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from syndicator.approval.buttons import revision
 from syndicator.approval.edits import EditError, apply_edit, default_rules
 from syndicator.approval.preview import (
     CAPTION_MAX,
@@ -118,15 +119,16 @@ def test_callback_data_is_short_ascii(menu: str) -> None:
     for row in keyboard(big):
         for _label, value in row:
             assert value.isascii() and len(value.encode()) <= 64
-            assert re.fullmatch(r"[a-z]{2}:\d+(:[a-z0-9]+)?", value)
+            assert re.fullmatch(r"[a-z]{2}:\d+(:(1h|3h|7am|ask))?:[0-9a-f]{8}", value)
 
 
 def test_keyboard_follows_state() -> None:
     """Open: approve, toggles, edit/schedule/reject; all skipped: still open; decided: none."""
     rows = keyboard(data())
-    assert rows[0] == (("✅ Duyệt", "ap:1"),)
-    assert [v for _, v in rows[1]] == ["tg:1", "tg:2"]
-    assert [v for _, v in rows[2]] == ["em:1", "sc:1", "rj:1"]
+    rev = revision(data().posts)
+    assert rows[0] == (("✅ Duyệt", f"ap:1:{rev}"),)
+    assert [v for _, v in rows[1]] == [f"tg:1:{rev}", f"tg:2:{rev}"]
+    assert [v for _, v in rows[2]] == [f"em:1:{rev}", f"sc:1:{rev}", f"rj:1:{rev}"]
     skipped = (post(1, "facebook", "a", S.SKIPPED), post(2, "zalo", "b", S.SKIPPED))
     assert is_open(skipped) and keyboard(data(posts=skipped))
     decided = (post(1, "facebook", "a", S.APPROVED), post(2, "zalo", "b", S.SKIPPED))
@@ -136,7 +138,8 @@ def test_keyboard_follows_state() -> None:
 
 @pytest.mark.parametrize(
     ("actor", "name"),
-    [("telegram:111 (Nguyễn Văn A)", "Nguyễn Văn A"), ("rule:auto_approve[0]", "quy tắc tự duyệt"),
+    [("telegram:111 (Nguyễn Văn A)", "Nguyễn Văn A"), ("telegram:111 Nguyễn Văn A", "Nguyễn Văn A"),
+     ("zalo_bot:abc Trần B", "Trần B"), ("rule:auto_approve[0]", "quy tắc tự duyệt"),
      ("approval:expiry", "hệ thống"), ("cli:root", "cli:root"), (None, "hệ thống")],
 )  # fmt: skip
 def test_actor_names(actor: str | None, name: str) -> None:

@@ -11,6 +11,7 @@ from tests.approval.conftest import (
     GROUP,
     STRANGER,
     Desk,
+    actions,
     answered,
     article,
     body,
@@ -41,7 +42,7 @@ async def test_edit_replaces_facebook_text_and_refreshes(desk: Desk) -> None:
     posts = {p.channel: p for p in desk.storage.list_posts()}
     aid = posts["facebook"].article_id
     await answered(desk, desk.tap(mid, f"em:{aid}"), bot)
-    assert f"ed:{posts['facebook'].id}" in buttons(desk.telegram.message(GROUP, mid))
+    assert f"ed:{posts['facebook'].id}" in actions(desk.telegram.message(GROUP, mid))
     await answered(desk, desk.tap(mid, f"ed:{posts['facebook'].id}"), bot)
     (prompt,) = await wait_for(lambda: prompts(desk))
     assert "nội dung bài" in prompt["text"]
@@ -51,7 +52,7 @@ async def test_edit_replaces_facebook_text_and_refreshes(desk: Desk) -> None:
     assert edited.payload["link"] == posts["facebook"].payload["link"]
     assert "Nội dung mới <b>đậm</b> & rõ" in body(desk.telegram.message(GROUP, mid))
     kinds = [e for e in desk.storage.audit_events() if e.kind == "post.edited"]
-    assert kinds and kinds[0].actor == f"telegram:{APPROVER} ({APPROVER_NAME})"
+    assert kinds and kinds[0].actor == f"telegram:{APPROVER} {APPROVER_NAME}"
 
 
 async def test_zalo_edit_over_limit_is_refused_then_accepted(desk: Desk) -> None:
@@ -59,6 +60,7 @@ async def test_zalo_edit_over_limit_is_refused_then_accepted(desk: Desk) -> None
     bot = await desk.bot()
     (message,) = await preview_of(desk, bot, article(2))
     zalo = next(p for p in desk.storage.list_posts() if p.channel == "zalo")
+    await answered(desk, desk.tap(message["message_id"], f"em:{zalo.article_id}"), bot)
     await answered(desk, desk.tap(message["message_id"], f"ed:{zalo.id}"), bot)
     (prompt,) = await wait_for(lambda: prompts(desk))
     await reply(desk, bot, prompt["message_id"], "x" * 301)
@@ -74,11 +76,13 @@ async def test_schedule_preset_and_typed_time(desk: Desk) -> None:
     first, second = await preview_of(desk, bot, article(3), article(4))
     ids = sorted({p.article_id for p in desk.storage.list_posts()})
     before = datetime.now(UTC)
+    await answered(desk, desk.tap(first["message_id"], f"sc:{ids[0]}"), bot)
     await answered(desk, desk.tap(first["message_id"], f"sp:{ids[0]}:1h"), bot)
     scheduled = desk.storage.list_posts(article_id=ids[0])
     assert {p.status for p in scheduled} == {S.SCHEDULED}
     assert abs(scheduled[0].scheduled_for - (before + timedelta(hours=1))) < timedelta(seconds=30)
     assert "Đã hẹn giờ bởi Nguyễn Văn A" in body(desk.telegram.message(GROUP, first["message_id"]))
+    await answered(desk, desk.tap(second["message_id"], f"sc:{ids[1]}"), bot)
     await answered(desk, desk.tap(second["message_id"], f"sp:{ids[1]}:ask"), bot)
     (prompt,) = await wait_for(lambda: prompts(desk))
     year = datetime.now(UTC).year + 1
@@ -128,6 +132,7 @@ async def test_prompt_survives_restart_and_ignores_strangers(desk: Desk) -> None
     bot = await desk.bot()
     (message,) = await preview_of(desk, bot, article(7))
     aid = desk.storage.list_posts()[0].article_id
+    await answered(desk, desk.tap(message["message_id"], f"rj:{aid}"), bot)
     await answered(desk, desk.tap(message["message_id"], f"rr:{aid}"), bot)
     (prompt,) = await wait_for(lambda: prompts(desk))
     await bot.stop()

@@ -131,9 +131,12 @@ async def test_zalo_refresh_failures_alert_once_until_rotated(desk: Desk) -> Non
 
 
 async def test_burst_of_fifty_previews_without_429(desk: Desk) -> None:
-    """50 new articles give 50 previews under a per-chat flood limit, with no 429 at all."""
+    """50 new articles give 50 previews under the per-chat and per-group limits, with no 429."""
     await desk.telegram.stop()
-    desk.telegram = TelegramServer([TOKEN], flood_burst=3, flood_rate=40.0)
+    # Telegram's group limit (20 new messages per minute) with a 1 s window to keep it short.
+    desk.telegram = TelegramServer(
+        [TOKEN], flood_burst=3, flood_rate=40.0, group_limit=20, group_window=1.0
+    )
     await desk.telegram.start()
     limited: list[int] = []
     check = desk.telegram.flood.check
@@ -146,7 +149,9 @@ async def test_burst_of_fifty_previews_without_429(desk: Desk) -> None:
             raise
 
     desk.telegram.flood.check = counting  # type: ignore[method-assign]
-    settings = desk.settings(api_base=f"{desk.telegram.base_url}/bot", send_interval="30ms")
+    settings = desk.settings(
+        api_base=f"{desk.telegram.base_url}/bot", send_interval="30ms", group_window="1s"
+    )
     bot = await desk.bot(settings)
     desk.add(*(article(100 + i) for i in range(50)))
     desk.publisher(bot, settings).plan()
@@ -154,6 +159,7 @@ async def test_burst_of_fifty_previews_without_429(desk: Desk) -> None:
     await bot.idle(timeout=20)
     assert len(desk.previews()) == 50
     assert limited == [] and bot.queue.retry_after_seen == 0
+    assert desk.telegram.group_limit.refused == 0
     await bot.tick(datetime.now(UTC))
     await bot.idle()
     assert len(desk.previews()) == 50

@@ -192,6 +192,33 @@ async def test_flood_control_raises_retry_after(server):
         await flooded.stop()
 
 
+async def test_group_limit_answers_429_with_retry_after():
+    """The 21st new message within the window to one group gets 429 and parameters.retry_after
+    (Telegram's ~20 messages per minute per group); edits, private chats and other groups are
+    not counted, and the group accepts messages again once the window has moved on."""
+    now = [1000.0]
+    limited = TelegramServer([TOKEN], flood_rate=None, group_limit=20, clock=lambda: now[0])
+    await limited.start()
+    try:
+        async with Bot(TOKEN, base_url=f"{limited.base_url}/bot") as client:
+            first = None
+            for number in range(20):
+                sent = await client.send_message(GROUP, f"tin {number}")
+                first = first or sent
+                now[0] += 1.0
+            with pytest.raises(RetryAfter) as caught:
+                await client.send_message(GROUP, "tin 21")
+            assert caught.value.retry_after in (40, timedelta(seconds=40))
+            assert limited.group_limit.refused == 1
+            assert await client.edit_message_text("đã sửa", GROUP, first.message_id)
+            assert await client.send_message(GROUP - 1, "nhóm khác")
+            assert await client.send_message(42, "chat riêng")
+            now[0] += 40.0
+            assert await client.send_message(GROUP, "tin 21")
+    finally:
+        await limited.stop()
+
+
 async def test_injected_429_and_accept_then_drop(bot, server):
     """A 429 fault raises RetryAfter; accept_then_drop fails the call but keeps the message."""
     server.add_fault("429", scope="send", retry_after=7, times=1)
