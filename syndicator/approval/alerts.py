@@ -111,6 +111,18 @@ class Alerts:
                 post=(event.subject or "").removeprefix("post:"),
                 error=clip(str(data.get("error") or ""), 400),
             )  # fmt: skip
+        if event.kind == "source.flood":
+            return T.ALERT_FLOOD.format(
+                source=(event.subject or "").removeprefix("source:"),
+                stored=data.get("stored", "?"), deferred=data.get("deferred", "?"),
+                cap=data.get("max_new_per_poll", "?"),
+            )  # fmt: skip
+        if event.kind == "post.blocked":
+            until = str(data.get("blocked_until") or data.get("next_attempt_at") or "")
+            return T.ALERT_BLOCKED.format(
+                channel=channel, post=(event.subject or "").removeprefix("post:"),
+                until=clip(until.replace("T", " ")[:16], 40),
+            )  # fmt: skip
         if event.kind == "telegram.preview_failed":
             return T.ALERT_PREVIEW.format(
                 article=(event.subject or "").removeprefix("article:"),

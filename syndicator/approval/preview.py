@@ -160,7 +160,9 @@ def _header(data: PreviewInput, photo: bool) -> list[Block]:
         ("b", clip(a.title, TITLE_MAX), ""),
         ("p", T.AGENCY.format(agency=clip(a.agency or a.source_id, 200)), ""),
         ("p", T.CATEGORY.format(names=", ".join(names)), ""),
-        ("a", T.LINK.format(url=clip(a.canonical_url, 500)), a.canonical_url),
+        # The article's own link: the canonical form is for comparing (it may differ in
+        # scheme or query) and must never be what staff click.
+        ("a", T.LINK.format(url=clip(a.url, 500)), a.url),
     ]
     if a.image_url and not photo:
         blocks.append(("a", T.IMAGE_LINK, a.image_url))

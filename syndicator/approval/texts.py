@@ -147,6 +147,16 @@ TOO_LATE = "Bài #{article} đã được xử lý trước đó ({status})."
 # -- reminders and alerts ---------------------------------------------------------------------
 REMINDER = "⏰ Bài #{article} đang chờ duyệt đã {age}: {title}"
 REMINDER_URGENT = "🔴⏰ Bài KHẨN #{article} đang chờ duyệt đã {age}: {title}"
+ALERT_FLOOD = (
+    "⚠️ Nguồn «{source}» đưa lên quá nhiều tin mới trong một lần lấy: đã nhận {stored}, "
+    "còn {deferred} tin chờ (mỗi lần nhận tối đa {cap}). Hãy kiểm tra xem cổng thông tin có "
+    "bị lỗi hoặc bị xâm nhập không."
+)
+ALERT_BLOCKED = (
+    "⛔ Facebook tạm khóa đăng bài trên kênh «{channel}» (lỗi 368). Kênh tạm dừng đến {until}; "
+    "bài #{post} và các bài sau vẫn giữ chỗ. Cán bộ quản trị nên kiểm tra Trang trong "
+    "Meta Business Suite."
+)
 ALERT_SOURCE = "🚨 Nguồn «{source}» không lấy được tin ({errors} lần liên tiếp): {error}"
 ALERT_SOURCE_OK = "✅ Nguồn «{source}» đã hoạt động lại."
 ALERT_CREDENTIALS = (

@@ -56,7 +56,7 @@ async def test_edit_replaces_facebook_text_and_refreshes(desk: Desk) -> None:
 
 
 async def test_zalo_edit_over_limit_is_refused_then_accepted(desk: Desk) -> None:
-    """A Zalo description longer than 300 characters is refused with the limit; a shorter one is used."""
+    """A Zalo description longer than 250 characters (the margin under 300) is refused with the limit; a shorter one is used."""
     bot = await desk.bot()
     (message,) = await preview_of(desk, bot, article(2))
     zalo = next(p for p in desk.storage.list_posts() if p.channel == "zalo")
@@ -64,7 +64,7 @@ async def test_zalo_edit_over_limit_is_refused_then_accepted(desk: Desk) -> None
     await answered(desk, desk.tap(message["message_id"], f"ed:{zalo.id}"), bot)
     (prompt,) = await wait_for(lambda: prompts(desk))
     await reply(desk, bot, prompt["message_id"], "x" * 301)
-    assert "vượt giới hạn 300" in body(desk.bot_messages()[-1])
+    assert "vượt giới hạn 250" in body(desk.bot_messages()[-1])
     assert desk.storage.get_post(zalo.id).payload == zalo.payload
     await reply(desk, bot, prompt["message_id"], "Mô tả\nmới   gọn")
     assert desk.storage.get_post(zalo.id).payload["description"] == "Mô tả mới gọn"

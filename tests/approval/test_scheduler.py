@@ -219,3 +219,23 @@ async def test_a_refused_preview_backs_off_instead_of_retrying_every_tick(desk: 
     await bot.tick(datetime.now(UTC) + timedelta(minutes=11))
     await bot.idle()
     assert any("Không gửi được bản xem trước" in t for t in texts(desk, ADMIN_CHAT))
+
+
+async def test_flood_and_facebook_block_alert_the_admins(desk: Desk) -> None:
+    """A flooding source and a Graph 368 block each reach the admin chat in Vietnamese."""
+    bot = await desk.bot()
+    await bot.tick(datetime.now(UTC))
+    now = datetime.now(UTC)
+    desk.storage.record_event(
+        "source.flood", actor="poller", subject="so-xd",
+        data={"stored": 50, "deferred": 4950, "max_new_per_poll": 50}, now=now,
+    )  # fmt: skip
+    desk.storage.record_event(
+        "post.blocked", actor="publisher", subject="post:3",
+        data={"channel": "facebook", "blocked_until": "2026-12-02T06:00:00+00:00"}, now=now,
+    )  # fmt: skip
+    await bot.tick(now)
+    await bot.idle()
+    alerts = texts(desk, ADMIN_CHAT)
+    assert any("so-xd" in t and "4950" in t for t in alerts)
+    assert any("368" in t and "#3" in t for t in alerts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from syndicator.approval.zalo_bot.naming import revision_of
 from syndicator.types import PostStatus as S
 from tests.zalo_bot.conftest import A_ID, A_NAME, B_ID, B_NAME, STRANGER, ZDesk, article, wait_for
 
@@ -31,6 +32,7 @@ async def test_preview_photo_split_at_words(zdesk: ZDesk) -> None:
     await zdesk.link(A_ID, A_NAME)
     long_summary = " ".join(["Thông báo về việc triển khai dịch vụ công trực tuyến"] * 120)
     (aid,) = zdesk.add(article(1, summary=long_summary, content_text=long_summary,
+                               content_html=f"<p>{long_summary}</p>",
                                image_url="https://portal.example.gov.vn/anh.jpg"))  # fmt: skip
     await surface.tick(datetime.now(UTC))
     sent = zdesk.bot.bot_messages(A_ID)[1:]  # after the link confirmation
@@ -44,7 +46,7 @@ async def test_preview_photo_split_at_words(zdesk: ZDesk) -> None:
     joined = "\n".join(bodies)
     posts = zdesk.storage.list_posts(article_id=aid)
     assert "Facebook" in joined and "Zalo OA" in joined
-    assert f"Mã phiên bản: {','.join(p.payload_hash[:8] for p in posts)}" in joined
+    assert f"Mã phiên bản: {revision_of(posts)}" in joined
     await surface.tick(datetime.now(UTC))  # nothing is sent twice
     assert len(zdesk.bot.bot_messages(A_ID)) == len(sent) + 1
 
@@ -60,9 +62,9 @@ async def test_approve_without_diacritics_publishes_and_sends_links(zdesk: ZDesk
     assert f"Đã duyệt bài số {aid}" in answer and A_NAME in answer
     posts = zdesk.storage.list_posts(article_id=aid)
     assert {p.status for p in posts} == {S.APPROVED}
-    assert all(p.decided_by == f"zalo_bot:{A_ID} ({A_NAME})" for p in posts)
+    assert all(p.decided_by == f"zalo_bot:{A_ID} {A_NAME}" for p in posts)
     later = await zdesk.ask(B_ID, f"duyệt {aid}")
-    assert f"đã được {A_NAME} duyệt lúc" in later
+    assert f"Đã được xử lý bởi {A_NAME} lúc" in later
     await surface.tick(datetime.now(UTC))
     assert any(f"đã được {A_NAME} duyệt" in t for t in zdesk.texts(B_ID))
     pub = zdesk.publisher(surface)

@@ -8,7 +8,8 @@ Public API:
 
 Modules: client.py (HTTP), commands.py (typed Vietnamese commands, pure), render.py (preview
 messages, pure), surface.py (the loop), webhook.py (the receiver), texts.py (what it says),
-_decide.py (the decisions contract until syndicator/approval/decisions.py lands).
+naming.py (the revision a preview shows, who decided; decisions go through
+syndicator/approval/decisions.py, the core every surface shares).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 from syndicator.approval import texts as TG
 from syndicator.approval.zalo_bot import texts as T
-from syndicator.approval.zalo_bot._decide import revision_of
+from syndicator.approval.zalo_bot.naming import revision_of
 from syndicator.storage import PostRecord
 from syndicator.types import Article, Flag, PostStatus
 

@@ -2,7 +2,7 @@
 
 Runs inside the daemon's loop on the leader only (one getUpdates consumer). All state is in the
 database (storage/approvers.py), so a restarted daemon resumes half-sent previews at the next
-part and never sends a follow-up twice. Decisions go through the decisions core (`_decide`
+part and never sends a follow-up twice. Decisions go through the decisions core (`approval/decisions.py`
 until syndicator/approval/decisions.py lands); a decision from any surface shows up here on the
 next tick as a note, because Zalo messages cannot be edited.
 """
@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import structlog
 
+from syndicator.approval.decisions import Action, Actor, Decisions, Request
 from syndicator.approval.edits import EditRule, default_rules
 from syndicator.approval.preview import is_open, local_time
 from syndicator.approval.reminders import is_urgent
@@ -27,14 +28,6 @@ from syndicator.approval.texts import KIND_NAMES
 from syndicator.approval.when import parse_when
 from syndicator.approval.zalo_bot import render
 from syndicator.approval.zalo_bot import texts as T
-from syndicator.approval.zalo_bot._decide import (
-    Action,
-    Actor,
-    Decisions,
-    Request,
-    name_of,
-    revision_of,
-)
 from syndicator.approval.zalo_bot.client import (
     AuthError,
     TransportError,
@@ -42,6 +35,7 @@ from syndicator.approval.zalo_bot.client import (
     ZaloBotError,
 )
 from syndicator.approval.zalo_bot.commands import Command, parse
+from syndicator.approval.zalo_bot.naming import name_of, revision_of
 from syndicator.config import Settings
 from syndicator.storage import PostRecord, Storage
 from syndicator.storage.approvers import Identity, ZaloPreview
@@ -200,11 +194,29 @@ class ZaloBotSurface:
         request = Request(action, n, channel=channel, text=command.text or None, when=when,
                           revision=shown[0].revision if shown else None)  # fmt: skip
         result = self.decisions.apply(request, actor, now)
-        if result.status == "refused" and ident is None:
-            return result.message + "\n" + T.NOT_LINKED
+        if result.status == "refused":  # the core's answer names Telegram's /whoami
+            return T.REFUSED + ("\n" + T.NOT_LINKED if ident is None else "")
         if result.status == "stale" or (result.status == "done" and action == Action.EDIT):
             self._resend(n, chat_id, ident, again=True)
+        if result.status == "done" and result.posts:
+            return self._stamp(action, n, result.posts, actor, now, when)
         return result.message
+
+    def _stamp(
+        self, action: Action, n: int, posts: Any, actor: Actor, now: datetime,
+        when: datetime | None,
+    ) -> str:  # fmt: skip
+        """The confirmation stamped with the person's name, on the Zalo surface's words."""
+        channels = ", ".join(
+            KIND_NAMES.get(self.kinds.get(p.channel, ""), p.channel) for p in posts
+        )
+        template = T.DONE.get(action.value)
+        if template is None:
+            return ""
+        return template.format(
+            n=n, channels=channels, who=actor.name, when=local_time(now),
+            at=local_time(when) if when else "",
+        )  # fmt: skip
 
     def _channel(self, article_id: int, kind: str | None) -> str | None:
         if kind is None:
