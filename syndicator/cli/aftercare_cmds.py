@@ -48,21 +48,13 @@ def register(sub: Any) -> None:
 
 
 def live_posts(ctx: Context, raw: str) -> list[PostRecord]:
-    """The posts an id names: `12`/`post:12`, or every post of `a7`/`article:7`."""
-    text = raw.strip().lower()
-    if text.startswith(("a", "article:")):
-        number = text.removeprefix("article:").removeprefix("a")
-        if not number.isdigit():
-            raise ConfigError(f"{raw!r} is not an article id (e.g. a7)")
-        found = ctx.storage.list_posts(article_id=int(number))
-        if not found:
-            raise ConfigError(f"article {number} has no posts (see `syndicator posts`)")
-        return found
-    number = text.removeprefix("post:").removeprefix("p")
-    record = ctx.storage.get_post(int(number)) if number.isdigit() else None
-    if record is None:
-        raise ConfigError(f"{raw!r} is not a known post id (see `syndicator posts`)")
-    return [record]
+    """The posts an id names: `12`/`post:12`, or every post of `a7`/`article:7` (the same
+    reading as `approve` and `reject`)."""
+    from syndicator.cli.posts import _targets
+
+    article_id, channel = _targets(ctx, raw)
+    found = ctx.storage.list_posts(article_id=article_id)
+    return [p for p in found if channel is None or p.channel == channel]
 
 
 def _actor() -> str:
