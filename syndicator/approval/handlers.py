@@ -22,6 +22,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from syndicator.approval import buttons as B
+from syndicator.approval import takedown
 from syndicator.approval import texts as T
 from syndicator.approval.bot import ApprovalBot
 from syndicator.approval.decisions import Action, Actor, Request, Result, done_by
@@ -87,6 +88,9 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             chat_id=chat_id, message_id=query.message.message_id, reason="other_message",
         )  # fmt: skip
         await answer(query, T.ANS_WRONG_MESSAGE, alert=True)
+        return
+    if button.action == takedown.ACTION:  # on a published preview, so before the open check
+        await answer(query, takedown.ask(bot, query, article_id, who))
         return
     posts = bot.storage.list_posts(article_id=article_id)
     if not is_open(posts) or any(p.state == "closed" for p in bot.storage.previews_of(article_id)):
@@ -270,6 +274,11 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if not bot.storage.close_prompt(prompt.id, now):
         return  # a re-delivered update: the first one was handled
+    if prompt.action == takedown.PROMPT_ACTION:
+        reply = await takedown.confirm(bot, prompt, who, text, now)
+        bot.say(message.chat.id, reply, reply_to=message.message_id)
+        bot.refresh(prompt.article_id, force=True)
+        return
     result = _answer_prompt(bot, prompt, who, text, now)
     if result.status == "invalid":
         bot.storage.reopen_prompt(prompt.id, now)  # the person may reply again

@@ -264,6 +264,9 @@ def _footer(data: PreviewInput) -> list[Block]:
         elif post.status in (S.FAILED, S.NEEDS_HUMAN):
             error = clip(post.last_error or post.status.value, ERROR_MAX)
             blocks.append(("p", T.FAILURE.format(label=label, error=error), ""))
+        elif post.status in (S.REMOVING, S.REMOVED):
+            reason = clip(post.reason or "", 300)
+            blocks.append(("p", T.REMOVED_LINE.format(label=label, reason=reason), ""))
     return blocks
 
 
@@ -273,10 +276,12 @@ def _footer(data: PreviewInput) -> list[Block]:
 def keyboard(data: PreviewInput) -> Keyboard:
     """Buttons while the article waits; none once it is decided. Data: buttons.data(), short
     ASCII with DB ids and the revision of the texts this very preview shows."""
-    if not is_open(data.posts, data.closed):
-        return ()
     aid, rev = data.article.id, revision(data.posts)
     assert aid is not None  # previews are built from stored articles only
+    if not is_open(data.posts, data.closed):
+        if any(p.status == S.PUBLISHED for p in data.posts):  # admins may take it down
+            return (((T.BTN_TAKEDOWN, button("gb", aid, rev)),),)
+        return ()
     open_posts = [p for p in data.posts if p.status in OPEN]
     if data.menu == "edit" and open_posts:
         edits = [((T.BTN_EDIT_CHANNEL.format(label=_label(data, p.channel)), button("ed", p.id, rev)),)

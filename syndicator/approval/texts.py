@@ -87,6 +87,17 @@ BTN_TOMORROW_7 = "07:00 sáng mai"
 BTN_ASK_TIME = "⌨️ Nhập giờ…"
 BTN_REJECT_NOW = "❌ Từ chối ngay"
 BTN_REJECT_REASON = "📝 Từ chối, ghi lý do…"
+BTN_TAKEDOWN = "🗑 Gỡ bài"
+PROMPT_TAKEDOWN = (
+    "🗑 {who}, xác nhận gỡ bài #{article} khỏi {channels}: hãy trả lời tin nhắn này bằng lý do "
+    "gỡ bài (lý do được ghi vào nhật ký hoạt động)."
+)
+TAKEDOWN_HEAD = "🗑 Gỡ bài #{article}:"
+TAKEDOWN_OK = "  • {label}: đã gỡ"
+TAKEDOWN_PENDING = "  • {label}: chưa gỡ được, hệ thống sẽ tự thử lại"
+TAKEDOWN_NOTHING = "Bài này không còn bài đăng nào đang hiển thị để gỡ."
+TAKEDOWN_NEED_REASON = "Cần ghi lý do gỡ bài. Hãy trả lời lại tin nhắn yêu cầu."
+REMOVED_LINE = "🗑 {label}: đã gỡ — {reason}"
 
 # -- answers to taps (answerCallbackQuery: at most 200 characters) ----------------------------
 ANS_REFUSED = "Xin lỗi, bạn chưa có quyền duyệt bài. Gửi /whoami rồi nhờ quản trị viên thêm bạn."
