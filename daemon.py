@@ -19,13 +19,22 @@ import structlog
 
 from channels import build_channel, parse_channel_settings
 from channels.base import ChannelSettings, TokenSet
+from syndicator.botkeeper import BotKeeper
 from syndicator.config import Settings
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
+from syndicator.network import plan_for
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.server import HealthServer
-from syndicator.service import InstanceLock, LeaderLock, install_signals, sleep_or_stop, supervise
+from syndicator.service import (
+    InstanceLock,
+    LeaderLock,
+    Vitals,
+    install_signals,
+    sleep_or_stop,
+    supervise,
+)
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
@@ -43,6 +52,7 @@ def build_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client for feeds, Graph, Zalo and Zalo OAuth; it carries the proxy rules."""
     fetch = settings.fetch
     return build_client(
         user_agent=fetch.user_agent,
@@ -50,6 +60,7 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         read_timeout=fetch.read_timeout.total_seconds(),
         transport=fetch.transport,
         max_connections=fetch.concurrency,
+        proxy_plan=plan_for(settings),
     )
 
 
@@ -199,14 +210,17 @@ class Runtime:
         self.config_path = config_path
         self.clock = clock
         self.bot: Any = None
+        self.keeper: BotKeeper | None = None
+        self.vitals = Vitals()
         self.poller = build_poller(settings, storage, client, clock=clock)
         self.channels = build_channels(settings, storage, client, clock=clock)
         if settings.approval.mode == "telegram":
             from syndicator.approval import build_bot
 
             self.bot = build_bot(settings, storage, self.channels, clock=clock)
+            self.keeper = BotKeeper(self.bot, self.vitals, clock)
         self.metrics = Metrics(storage, channels=list(self.channels), clock=clock)
-        bot_listener = self.bot.on_post_event if self.bot is not None else None
+        bot_listener = self.keeper.on_post_event if self.keeper is not None else None
         self.publisher = build_publisher(
             settings, storage, self.channels, clock=clock,
             listener=self.metrics.listening(bot_listener),
@@ -218,7 +232,6 @@ class Runtime:
             )
 
         self.leader = LeaderLock(storage.engine)
-        self._bot_started = False
         self._leading = asyncio.Lock()  # the publisher and approval loops both ask
 
     async def start(self) -> None:
@@ -227,21 +240,17 @@ class Runtime:
             log.info("health_listening", url=url)
 
     async def lead(self, stop: asyncio.Event) -> bool:
-        """Wait until this daemon leads (at once on SQLite); start the bot then."""
+        """Wait until this daemon leads (at once on SQLite)."""
         while not stop.is_set():
             async with self._leading:
                 if self.leader.is_leader or await asyncio.to_thread(self.leader.try_acquire):
-                    if self.bot is not None and not self._bot_started:
-                        await self.bot.start()
-                        self._bot_started = True
                     return True
             await sleep_or_stop(stop, 15.0)
         return False
 
     async def stop(self) -> None:
-        if self.bot is not None and self._bot_started:
-            with contextlib.suppress(Exception):
-                await self.bot.stop()
+        if self.keeper is not None:
+            await self.keeper.stop()
         self.leader.release()
         if self.health is not None:
             with contextlib.suppress(Exception):
@@ -266,12 +275,10 @@ class Runtime:
             await sleep_or_stop(stop, self.settings.publishing.interval.total_seconds())
 
     async def approval_loop(self, stop: asyncio.Event) -> None:
-        if not await self.lead(stop):
+        """The bot in its own task: publishing never waits for Telegram (botkeeper.py)."""
+        if self.keeper is None or not await self.lead(stop):
             return
-        while not stop.is_set():
-            if self.bot is not None:
-                await self.bot.tick(self.clock())
-            await sleep_or_stop(stop, 2.0)
+        await self.keeper.run(stop)
 
     def reload(self) -> bool:
         """Re-read the config; keep the old one (and say why) when the new one is bad."""
@@ -334,7 +341,7 @@ async def run(
                 approval=settings.approval.mode,
             )
             tasks = [
-                asyncio.create_task(supervise(name, work, stop), name=name)
+                asyncio.create_task(supervise(name, work, stop, vitals=runtime.vitals), name=name)
                 for name, work in (
                     ("poller", runtime.poll_loop),
                     ("publisher", runtime.publish_loop),
