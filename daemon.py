@@ -228,11 +228,26 @@ class Runtime:
         self.health: HealthServer | None = None
         if settings.server.listen:
             self.health = HealthServer(
-                settings.server, storage, self.metrics, clock, channels=list(self.channels)
-            )
+                settings.server, storage, self.metrics, clock, channels=list(self.channels),
+                pacing=self.pacing(), sources=[s.id for s in settings.sources if s.enabled],
+                vitals=self.vitals,
+            )  # fmt: skip
 
         self.leader = LeaderLock(storage.engine)
         self._leading = asyncio.Lock()  # the publisher and approval loops both ask
+
+    def pacing(self) -> dict[str, Any]:
+        return {name: ch.settings for name, ch in self.channels.items()}
+
+    async def audit_loop(self, stop: asyncio.Event) -> None:
+        """Verify the audit chain every [approval] verify_every; /healthz reads the result."""
+        while not stop.is_set():
+            result = await asyncio.to_thread(self.storage.verify_audit)
+            reason = None if result.ok else f"broken at event {result.bad_id}: {result.reason}"
+            if not result.ok and self.vitals.audit != (False, reason):
+                log.error("audit_chain_broken", reason=reason)
+            self.vitals.audit = (result.ok, reason)
+            await sleep_or_stop(stop, self.settings.approval.verify_every.total_seconds())
 
     async def start(self) -> None:
         if self.health is not None:
@@ -346,6 +361,7 @@ async def run(
                     ("poller", runtime.poll_loop),
                     ("publisher", runtime.publish_loop),
                     ("approval", runtime.approval_loop),
+                    ("audit", runtime.audit_loop),
                 )
             ]
             while not stop.is_set():

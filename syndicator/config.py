@@ -204,6 +204,8 @@ class PublishingSettings(_Strict):
 class ServerSettings(_Strict):
     listen: str | None = None  # "127.0.0.1:9464": /healthz and /metrics; off when unset
     max_poll_age: Duration = timedelta(minutes=30)  # /healthz fails when the last poll is older
+    # /healthz fails when an approved post has been due this long on a channel free to publish
+    max_approved_wait: Duration = timedelta(minutes=30)
 
 
 class NetworkSettings(_Strict):
