@@ -19,8 +19,10 @@ import structlog
 
 from channels import build_channel, parse_channel_settings
 from channels.base import ChannelSettings, TokenSet
+from syndicator import secretbox
 from syndicator.botkeeper import BotKeeper
 from syndicator.config import Settings
+from syndicator.errors import SyndicatorError
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
 from syndicator.network import plan_for
@@ -44,11 +46,26 @@ Clock = Callable[[], datetime]
 
 
 def build_storage(settings: Settings, *, migrate: bool = True) -> Storage:
-    return open_storage(
+    storage = open_storage(
         settings.database.url,
         busy_timeout_s=settings.database.busy_timeout.total_seconds(),
         migrate=migrate,
     )
+    storage.allow_plaintext_tokens = settings.security.allow_plaintext_tokens
+    return storage
+
+
+def check_stored_tokens(storage: Storage) -> None:
+    """Refuse to run when a stored token cannot be decrypted with the current key: the
+    publisher would otherwise crash on it in a loop while a post sits in "publishing"."""
+    bad = storage.unreadable_tokens()
+    if bad:
+        lines = "; ".join(
+            f"channel {name!r}: {why} — fix: the SYNDICATOR_SECRET_KEY the tokens were stored "
+            f"with, or a new token with `syndicator channels set-token {name}`"
+            for name, why in sorted(bad.items())
+        )
+        raise SyndicatorError(f"stored tokens cannot be read: {lines}")
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -135,6 +152,8 @@ class StorageTokenStore:
     """channels.base.TokenStore over the database (rotated Zalo pairs are committed here)."""
 
     def __init__(self, storage: Storage, clock: Clock = utcnow) -> None:
+        # Before any refresh spends a single-use Zalo token: its successor must be storable.
+        secretbox.require_key(storage.allow_plaintext_tokens)
         self.storage = storage
         self.clock = clock
 
@@ -167,7 +186,7 @@ def build_channels(
     settings: Settings, storage: Storage, client: httpx.AsyncClient, *, clock: Clock = utcnow
 ) -> dict[str, Any]:
     """Every configured channel, with a Page token set at run time taking precedence."""
-    store = StorageTokenStore(storage, clock)
+    store: StorageTokenStore | None = None
     out: dict[str, Any] = {}
     for name, cfg in channel_settings(settings).items():
         if cfg.kind == "facebook_page":  # type: ignore[attr-defined]
@@ -175,6 +194,10 @@ def build_channels(
             if stored is not None and stored.access_token:
                 register_secrets([stored.access_token])
                 cfg = cfg.model_copy(update={"access_token": stored.access_token})
+            out[name] = build_channel(name, cfg, client=client, clock=clock)
+            continue
+        # Rotating tokens (Zalo) are stored at every refresh: the store checks the key first.
+        store = store or StorageTokenStore(storage, clock)
         out[name] = build_channel(name, cfg, client=client, token_store=store, clock=clock)
     return out
 
@@ -205,6 +228,7 @@ class Runtime:
         clock: Clock = utcnow,
     ) -> None:
         self.settings = settings
+        self.settings_at_start = settings  # what the clients and the bot were built from
         self.storage = storage
         self.client = client
         self.config_path = config_path
@@ -314,21 +338,53 @@ class Runtime:
             )
             return False
         self.settings, self.poller, self.channels = fresh, poller, channels
+        self.storage.allow_plaintext_tokens = fresh.security.allow_plaintext_tokens
         self.publisher.channels = dict(channels)
-        if self.bot is not None:
-            self.bot.channels = dict(channels)
         self.publisher.approval = fresh.approval
         self.publisher.settings = fresh.publishing
+        self.metrics.channels[:] = list(channels)  # shared with its storage collector
+        if self.health is not None:
+            self.health.settings = fresh.server.model_copy(
+                update={"listen": self.health.settings.listen}
+            )
+            self.health.reconfigure(
+                channels=list(channels), pacing=self.pacing(),
+                sources=[s.id for s in fresh.sources if s.enabled],
+            )  # fmt: skip
+        restart = self._reconfigure_bot(fresh)
         log.info(
             "reloaded", config=str(path), sources=len(poller.sources), channels=sorted(channels)
         )
+        if restart:
+            log.warning("reload_needs_restart", keys=restart)
         self.storage.record_event(
             "config.reloaded",
             actor="daemon",
-            data={"sources": sorted(poller.sources), "channels": sorted(channels)},
+            data={
+                "config": str(path), "sources": sorted(poller.sources),
+                "channels": sorted(channels), "approvers": sorted(fresh.approval.approvers),
+                "admins": sorted(fresh.approval.admins), "needs_restart": restart,
+            },
             now=self.clock(),
-        )
+        )  # fmt: skip
         return True
+
+    def _reconfigure_bot(self, fresh: Settings) -> list[str]:
+        """Who may decide, the channels and the timings apply at once; what the Telegram
+        application was built with (token, chats, mode, endpoints) needs a restart: named."""
+        old, cfg = self.settings_at_start.approval, fresh.approval
+        restart = [k for k in ("mode", "bot_token", "chat_id", "admin_chat_id", "api_base")
+                   if getattr(old, k) != getattr(cfg, k)]  # fmt: skip
+        if fresh.network != self.settings_at_start.network:
+            restart.append("network.proxy")
+        if self.bot is None or cfg.mode != "telegram":
+            return restart
+        self.bot.settings, self.bot.cfg = fresh, cfg
+        self.bot.channels = dict(self.channels)
+        self.bot.kinds = {name: getattr(ch, "kind", "") for name, ch in self.channels.items()}
+        self.bot.admins = set(cfg.admins)
+        self.bot.approvers = set(cfg.approvers) | self.bot.admins
+        return restart
 
 
 async def run(
@@ -346,6 +402,7 @@ async def run(
     uninstall = install_signals(stop, reload)
     storage = build_storage(settings)
     try:
+        check_stored_tokens(storage)
         async with build_http_client(settings) as client:
             runtime = Runtime(settings, storage, client, config_path=config_path, clock=clock)
             await runtime.start()

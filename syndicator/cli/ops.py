@@ -167,6 +167,34 @@ def postgres_advice(database_url: str, target: Path) -> str:
     )
 
 
+# -- check-config ---------------------------------------------------------------------------
+
+
+def environment_checks(settings: Any) -> list[tuple[bool, str]]:
+    """What check-config says about the environment: (ok, line) for the secret key and proxy."""
+    from syndicator import secretbox
+    from syndicator.network import plan_for
+
+    lines: list[tuple[bool, str]] = []
+    try:
+        key = secretbox.passphrase()
+    except ConfigError as exc:
+        lines.append((False, f"secret key: {exc}"))
+    else:
+        if key is not None:
+            lines.append((True, f"secret key: {secretbox.ENV} set; stored tokens are encrypted"))
+        elif settings.security.allow_plaintext_tokens:
+            lines.append((True, f"secret key: {secretbox.ENV} unset; tokens stored in plain text "
+                                "([security] allow_plaintext_tokens = true)"))  # fmt: skip
+        else:
+            try:
+                secretbox.require_key(False)
+            except ConfigError as exc:
+                lines.append((False, f"secret key: {exc}"))
+    lines.append((True, f"proxy: {plan_for(settings).describe()}"))
+    return lines
+
+
 # -- health -------------------------------------------------------------------------------------
 
 

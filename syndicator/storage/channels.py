@@ -37,6 +37,9 @@ class StoredTokens:
 
 
 class ChannelsMixin(StorageBase):
+    # Set by the composition root from [security] allow_plaintext_tokens.
+    allow_plaintext_tokens: bool = False
+
     def channel_status(self, channel: str) -> ChannelStatus:
         with self._read() as session:
             row = session.get(ChannelStateRow, channel)
@@ -121,6 +124,20 @@ class ChannelsMixin(StorageBase):
                 secretbox.is_sealed(row.access_token) or secretbox.is_sealed(row.refresh_token),
             )
 
+    def unreadable_tokens(self) -> dict[str, str]:
+        """Channels whose stored tokens cannot be decrypted now, with the reason."""
+        with self._read() as session:
+            rows = [(r.channel, r.access_token, r.refresh_token)
+                    for r in session.scalars(select(ChannelTokenRow))]  # fmt: skip
+        bad: dict[str, str] = {}
+        for channel, *values in rows:
+            try:
+                for value in values:
+                    secretbox.unseal(value)
+            except Exception as exc:  # StorageError, ConfigError (a too short key): the reason
+                bad[channel] = str(exc)
+        return bad
+
     def save_tokens(
         self,
         channel: str,
@@ -133,7 +150,11 @@ class ChannelsMixin(StorageBase):
         audit_as: str | None = None,
         actor: str = "publisher",
     ) -> None:
-        """Store (sealed) tokens; committed when this returns. Audits only the fact, never values."""
+        """Store (sealed) tokens; committed when this returns. Audits only the fact, never values.
+
+        Without SYNDICATOR_SECRET_KEY this raises ConfigError (nothing written) unless plain
+        storage is allowed."""
+        secretbox.require_key(self.allow_plaintext_tokens)
         with self._write() as session:
             row = session.get(ChannelTokenRow, channel)
             if row is None:
