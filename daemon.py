@@ -19,24 +19,16 @@ import structlog
 
 from channels import build_channel, parse_channel_settings
 from channels.base import ChannelSettings, TokenSet
-from syndicator import secretbox
-from syndicator.botkeeper import BotKeeper
+from syndicator import secretbox, service
+from syndicator.botkeeper import BotKeeper, restart_keys
 from syndicator.config import Settings
-from syndicator.errors import SyndicatorError
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
 from syndicator.network import plan_for
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.server import HealthServer
-from syndicator.service import (
-    InstanceLock,
-    LeaderLock,
-    Vitals,
-    install_signals,
-    sleep_or_stop,
-    supervise,
-)
+from syndicator.service import InstanceLock, LeaderLock, Vitals, sleep_or_stop, supervise
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
@@ -53,19 +45,6 @@ def build_storage(settings: Settings, *, migrate: bool = True) -> Storage:
     )
     storage.allow_plaintext_tokens = settings.security.allow_plaintext_tokens
     return storage
-
-
-def check_stored_tokens(storage: Storage) -> None:
-    """Refuse to run when a stored token cannot be decrypted with the current key: the
-    publisher would otherwise crash on it in a loop while a post sits in "publishing"."""
-    bad = storage.unreadable_tokens()
-    if bad:
-        lines = "; ".join(
-            f"channel {name!r}: {why} — fix: the SYNDICATOR_SECRET_KEY the tokens were stored "
-            f"with, or a new token with `syndicator channels set-token {name}`"
-            for name, why in sorted(bad.items())
-        )
-        raise SyndicatorError(f"stored tokens cannot be read: {lines}")
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -252,10 +231,9 @@ class Runtime:
         self.health: HealthServer | None = None
         if settings.server.listen:
             self.health = HealthServer(
-                settings.server, storage, self.metrics, clock, channels=list(self.channels),
-                pacing=self.pacing(), sources=[s.id for s in settings.sources if s.enabled],
-                vitals=self.vitals,
-            )  # fmt: skip
+                settings.server, storage, self.metrics, clock, vitals=self.vitals
+            )
+            self.health.reconfigure(settings, self.pacing())
 
         self.leader = LeaderLock(storage.engine)
         self._leading = asyncio.Lock()  # the publisher and approval loops both ask
@@ -264,14 +242,8 @@ class Runtime:
         return {name: ch.settings for name, ch in self.channels.items()}
 
     async def audit_loop(self, stop: asyncio.Event) -> None:
-        """Verify the audit chain every [approval] verify_every; /healthz reads the result."""
-        while not stop.is_set():
-            result = await asyncio.to_thread(self.storage.verify_audit)
-            reason = None if result.ok else f"broken at event {result.bad_id}: {result.reason}"
-            if not result.ok and self.vitals.audit != (False, reason):
-                log.error("audit_chain_broken", reason=reason)
-            self.vitals.audit = (result.ok, reason)
-            await sleep_or_stop(stop, self.settings.approval.verify_every.total_seconds())
+        every = self.settings.approval.verify_every.total_seconds()
+        await service.watch_audit(self.storage, self.vitals, every, stop)
 
     async def start(self) -> None:
         if self.health is not None:
@@ -330,12 +302,8 @@ class Runtime:
             poller = build_poller(fresh, self.storage, self.client, clock=self.clock)
         except Exception as exc:
             log.error("reload_rejected", config=str(path), reason=str(exc))
-            self.storage.record_event(
-                "config.reload_rejected",
-                actor="daemon",
-                data={"reason": str(exc)[:500]},
-                now=self.clock(),
-            )
+            self.storage.record_event("config.reload_rejected", actor="daemon",
+                                      data={"reason": str(exc)[:500]}, now=self.clock())  # fmt: skip
             return False
         self.settings, self.poller, self.channels = fresh, poller, channels
         self.storage.allow_plaintext_tokens = fresh.security.allow_plaintext_tokens
@@ -344,14 +312,10 @@ class Runtime:
         self.publisher.settings = fresh.publishing
         self.metrics.channels[:] = list(channels)  # shared with its storage collector
         if self.health is not None:
-            self.health.settings = fresh.server.model_copy(
-                update={"listen": self.health.settings.listen}
-            )
-            self.health.reconfigure(
-                channels=list(channels), pacing=self.pacing(),
-                sources=[s.id for s in fresh.sources if s.enabled],
-            )  # fmt: skip
-        restart = self._reconfigure_bot(fresh)
+            self.health.reconfigure(fresh, self.pacing())
+        restart = restart_keys(self.settings_at_start, fresh)
+        if self.keeper is not None and fresh.approval.mode == "telegram":
+            self.keeper.reconfigure(fresh, self.channels)
         log.info(
             "reloaded", config=str(path), sources=len(poller.sources), channels=sorted(channels)
         )
@@ -369,23 +333,6 @@ class Runtime:
         )  # fmt: skip
         return True
 
-    def _reconfigure_bot(self, fresh: Settings) -> list[str]:
-        """Who may decide, the channels and the timings apply at once; what the Telegram
-        application was built with (token, chats, mode, endpoints) needs a restart: named."""
-        old, cfg = self.settings_at_start.approval, fresh.approval
-        restart = [k for k in ("mode", "bot_token", "chat_id", "admin_chat_id", "api_base")
-                   if getattr(old, k) != getattr(cfg, k)]  # fmt: skip
-        if fresh.network != self.settings_at_start.network:
-            restart.append("network.proxy")
-        if self.bot is None or cfg.mode != "telegram":
-            return restart
-        self.bot.settings, self.bot.cfg = fresh, cfg
-        self.bot.channels = dict(self.channels)
-        self.bot.kinds = {name: getattr(ch, "kind", "") for name, ch in self.channels.items()}
-        self.bot.admins = set(cfg.admins)
-        self.bot.approvers = set(cfg.approvers) | self.bot.admins
-        return restart
-
 
 async def run(
     settings: Settings,
@@ -399,28 +346,20 @@ async def run(
     reload = asyncio.Event()
     lock = InstanceLock(settings.database.url)
     lock.acquire()
-    uninstall = install_signals(stop, reload)
+    uninstall = service.install_signals(stop, reload)
     storage = build_storage(settings)
     try:
-        check_stored_tokens(storage)
+        storage.require_readable_tokens()
         async with build_http_client(settings) as client:
             runtime = Runtime(settings, storage, client, config_path=config_path, clock=clock)
             await runtime.start()
-            log.info(
-                "daemon_started",
-                sources=len(runtime.poller.sources),
-                channels=sorted(runtime.channels),
-                approval=settings.approval.mode,
-            )
-            tasks = [
-                asyncio.create_task(supervise(name, work, stop, vitals=runtime.vitals), name=name)
-                for name, work in (
-                    ("poller", runtime.poll_loop),
-                    ("publisher", runtime.publish_loop),
-                    ("approval", runtime.approval_loop),
-                    ("audit", runtime.audit_loop),
-                )
-            ]
+            log.info("daemon_started", sources=len(runtime.poller.sources),
+                     channels=sorted(runtime.channels), approval=settings.approval.mode)  # fmt: skip
+            # Each loop alone: the publisher never waits for the bot, nor the poller for either.
+            loops = {"poller": runtime.poll_loop, "publisher": runtime.publish_loop,
+                     "approval": runtime.approval_loop, "audit": runtime.audit_loop}  # fmt: skip
+            tasks = [asyncio.create_task(supervise(n, w, stop, vitals=runtime.vitals), name=n)
+                     for n, w in loops.items()]  # fmt: skip
             while not stop.is_set():
                 await sleep_or_stop(stop, 0.5)
                 if reload.is_set():
@@ -452,13 +391,5 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = [
-    "UTC",
-    "build_channels",
-    "build_http_client",
-    "build_poller",
-    "build_publisher",
-    "build_storage",
-    "channel_settings",
-    "run",
-]
+__all__ = ["UTC", "build_channels", "build_http_client", "build_poller", "build_publisher",
+           "build_storage", "channel_settings", "run"]  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,16 @@ RETRY_MAX = 300.0
 PROBE_EVERY = 60.0
 PROBE_WHILE_DOWN = 20.0
 TICK = 2.0
+
+
+def restart_keys(old: Any, new: Any) -> list[str]:
+    """Settings a reload cannot apply, because the Telegram application and the HTTP clients
+    were built with them: the daemon names them (`reload_needs_restart`)."""
+    keys = [f"approval.{k}" for k in ("mode", "bot_token", "chat_id", "admin_chat_id", "api_base")
+            if getattr(old.approval, k) != getattr(new.approval, k)]  # fmt: skip
+    if old.network != new.network:
+        keys.append("network.proxy")
+    return keys
 
 
 def describe(exc: BaseException, api_base: str) -> str:
@@ -116,6 +126,15 @@ class BotKeeper:
                 await self.bot.stop()
             except Exception as exc:  # shutting down: say it, do not raise
                 log.warning("approval_bot_stop_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def reconfigure(self, fresh: Any, channels: Mapping[str, Any]) -> None:
+        """After a reload: who may decide, the channels and the timings apply at once."""
+        bot, cfg = self.bot, fresh.approval
+        bot.settings, bot.cfg = fresh, cfg
+        bot.channels = dict(channels)
+        bot.kinds = {name: getattr(ch, "kind", "") for name, ch in channels.items()}
+        bot.admins = set(cfg.admins)
+        bot.approvers = set(cfg.approvers) | bot.admins
 
     async def on_post_event(self, what: str, record: Any) -> None:
         """The publisher's listener: refresh previews only while the bot is up."""

@@ -216,10 +216,12 @@ class HealthServer:
         self._server: asyncio.Server | None = None
         self._open = 0
 
-    def reconfigure(self, *, channels: Sequence[str], pacing: Mapping[str, Any],
-                    sources: Sequence[str]) -> None:  # fmt: skip
-        """After a reload: check the channels and sources the new config names."""
-        self.channels, self.pacing, self.sources = list(channels), dict(pacing), list(sources)
+    def reconfigure(self, settings: Any, pacing: Mapping[str, Any]) -> None:
+        """From the (re)loaded Settings: thresholds, and which channels and sources to check;
+        the listening address stays what it was started with."""
+        self.settings = settings.server.model_copy(update={"listen": self.settings.listen})
+        self.channels, self.pacing = list(settings.channels), dict(pacing)
+        self.sources = [s.id for s in settings.sources if s.enabled]
 
     async def start(self) -> str:
         """Bind and serve; return the base URL (port 0 binds a free port, for tests)."""

@@ -130,6 +130,17 @@ async def supervise(
             delay = min(delay * 2, max_backoff)
 
 
+async def watch_audit(storage: Any, vitals: Vitals, every: float, stop: asyncio.Event) -> None:
+    """Verify the audit chain every `every` seconds, in a thread; /healthz reads the result."""
+    while not stop.is_set():
+        result = await asyncio.to_thread(storage.verify_audit)
+        reason = None if result.ok else f"broken at event {result.bad_id}: {result.reason}"
+        if not result.ok and vitals.audit != (False, reason):
+            log.error("audit_chain_broken", reason=reason)
+        vitals.audit = (result.ok, reason)
+        await sleep_or_stop(stop, every)
+
+
 def install_signals(stop: asyncio.Event, reload: asyncio.Event) -> Callable[[], None]:
     """SIGTERM/SIGINT set `stop`; SIGHUP sets `reload`. Returns a function that uninstalls."""
     loop = asyncio.get_running_loop()

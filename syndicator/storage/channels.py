@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from syndicator import secretbox
+from syndicator.errors import SyndicatorError
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ChannelStateRow, ChannelTokenRow
 
@@ -137,6 +138,18 @@ class ChannelsMixin(StorageBase):
             except Exception as exc:  # StorageError, ConfigError (a too short key): the reason
                 bad[channel] = str(exc)
         return bad
+
+    def require_readable_tokens(self) -> None:
+        """Refuse (SyndicatorError naming each channel and the fix) when a stored token cannot be
+        decrypted now: `run` checks this first, or the publisher would crash on it in a loop."""
+        bad = self.unreadable_tokens()
+        if bad:
+            lines = "; ".join(
+                f"channel {name!r}: {why} — fix: the SYNDICATOR_SECRET_KEY the tokens were "
+                f"stored with, or a new token with `syndicator channels set-token {name}`"
+                for name, why in sorted(bad.items())
+            )
+            raise SyndicatorError(f"stored tokens cannot be read: {lines}")
 
     def save_tokens(
         self,
