@@ -19,13 +19,16 @@ import structlog
 
 from channels import build_channel, parse_channel_settings
 from channels.base import Channel, ChannelSettings, TokenSet
+from syndicator import secretbox, service
+from syndicator.botkeeper import BotKeeper, restart_keys
 from syndicator.config import Settings
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
+from syndicator.network import plan_for
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.server import HealthServer
-from syndicator.service import InstanceLock, LeaderLock, install_signals, sleep_or_stop, supervise
+from syndicator.service import InstanceLock, LeaderLock, Vitals, sleep_or_stop, supervise
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
@@ -35,14 +38,17 @@ Clock = Callable[[], datetime]
 
 
 def build_storage(settings: Settings, *, migrate: bool = True) -> Storage:
-    return open_storage(
+    storage = open_storage(
         settings.database.url,
         busy_timeout_s=settings.database.busy_timeout.total_seconds(),
         migrate=migrate,
     )
+    storage.allow_plaintext_tokens = settings.security.allow_plaintext_tokens
+    return storage
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client for feeds, Graph, Zalo and Zalo OAuth; it carries the proxy rules."""
     fetch = settings.fetch
     return build_client(
         user_agent=fetch.user_agent,
@@ -50,6 +56,7 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         read_timeout=fetch.read_timeout.total_seconds(),
         transport=fetch.transport,
         max_connections=fetch.concurrency,
+        proxy_plan=plan_for(settings),
     )
 
 
@@ -127,6 +134,8 @@ class StorageTokenStore:
     """channels.base.TokenStore over the database (rotated Zalo pairs are committed here)."""
 
     def __init__(self, storage: Storage, clock: Clock = utcnow) -> None:
+        # Before any refresh spends a single-use Zalo token: its successor must be storable.
+        secretbox.require_key(storage.allow_plaintext_tokens)
         self.storage = storage
         self.clock = clock
 
@@ -165,7 +174,7 @@ def build_channels(
 ) -> dict[str, Channel]:
     """Every configured channel, with a Page token set at run time taking precedence.
     `may_refresh=False` builds channels that never refresh Zalo tokens (`channels check`)."""
-    store = StorageTokenStore(storage, clock)
+    store: StorageTokenStore | None = None
     out: dict[str, Channel] = {}
     for name, cfg in channel_settings(settings).items():
         if cfg.kind == "facebook_page":  # type: ignore[attr-defined]
@@ -173,6 +182,10 @@ def build_channels(
             if stored is not None and stored.access_token:
                 register_secrets([stored.access_token])
                 cfg = cfg.model_copy(update={"access_token": stored.access_token})
+            out[name] = build_channel(name, cfg, client=client, clock=clock)
+            continue
+        # Rotating tokens (Zalo) are stored at every refresh: the store checks the key first.
+        store = store or StorageTokenStore(storage, clock)
         out[name] = build_channel(
             name, cfg, client=client, token_store=store, clock=clock, may_refresh=may_refresh
         )
@@ -205,17 +218,21 @@ class Runtime:
         clock: Clock = utcnow,
     ) -> None:
         self.settings = settings
+        self.settings_at_start = settings  # what the clients and the bot were built from
         self.storage = storage
         self.client = client
         self.config_path = config_path
         self.clock = clock
         self.bot: Any = None
+        self.keeper: BotKeeper | None = None
+        self.vitals = Vitals()
         self.poller = build_poller(settings, storage, client, clock=clock)
         self.channels = build_channels(settings, storage, client, clock=clock)
         if "telegram" in settings.approval.active_surfaces:
             from syndicator.approval import build_bot
 
             self.bot = build_bot(settings, storage, self.channels, clock=clock)
+            self.keeper = BotKeeper(self.bot, self.vitals, clock)
         self.zalo: Any = None
         self._zalo_started = False
         if "zalo_bot" in settings.approval.active_surfaces:
@@ -225,7 +242,7 @@ class Runtime:
             if self.bot is not None:  # a decision on Zalo shows on the Telegram preview at once
                 self.zalo.decisions.add_listener(self.bot.refresh)
         self.metrics = Metrics(storage, channels=list(self.channels), clock=clock)
-        surfaces = [s.on_post_event for s in (self.bot, self.zalo) if s is not None]
+        surfaces = [s.on_post_event for s in (self.keeper, self.zalo) if s is not None]
 
         async def bot_listener(what: str, record: Any) -> None:
             for listener in surfaces:
@@ -238,12 +255,19 @@ class Runtime:
         self.health: HealthServer | None = None
         if settings.server.listen:
             self.health = HealthServer(
-                settings.server, storage, self.metrics, clock, channels=list(self.channels)
+                settings.server, storage, self.metrics, clock, vitals=self.vitals
             )
+            self.health.reconfigure(settings, self.pacing())
 
         self.leader = LeaderLock(storage.engine)
-        self._bot_started = False
         self._leading = asyncio.Lock()  # the publisher and approval loops both ask
+
+    def pacing(self) -> dict[str, Any]:
+        return {name: ch.settings for name, ch in self.channels.items()}
+
+    async def audit_loop(self, stop: asyncio.Event) -> None:
+        every = self.settings.approval.verify_every.total_seconds()
+        await service.watch_audit(self.storage, self.vitals, every, stop)
 
     async def start(self) -> None:
         if self.health is not None:
@@ -251,21 +275,17 @@ class Runtime:
             log.info("health_listening", url=url)
 
     async def lead(self, stop: asyncio.Event) -> bool:
-        """Wait until this daemon leads (at once on SQLite); start the bot then."""
+        """Wait until this daemon leads (at once on SQLite)."""
         while not stop.is_set():
             async with self._leading:
                 if self.leader.is_leader or await asyncio.to_thread(self.leader.try_acquire):
-                    if self.bot is not None and not self._bot_started:
-                        await self.bot.start()
-                        self._bot_started = True
                     return True
             await sleep_or_stop(stop, 15.0)
         return False
 
     async def stop(self) -> None:
-        if self.bot is not None and self._bot_started:
-            with contextlib.suppress(Exception):
-                await self.bot.stop()
+        if self.keeper is not None:
+            await self.keeper.stop()
         if self.zalo is not None and self._zalo_started:
             with contextlib.suppress(Exception):
                 await self.zalo.stop()
@@ -305,13 +325,17 @@ class Runtime:
             await sleep_or_stop(stop, self.settings.publishing.interval.total_seconds())
 
     async def approval_loop(self, stop: asyncio.Event) -> None:
-        if not await self.lead(stop):
+        """The bot in its own task: publishing never waits for Telegram (botkeeper.py)."""
+        if (self.keeper is None and self.zalo is None) or not await self.lead(stop):
             return
+        tasks = [self.keeper.run(stop)] if self.keeper is not None else []
+        if self.zalo is not None:
+            tasks.append(self._zalo_loop(stop))
+        await asyncio.gather(*tasks)
+
+    async def _zalo_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            if self.bot is not None:
-                await self.bot.tick(self.clock())
-            if self.zalo is not None:
-                await self._zalo_tick()
+            await self._zalo_tick()
             await sleep_or_stop(stop, 2.0)
 
     async def _zalo_tick(self) -> None:
@@ -337,30 +361,37 @@ class Runtime:
             poller = build_poller(fresh, self.storage, self.client, clock=self.clock)
         except Exception as exc:
             log.error("reload_rejected", config=str(path), reason=str(exc))
-            self.storage.record_event(
-                "config.reload_rejected",
-                actor="daemon",
-                data={"reason": str(exc)[:500]},
-                now=self.clock(),
-            )
+            self.storage.record_event("config.reload_rejected", actor="daemon",
+                                      data={"reason": str(exc)[:500]}, now=self.clock())  # fmt: skip
             return False
         self.settings, self.poller, self.channels = fresh, poller, channels
+        self.storage.allow_plaintext_tokens = fresh.security.allow_plaintext_tokens
         self.publisher.channels = dict(channels)
-        if self.bot is not None:
-            self.bot.channels = dict(channels)
         if self.zalo is not None:
             self.zalo.channels = dict(channels)
         self.publisher.approval = fresh.approval
         self.publisher.settings = fresh.publishing
+        self.metrics.channels[:] = list(channels)  # shared with its storage collector
+        if self.health is not None:
+            self.health.reconfigure(fresh, self.pacing())
+        restart = restart_keys(self.settings_at_start, fresh)
+        if self.keeper is not None and "telegram" in fresh.approval.active_surfaces:
+            self.keeper.reconfigure(fresh, self.channels)
         log.info(
             "reloaded", config=str(path), sources=len(poller.sources), channels=sorted(channels)
         )
+        if restart:
+            log.warning("reload_needs_restart", keys=restart)
         self.storage.record_event(
             "config.reloaded",
             actor="daemon",
-            data={"sources": sorted(poller.sources), "channels": sorted(channels)},
+            data={
+                "config": str(path), "sources": sorted(poller.sources),
+                "channels": sorted(channels), "approvers": sorted(fresh.approval.approvers),
+                "admins": sorted(fresh.approval.admins), "needs_restart": restart,
+            },
             now=self.clock(),
-        )
+        )  # fmt: skip
         return True
 
 
@@ -376,26 +407,20 @@ async def run(
     reload = asyncio.Event()
     lock = InstanceLock(settings.database.url)
     lock.acquire()
-    uninstall = install_signals(stop, reload)
+    uninstall = service.install_signals(stop, reload)
     storage = build_storage(settings)
     try:
+        storage.require_readable_tokens()
         async with build_http_client(settings) as client:
             runtime = Runtime(settings, storage, client, config_path=config_path, clock=clock)
             await runtime.start()
-            log.info(
-                "daemon_started",
-                sources=len(runtime.poller.sources),
-                channels=sorted(runtime.channels),
-                approval=settings.approval.mode,
-            )
-            tasks = [
-                asyncio.create_task(supervise(name, work, stop), name=name)
-                for name, work in (
-                    ("poller", runtime.poll_loop),
-                    ("publisher", runtime.publish_loop),
-                    ("approval", runtime.approval_loop),
-                )
-            ]
+            log.info("daemon_started", sources=len(runtime.poller.sources),
+                     channels=sorted(runtime.channels), approval=settings.approval.mode)  # fmt: skip
+            # Each loop alone: the publisher never waits for the bot, nor the poller for either.
+            loops = {"poller": runtime.poll_loop, "publisher": runtime.publish_loop,
+                     "approval": runtime.approval_loop, "audit": runtime.audit_loop}  # fmt: skip
+            tasks = [asyncio.create_task(supervise(n, w, stop, vitals=runtime.vitals), name=n)
+                     for n, w in loops.items()]  # fmt: skip
             while not stop.is_set():
                 await sleep_or_stop(stop, 0.5)
                 if reload.is_set():
@@ -427,13 +452,5 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = [
-    "UTC",
-    "build_channels",
-    "build_http_client",
-    "build_poller",
-    "build_publisher",
-    "build_storage",
-    "channel_settings",
-    "run",
-]
+__all__ = ["UTC", "build_channels", "build_http_client", "build_poller", "build_publisher",
+           "build_storage", "channel_settings", "run"]  # fmt: skip

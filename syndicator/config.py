@@ -257,6 +257,31 @@ class PublishingSettings(_Strict):
 class ServerSettings(_Strict):
     listen: str | None = None  # "127.0.0.1:9464": /healthz and /metrics; off when unset
     max_poll_age: Duration = timedelta(minutes=30)  # /healthz fails when the last poll is older
+    # /healthz fails when an approved post has been due this long on a channel free to publish
+    max_approved_wait: Duration = timedelta(minutes=30)
+
+
+class NetworkSettings(_Strict):
+    # "http://proxy.local:3128": every outbound call (feeds, Graph, Zalo, Zalo OAuth, Telegram)
+    # goes through it; NO_PROXY still exempts hosts. Unset: HTTPS_PROXY/HTTP_PROXY apply.
+    proxy: str | None = None
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not re.match(r"^https?://[^\s/]+", value.strip()):
+            raise ValueError(
+                f'{value!r} is not an http(s) proxy URL (e.g. "http://proxy.local:3128")'
+            )
+        return value.strip()
+
+
+class SecuritySettings(_Strict):
+    # Without SYNDICATOR_SECRET_KEY, storing a token is refused unless this says plain is fine.
+    allow_plaintext_tokens: bool = False
 
 
 class Settings(_Strict):
@@ -272,6 +297,8 @@ class Settings(_Strict):
     approval: ApprovalSettings = ApprovalSettings()
     publishing: PublishingSettings = PublishingSettings()
     server: ServerSettings = ServerSettings()
+    network: NetworkSettings = NetworkSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> Settings:

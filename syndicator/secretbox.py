@@ -1,8 +1,9 @@
 """Encrypting tokens at rest with a key derived from SYNDICATOR_SECRET_KEY.
 
 Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) with a key derived by scrypt from the
-passphrase and a random per-value salt. Without a passphrase, values are stored marked plain,
-and the operator is told so by `syndicator channels check`.
+passphrase and a random per-value salt. Without a passphrase nothing is stored unless the
+config says `[security] allow_plaintext_tokens = true` (then values are stored marked plain);
+the demo and the sandbox use a throwaway key instead (`throwaway_key`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import functools
 import os
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -18,6 +20,8 @@ from syndicator.errors import ConfigError, StorageError
 
 ENV = "SYNDICATOR_SECRET_KEY"
 MIN_LENGTH = 16
+# The value shipped in deploy/syndicator.env.example: a copy-pasted example is not a secret.
+PLACEHOLDER = "change-me-to-a-long-random-passphrase"
 _PLAIN = "plain:"
 _SEALED = "fernet1:"
 
@@ -27,8 +31,38 @@ def passphrase() -> str | None:
     if value is None or value == "":
         return None
     if len(value) < MIN_LENGTH:
-        raise ConfigError(f"{ENV} must be at least {MIN_LENGTH} characters long")
+        raise ConfigError(
+            f"{ENV} must be at least {MIN_LENGTH} characters long (openssl rand -base64 32)"
+        )
+    if value == PLACEHOLDER:
+        raise ConfigError(
+            f"{ENV} is still the placeholder of deploy/syndicator.env.example: "
+            "set a random one (openssl rand -base64 32)"
+        )
     return value
+
+
+def require_key(allow_plaintext: bool) -> None:
+    """Refuse to go on when tokens would be stored unencrypted without the config allowing it."""
+    if passphrase() is None and not allow_plaintext:
+        raise ConfigError(
+            f"{ENV} is not set, so tokens would be stored unencrypted: set it (at least "
+            f"{MIN_LENGTH} characters, openssl rand -base64 32) or, knowingly, "
+            "[security] allow_plaintext_tokens = true"
+        )
+
+
+def throwaway_key(path: Path) -> str:
+    """A random key kept in `path` (mode 0600) for the sandbox and demo databases, so a rerun
+    on the same database can still read what it stored."""
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 @functools.lru_cache(maxsize=64)
@@ -62,7 +96,7 @@ def unseal(stored: str | None) -> str | None:
     try:
         return _fernet(secret, base64.urlsafe_b64decode(salt_b64)).decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise StorageError(f"cannot decrypt a stored token: wrong {ENV}?") from exc
+        raise StorageError(f"cannot decrypt a stored token with this {ENV}") from exc
 
 
 def is_sealed(stored: str | None) -> bool:

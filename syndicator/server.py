@@ -6,30 +6,46 @@ synchronous, so every database call runs in a worker thread with a timeout; a lo
 unreachable database turns into a 503 with a reason instead of a hung request.
 
 /healthz is 200 when the database answers, the last poll cycle in which some portal answered
-is younger than `[server] max_poll_age` (so it must exceed the longest source interval), and no channel waits for new credentials; otherwise 503. The JSON body
-says which check failed. A paused (by a human) or throttled (by the service) channel is reported
-but does not fail the check: neither needs the operator.
+is younger than `[server] max_poll_age` (so it must exceed the longest source interval), no
+source is unhealthy, no channel waits for new credentials, no approved post has been due for
+longer than `[server] max_approved_wait` on a channel free to publish, no daemon task keeps
+crashing, Telegram answers (approval by Telegram) and the audit chain verified; otherwise 503.
+The JSON body says which check failed and why. A paused (by a human) or throttled (by the
+service) channel is reported but does not fail the check: neither needs the operator.
+
+It is pinged often, so it stays cheap: a handful of indexed queries; the audit chain is
+verified by the daemon every `[approval] verify_every` and only its last result is read here.
+
+The listener is a small HTTP/1.0-style server on asyncio streams (one GET per connection),
+not a general web server: it caps concurrent connections (MAX_CONNECTIONS; more are answered
+503 and closed at once) and closes a connection that has not sent its request within
+HEADER_TIMEOUT, so idle or slow clients cannot exhaust the daemon's file descriptors.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from aiohttp import web
 
 from syndicator import __version__
 from syndicator.config import ServerSettings
 from syndicator.errors import ConfigError
 from syndicator.metrics import CONTENT_TYPE, Metrics, channel_state
+from syndicator.publishing.pacing import local_midnight, quiet_until
 
 log = structlog.get_logger("syndicator.server")
 
 DB_TIMEOUT_S = 5.0
+MAX_CONNECTIONS = 64
+HEADER_TIMEOUT_S = 5.0
+MAX_HEADER_BYTES = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +54,21 @@ class Health:
 
     healthy: bool
     body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What the checks read; `evaluate` turns it into a verdict without touching anything."""
+
+    database_ok: bool
+    database_error: str | None = None
+    last_poll: datetime | None = None
+    channels: Mapping[str, Any] = field(default_factory=dict)
+    failing_sources: Mapping[str, str | None] = field(default_factory=dict)
+    waiting_posts: Sequence[tuple[int, str, datetime]] = ()  # (post, channel, due since)
+    crashing: Mapping[str, tuple[int, str, datetime]] = field(default_factory=dict)
+    telegram: str | None = None  # why Telegram cannot be reached; None when it can (or no bot)
+    audit: tuple[bool, str | None] | None = None  # last verification; None: not checked yet
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -49,38 +80,58 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def due_since(record: Any, pacing: Any, last_published: datetime | None, now: datetime) -> datetime:
+    """Since when an approved post could have gone out: its decision or schedule, moved past
+    the channel's quiet window, today's daily cap and min_interval. Pure."""
+    due = max(t for t in (record.decided_at, record.scheduled_for, record.next_attempt_at) if t)
+    due = due if due.tzinfo else due.replace(tzinfo=UTC)
+    if pacing is None:
+        return due
+    end = quiet_until(due, getattr(pacing, "quiet_window", None))
+    due = end or due
+    if getattr(pacing, "max_per_day", None) is not None:
+        due = max(due, min(now, local_midnight(now)))  # a cap reached yesterday held it
+    interval = getattr(pacing, "min_interval", None)
+    if interval and last_published is not None:
+        due = max(due, last_published + interval)
+    return due
+
+
 def evaluate(
     *,
     now: datetime,
-    database_ok: bool,
-    database_error: str | None,
-    last_poll: datetime | None,
+    observed: Observed,
     started_at: datetime,
     max_poll_age: timedelta,
-    channels: dict[str, Any],
+    max_approved_wait: timedelta = timedelta(minutes=30),
 ) -> Health:
     """Decide health from what was observed; pure, so the rules are easy to read and test."""
     problems: list[str] = []
-    database: dict[str, Any] = {"ok": database_ok}
-    if not database_ok:
-        database["error"] = database_error
+    database: dict[str, Any] = {"ok": observed.database_ok}
+    if not observed.database_ok:
+        database["error"] = observed.database_error
         problems.append("database")
 
     poll: dict[str, Any] = {"max_age_s": max_poll_age.total_seconds()}
-    if last_poll is None:
+    if observed.last_poll is None:
         # A fresh daemon gets one max_poll_age of grace before "never polled" counts as stale.
         poll["last_poll_at"] = None
         poll["ok"] = now - started_at <= max_poll_age
         poll["note"] = "no poll cycle finished yet"
     else:
-        age = now - last_poll
-        poll.update(last_poll_at=last_poll.isoformat(), age_s=round(age.total_seconds(), 1))
+        age = now - observed.last_poll
+        poll.update(
+            last_poll_at=observed.last_poll.isoformat(), age_s=round(age.total_seconds(), 1)
+        )
         poll["ok"] = age <= max_poll_age
     if not poll["ok"]:
         problems.append("poll")
 
+    sources = {"ok": not observed.failing_sources, "failing": dict(observed.failing_sources)}
+    problems += [f"source:{name}" for name in sorted(observed.failing_sources)]
+
     channel_checks: dict[str, Any] = {}
-    for name, status in sorted(channels.items()):
+    for name, status in sorted(observed.channels.items()):
         state = channel_state(status, now)
         entry: dict[str, Any] = {"state": state, "ok": state != "needs_credentials"}
         if status is not None and status.reason:
@@ -91,13 +142,42 @@ def evaluate(
             problems.append(f"channel:{name}")
         channel_checks[name] = entry
 
+    late = [(pid, ch, since) for pid, ch, since in observed.waiting_posts
+            if now - since > max_approved_wait]  # fmt: skip
+    publishing: dict[str, Any] = {"ok": not late, "max_wait_s": max_approved_wait.total_seconds()}
+    if late:
+        oldest = min(late, key=lambda item: item[2])
+        publishing["late_posts"] = len(late)
+        publishing["reason"] = (
+            f"{len(late)} approved post(s) not attempted; post {oldest[0]} ({oldest[1]}) due "
+            f"since {oldest[2].isoformat()}: is the publisher running? see `syndicator posts`"
+        )
+        problems.append("publishing")
+
+    tasks = {name: {"crashes": n, "error": error, "at": at.isoformat()}
+             for name, (n, error, at) in sorted(observed.crashing.items())}  # fmt: skip
+    problems += [f"task:{name}" for name in tasks]
+
+    telegram: dict[str, Any] = {"ok": observed.telegram is None}
+    if observed.telegram is not None:
+        telegram["reason"] = observed.telegram
+        problems.append("telegram")
+
+    audit: dict[str, Any] = {"ok": True, "checked": observed.audit is not None}
+    if observed.audit is not None and not observed.audit[0]:
+        audit.update(ok=False, reason=observed.audit[1])
+        problems.append("audit")
+
     body = {
         "status": "ok" if not problems else "fail",
         "problems": problems,
         "version": __version__,
         "time": now.isoformat(),
-        "checks": {"database": database, "poll": poll, "channels": channel_checks},
-    }
+        "checks": {
+            "database": database, "poll": poll, "sources": sources, "channels": channel_checks,
+            "publishing": publishing, "tasks": tasks, "telegram": telegram, "audit": audit,
+        },
+    }  # fmt: skip
     return Health(not problems, body)
 
 
@@ -113,6 +193,10 @@ class HealthServer:
         last_poll: Callable[[], datetime | None] | None = None,
         *,
         channels: tuple[str, ...] | list[str] = (),
+        pacing: Mapping[str, Any] | None = None,
+        sources: Sequence[str] | None = None,
+        vitals: Any = None,
+        audit: Callable[[], tuple[bool, str | None] | None] | None = None,
     ) -> None:
         if not settings.listen:
             raise ConfigError("server.listen is not set: the health server is off")
@@ -124,59 +208,66 @@ class HealthServer:
         # Default: the last cycle in which some portal answered, as Metrics.poll_cycle saw it.
         self.last_poll = last_poll or metrics.last_successful_poll
         self.channels = list(channels) or list(metrics.channels)
+        self.pacing = dict(pacing or {})  # channel -> settings with the pacing fields
+        self.sources = list(sources) if sources is not None else None
+        self.vitals = vitals  # syndicator.service.Vitals of the daemon, when there is one
+        self.audit = audit or (lambda: vitals.audit if vitals is not None else None)
         self.started_at = clock()
-        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._open = 0
+
+    def reconfigure(self, settings: Any, pacing: Mapping[str, Any]) -> None:
+        """From the (re)loaded Settings: thresholds, and which channels and sources to check;
+        the listening address stays what it was started with."""
+        self.settings = settings.server.model_copy(update={"listen": self.settings.listen})
+        self.channels, self.pacing = list(settings.channels), dict(pacing)
+        self.sources = [s.id for s in settings.sources if s.enabled]
 
     async def start(self) -> str:
         """Bind and serve; return the base URL (port 0 binds a free port, for tests)."""
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/", self._index)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
         try:
-            await site.start()
+            self._server = await asyncio.start_server(
+                self._connection, self.host, self.port, limit=MAX_HEADER_BYTES
+            )
         except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
             msg = f"server.listen: cannot listen on {self.settings.listen}: {exc}"
             raise ConfigError(msg) from exc
-        host, port = self._runner.addresses[0][:2]
+        host, port = self._server.sockets[0].getsockname()[:2]
         self.started_at = self.clock()
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         log.info("health_server_started", url=url)
         return url
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            self._server = None
 
     async def check(self) -> Health:
         """Run the checks now (also what `syndicator health` prints)."""
         try:
-            ok, error, channels, last_poll = await asyncio.wait_for(
-                asyncio.to_thread(self._read_database), DB_TIMEOUT_S
-            )
+            observed = await asyncio.wait_for(asyncio.to_thread(self._observe), DB_TIMEOUT_S)
         except TimeoutError:
-            ok, error, channels, last_poll = (
-                False, f"no answer within {DB_TIMEOUT_S:.0f} s", {}, None,
-            )  # fmt: skip
+            observed = Observed(False, f"no answer within {DB_TIMEOUT_S:.0f} s")
+        now = self.clock()
+        extra: dict[str, Any] = {"audit": self.audit()}
+        if self.vitals is not None:
+            extra.update(crashing=self.vitals.crashing(now), telegram=self.vitals.telegram)
+        channels = dict(observed.channels)
         for name in self.channels:
             channels.setdefault(name, None)
+        observed = Observed(**{**_fields(observed), "channels": channels, **extra})
         return evaluate(
-            now=self.clock(),
-            database_ok=ok,
-            database_error=error,
-            last_poll=last_poll,
+            now=now,
+            observed=observed,
             started_at=self.started_at,
             max_poll_age=self.settings.max_poll_age,
-            channels=channels,
+            max_approved_wait=self.settings.max_approved_wait,
         )
 
-    def _read_database(self) -> tuple[bool, str | None, dict[str, Any], datetime | None]:
+    def _observe(self) -> Observed:
         # In a worker thread: the last_poll callable may read storage too.
         try:
             last_poll = self.last_poll()
@@ -184,23 +275,91 @@ class HealthServer:
             last_poll = None
         try:
             if not self.storage.ping():
-                return False, "SELECT 1 gave an unexpected answer", {}, last_poll
-            return True, None, dict(self.storage.channel_statuses()), last_poll
+                return Observed(False, "SELECT 1 gave an unexpected answer", last_poll)
+            statuses = dict(self.storage.channel_statuses())
+            return Observed(
+                True, None, last_poll, statuses,
+                failing_sources=self._failing_sources(),
+                waiting_posts=self._waiting_posts(statuses),
+            )  # fmt: skip
         except Exception as exc:  # any failure here is the answer, not a crash of the server
-            return False, f"{type(exc).__name__}: {exc}", {}, last_poll
+            return Observed(False, f"{type(exc).__name__}: {exc}", last_poll)
 
-    async def _healthz(self, request: web.Request) -> web.Response:
-        health = await self.check()
-        if not health.healthy:
-            log.warning("health_failed", problems=health.body["problems"])
-        return web.json_response(health.body, status=200 if health.healthy else 503)
+    def _failing_sources(self) -> dict[str, str | None]:
+        states = self.storage.source_states(self.sources)
+        return {sid: (st.last_error or "")[:200] for sid, st in states.items()
+                if st.status == "unhealthy"}  # fmt: skip
 
-    async def _metrics(self, request: web.Request) -> web.Response:
+    def _waiting_posts(self, statuses: Mapping[str, Any]) -> list[tuple[int, str, datetime]]:
+        from syndicator.types import PostStatus
+
+        now = self.clock()
+        approved = self.storage.list_posts(status=[PostStatus.APPROVED], limit=500)
+        out: list[tuple[int, str, datetime]] = []
+        last: dict[str, datetime | None] = {}
+        for record in approved:
+            status = statuses.get(record.channel)
+            if status is not None and not status.can_publish(now):
+                continue  # paused, needs credentials or throttled: reported as the channel
+            if record.channel not in last:
+                last[record.channel] = self.storage.publishing_counts(record.channel, now)[1]
+            since = due_since(record, self.pacing.get(record.channel), last[record.channel], now)
+            out.append((record.id, record.channel, since))
+        return out
+
+    # -- the listener ------------------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open += 1
         try:
-            body = await asyncio.wait_for(asyncio.to_thread(self.metrics.render), DB_TIMEOUT_S)
-        except TimeoutError:
-            return web.Response(status=503, text="metrics: the database did not answer in time\n")
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+            if self._open > MAX_CONNECTIONS:
+                await self._answer(writer, 503, "text/plain", b"busy: too many connections\n")
+                return
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEADER_TIMEOUT_S)
+            except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                    ConnectionError):  # fmt: skip
+                return  # idle, slow, oversized or gone: close without a word
+            parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+            if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
+                await self._answer(writer, 405, "text/plain", b"only GET\n")
+                return
+            status, ctype, body = await self._route(parts[1].split("?", 1)[0])
+            await self._answer(writer, status, ctype, body, head_only=parts[0] == "HEAD")
+        except Exception as exc:  # one bad connection never takes the server down
+            log.warning("health_request_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._open -= 1
+            with contextlib.suppress(Exception):
+                writer.close()
 
-    async def _index(self, request: web.Request) -> web.Response:
-        return web.Response(text="syndicator: see /healthz and /metrics\n")
+    async def _route(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/healthz":
+            health = await self.check()
+            if not health.healthy:
+                log.warning("health_failed", problems=health.body["problems"])
+            body = json.dumps(health.body, ensure_ascii=False).encode("utf-8")
+            return (200 if health.healthy else 503), "application/json; charset=utf-8", body
+        if path == "/metrics":
+            try:
+                text = await asyncio.wait_for(asyncio.to_thread(self.metrics.render), DB_TIMEOUT_S)
+            except TimeoutError:
+                return 503, "text/plain", b"metrics: the database did not answer in time\n"
+            return 200, CONTENT_TYPE, text if isinstance(text, bytes) else text.encode()
+        if path == "/":
+            return 200, "text/plain; charset=utf-8", b"syndicator: see /healthz and /metrics\n"
+        return 404, "text/plain", b"not found\n"
+
+    async def _answer(self, writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes,
+                      *, head_only: bool = False) -> None:  # fmt: skip
+        reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
+                  503: "Service Unavailable"}.get(status, "")  # fmt: skip
+        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
+        writer.write(head.encode("latin-1") + (b"" if head_only else body))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.drain(), HEADER_TIMEOUT_S)
+
+
+def _fields(observed: Observed) -> dict[str, Any]:
+    return {name: getattr(observed, name) for name in Observed.__dataclass_fields__}

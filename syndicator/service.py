@@ -12,8 +12,10 @@ import fcntl
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import structlog
 from sqlalchemy.engine import make_url
@@ -71,25 +73,72 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
 
 
+@dataclass
+class Vitals:
+    """What the daemon's tasks report about themselves, for /healthz (in memory: cheap to read).
+
+    `crashes`: task name -> (count, last error, when); a task counts as crashing while its last
+    crash is younger than CRASH_MEMORY. `telegram`: None while the bot reaches Telegram (or
+    there is no bot), else why it does not.
+    """
+
+    CRASH_MEMORY: ClassVar[timedelta] = timedelta(minutes=5)
+    crashes: dict[str, tuple[int, str, datetime]] = field(default_factory=dict)
+    telegram: str | None = None
+    telegram_since: datetime | None = None
+    audit: tuple[bool, str | None] | None = None  # (chain ok, reason) from the last check
+
+    def crashed(self, task: str, error: str, now: datetime) -> int:
+        count = self.crashes.get(task, (0, "", now))[0] + 1
+        self.crashes[task] = (count, error, now)
+        return count
+
+    def crashing(self, now: datetime) -> dict[str, tuple[int, str, datetime]]:
+        return {t: c for t, c in self.crashes.items() if now - c[2] <= self.CRASH_MEMORY}
+
+
 async def supervise(
     name: str,
     work: Callable[[asyncio.Event], Awaitable[None]],
     stop: asyncio.Event,
     *,
     max_backoff: float = 60.0,
+    vitals: Vitals | None = None,
 ) -> None:
-    """Run `work(stop)` until stop; when it raises, log it and start it again after a backoff."""
+    """Run `work(stop)` until stop; when it raises, log it and start it again after a backoff.
+
+    The first crash (and a crash with a new error) logs its traceback; a repeat of the same
+    error is one line, so a crash loop does not flood the journal.
+    """
     delay = 1.0
+    last: str | None = None
     while not stop.is_set():
         try:
             await work(stop)
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("task_crashed", task=name, restart_in=delay)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            count = vitals.crashed(name, error, datetime.now(UTC)) if vitals else 0
+            if error != last:
+                log.exception("task_crashed", task=name, restart_in=delay, crashes=count)
+            else:
+                log.error("task_crashed", task=name, restart_in=delay, crashes=count, error=error)
+            last = error
             await sleep_or_stop(stop, delay)
             delay = min(delay * 2, max_backoff)
+
+
+async def watch_audit(storage: Any, vitals: Vitals, every: float, stop: asyncio.Event) -> None:
+    """Verify the audit chain every `every` seconds, in a thread; /healthz reads the result."""
+    while not stop.is_set():
+        result = await asyncio.to_thread(storage.verify_audit)
+        reason = None if result.ok else f"broken at event {result.bad_id}: {result.reason}"
+        if not result.ok and vitals.audit != (False, reason):
+            log.error("audit_chain_broken", reason=reason)
+        vitals.audit = (result.ok, reason)
+        await sleep_or_stop(stop, every)
 
 
 def install_signals(stop: asyncio.Event, reload: asyncio.Event) -> Callable[[], None]:

@@ -45,6 +45,16 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test (and the CLI/daemon subprocesses it starts) runs with a token key, as a
+    configured server does: without one, storing a token is refused (issue 10, point 9).
+    Tests of the keyless paths delete it."""
+    key = "test-secret-key-0123456789abcdef"
+    monkeypatch.setenv("SYNDICATOR_SECRET_KEY", key)
+    return key
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database URL on each backend."""

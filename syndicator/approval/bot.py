@@ -22,7 +22,7 @@ from telegram import (
     LinkPreviewOptions,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -51,6 +51,7 @@ from syndicator.approval.reminders import Reminders, is_urgent
 from syndicator.approval.sendqueue import BULK, URGENT, SendQueue
 from syndicator.approval.unconfirmed import Unconfirmed
 from syndicator.config import Settings
+from syndicator.network import telegram_proxy
 from syndicator.storage import PostRecord, Storage
 
 log = structlog.get_logger("syndicator.approval")
@@ -143,14 +144,19 @@ class ApprovalBot:
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         file_base = self.cfg.file_base or self.cfg.api_base.replace("/bot", "/file/bot")
-        app = (
+        builder = (
             ApplicationBuilder()
             .token(self.cfg.bot_token or "")
             .base_url(self.cfg.api_base)
             .base_file_url(file_base)
             .job_queue(None)
-            .build()
         )
+        # Telegram is blocked in Vietnam: both PTB clients (getUpdates and the rest) go through
+        # the proxy the one rule picks for api_base (syndicator/network.py).
+        proxy = telegram_proxy(self.settings)
+        if proxy:
+            builder = builder.proxy(proxy).get_updates_proxy(proxy)
+        app = builder.build()
         from syndicator.approval import commands, handlers  # they import this module
 
         chats = filters.Chat(chat_id=sorted({self.chat_id, self.admin_chat_id}))
@@ -166,16 +172,30 @@ class ApprovalBot:
         app.add_error_handler(self._on_error)
         return app
 
-    async def start(self) -> None:
-        """Initialise, register the commands, start polling (long polling via api_base)."""
-        await self.app.initialize()
-        with contextlib.suppress(NetworkError):  # commands are a nicety; never block start-up
-            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in T.COMMANDS])
-        await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            timeout=self.cfg.poll_timeout, allowed_updates=ALLOWED_UPDATES
-        )
+    async def start(self, error_callback: Callable[[TelegramError], None] | None = None) -> None:
+        """Initialise, register the commands, start polling (long polling via api_base).
+
+        A failure undoes what was started and raises, so the caller (syndicator/botkeeper.py)
+        can simply try again later; `error_callback` gets getUpdates errors instead of PTB
+        logging a traceback for each.
+        """
+        try:
+            await self.app.initialize()
+            with contextlib.suppress(NetworkError):  # commands are a nicety; never block start
+                await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in T.COMMANDS])
+            await self.app.start()
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                timeout=self.cfg.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                error_callback=error_callback,
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self.app.running:
+                    await self.app.stop()
+                await self.app.shutdown()
+            raise
         self.alerts.load()
         self._started = True
         log.info("approval_bot_started", chat=self.chat_id, approvers=len(self.approvers))

@@ -39,6 +39,12 @@ class Context:
         return self._settings
 
     @property
+    def config_file(self) -> str:
+        """The config file as an absolute path: the daemon re-reads it on SIGHUP, whatever its
+        working directory (the shipped unit runs in /var/lib/syndicator)."""
+        return str(config_path(self.args.config).expanduser().resolve())
+
+    @property
     def now(self) -> datetime:
         return datetime.now(UTC)
 

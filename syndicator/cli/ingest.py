@@ -70,7 +70,10 @@ def check_config(ctx: Context) -> int:
     approval = settings.approval
     rules = len(approval.auto_approve)
     print(f"approval: {approval.mode}" + (f" ({rules} auto-approve rule(s))" if rules else ""))
-    return 0
+    checks = ops.environment_checks(settings)
+    for ok, line in checks:
+        print(line, file=sys.stdout if ok else sys.stderr)
+    return 0 if all(ok for ok, _ in checks) else 1
 
 
 def poll(ctx: Context) -> int:

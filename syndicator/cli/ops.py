@@ -167,11 +167,44 @@ def postgres_advice(database_url: str, target: Path) -> str:
     )
 
 
+# -- check-config ---------------------------------------------------------------------------
+
+
+def environment_checks(settings: Any) -> list[tuple[bool, str]]:
+    """What check-config says about the environment: (ok, line) for the secret key and proxy."""
+    from syndicator import secretbox
+    from syndicator.network import plan_for
+
+    lines: list[tuple[bool, str]] = []
+    try:
+        key = secretbox.passphrase()
+    except ConfigError as exc:
+        lines.append((False, f"secret key: {exc}"))
+    else:
+        if key is not None:
+            lines.append((True, f"secret key: {secretbox.ENV} set; stored tokens are encrypted"))
+        elif settings.security.allow_plaintext_tokens:
+            lines.append((True, f"secret key: {secretbox.ENV} unset; tokens stored in plain text "
+                                "([security] allow_plaintext_tokens = true)"))  # fmt: skip
+        else:
+            try:
+                secretbox.require_key(False)
+            except ConfigError as exc:
+                lines.append((False, f"secret key: {exc}"))
+    lines.append((True, f"proxy: {plan_for(settings).describe()}"))
+    return lines
+
+
 # -- health -------------------------------------------------------------------------------------
 
 
 def health(ctx: Context) -> int:
-    """The /healthz verdict from the database alone (last poll = newest source success)."""
+    """The /healthz verdict from the database alone (last poll = newest source success).
+
+    What only a running daemon knows (task crashes, Telegram reachability) is not in it; the
+    audit chain is verified here, once, instead of read from the daemon's last check.
+    """
+    import daemon
     from syndicator.metrics import Metrics
     from syndicator.server import HealthServer
 
@@ -184,9 +217,13 @@ def health(ctx: Context) -> int:
         newest = max(checks, default=None)
         return newest if newest is None or newest.tzinfo else newest.replace(tzinfo=UTC)
 
+    verified = storage.verify_audit()
+    audit = (verified.ok, None if verified.ok else f"broken at event {verified.bad_id}: "
+             f"{verified.reason} (syndicator audit verify)")  # fmt: skip
     server = HealthServer(
         server_settings, storage, Metrics(), lambda: ctx.now, last_poll,
-        channels=list(settings.channels),
+        channels=list(settings.channels), pacing=daemon.channel_settings(settings),
+        sources=[s.id for s in settings.sources if s.enabled], audit=lambda: audit,
     )  # fmt: skip
     # A one-off check has no start-up grace: a database that was never polled is stale.
     server.started_at = datetime.min.replace(tzinfo=UTC)

@@ -338,8 +338,5 @@ def set_token(ctx: Context) -> int:
 def run(ctx: Context) -> int:
     import daemon
 
-    settings = ctx.settings
-    asyncio.run(
-        daemon.run_forever(settings) if hasattr(daemon, "run_forever") else daemon.run(settings)
-    )
+    asyncio.run(daemon.run(ctx.settings, config_path=ctx.config_file))
     return 0

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from syndicator import secretbox
 from syndicator.cli.common import Context
 from syndicator.durations import parse_duration
 from syndicator.logs import configure_logging
@@ -102,8 +103,14 @@ async def _serve(ctx: Context) -> None:
     print(f"  Telegram       {world.telegram.base_url}/bot<token>/")
     if console is not None:
         print(f"  training page  {console.base_url}  (open it in a browser)")
+    # The daemon stores rotated Zalo tokens encrypted: a throwaway key kept beside the config.
+    key_file = config_path.with_suffix(".key")
+    secretbox.throwaway_key(key_file)
     print(f"config for the daemon: {config_path}")
-    print(f"  run it with:   syndicator --config {config_path} run")
+    print(
+        f"  run it with:   SYNDICATOR_SECRET_KEY=$(cat {key_file}) "
+        f"syndicator --config {config_path} run"
+    )
     print("Ctrl-C stops the sandbox.")
     every = parse_duration(ctx.args.release_every).total_seconds()
     try:

@@ -10,6 +10,13 @@ a press in Telegram.
 Telegram messages are rendered from the stored plain text and entities, not from the HTML the
 bot sent: every tag on the page is one this module wrote, around escaped text, so nothing the
 bot (or an article title) contains can inject markup into the console.
+
+The console acts as a staff member, so another site the trainee has open must not be able to
+press buttons for them (a cross-site POST) or read the room through DNS rebinding. Every
+request must name this server in `Host`; every POST must be `application/json` (an HTML form
+cannot send that without a CORS preflight, which this server never grants), come from this
+origin (`Origin`, `Sec-Fetch-Site` when the browser sends them) and carry the per-run token the
+page was served with (`X-Console-Token`, from the page's `<meta name="console-token">`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import html
 import itertools
 import re
+import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,8 +117,10 @@ class ConsoleServer(SandboxServer):
         self.trainee_id = int(trainee_id)
         self.trainee_name = trainee_name
         self.bot_token = bot_token
+        self.token = secrets.token_urlsafe(24)  # per run; only the served page knows it
 
     def add_routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._guard)
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/api/state", self._api_state)
@@ -189,8 +200,36 @@ class ConsoleServer(SandboxServer):
 
     # -- routes -------------------------------------------------------------------------------
 
+    def allowed_hosts(self) -> set[str]:
+        port = self.base_url.rsplit(":", 1)[1]
+        return {f"{name}:{port}" for name in (self.host, "127.0.0.1", "localhost", "[::1]")}
+
+    @web.middleware
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Host on every request; JSON, same origin and the page's token on every POST."""
+        if request.headers.get("Host", "").lower() not in self.allowed_hosts():
+            return json_response({"ok": False, "error": "unknown Host"}, 421)
+        if request.method != "POST":
+            return await handler(request)
+        if request.content_type != "application/json":
+            return json_response({"ok": False, "error": "JSON only"}, 415)
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.lower() != f"http://{request.headers['Host'].lower()}":
+            return json_response({"ok": False, "error": "cross-origin request refused"}, 403)
+        if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            return json_response({"ok": False, "error": "cross-site request refused"}, 403)
+        sent = request.headers.get("X-Console-Token", "")
+        if not secrets.compare_digest(sent.encode(), self.token.encode()):
+            return json_response({"ok": False, "error": "missing or wrong console token"}, 403)
+        return await handler(request)
+
     async def _index(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "console.html", headers=_no_store("text/html"))
+        page = (STATIC / "console.html").read_text(encoding="utf-8")
+        meta = f'<meta name="console-token" content="{html.escape(self.token, quote=True)}">'
+        page = page.replace("</head>", f"  {meta}\n</head>", 1)
+        return web.Response(text=page, headers=_no_store("text/html"))
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

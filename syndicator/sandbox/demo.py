@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import daemon
+from syndicator import secretbox
 from syndicator.config import parse_config
 from syndicator.sandbox.world import APPROVER, APPROVER_NAME, STAFF_CHAT, SandboxWorld
 from syndicator.storage import open_storage
@@ -116,6 +119,9 @@ async def run_demo(
     timeline = Timeline(out)
     with tempfile.TemporaryDirectory(prefix="syndicator-demo-") as tmp:
         url = f"sqlite:///{tmp}/demo.db"
+        # Stored Zalo tokens are encrypted even here: a throwaway key, unless one is set.
+        if not os.environ.get(secretbox.ENV):
+            os.environ[secretbox.ENV] = secretbox.throwaway_key(Path(tmp) / "demo.key")
         settings = parse_config(world.config(url, interval="10s"))
         out(
             f"syndicator demo — stand-ins: portal {world.portal.base_url}, Graph {world.graph.base_url}, "

@@ -12,13 +12,15 @@ import hashlib
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from syndicator.network import ProxyPlan, RoutingTransport
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
 
@@ -63,23 +65,39 @@ def build_client(
     read_timeout: float,
     transport: str = "aiohttp",
     max_connections: int = 100,
+    proxy_plan: ProxyPlan | None = None,
 ) -> httpx.AsyncClient:
-    """The shared client. `aiohttp` puts aiohttp's engine under httpx's API (measured faster)."""
+    """The shared client. `aiohttp` puts aiohttp's engine under httpx's API (measured faster).
+
+    Proxies are chosen per request by `proxy_plan` (syndicator/network.py) for both transports:
+    the aiohttp transport ignores HTTPS_PROXY on its own, and httpx's env handling knows no
+    CIDR in NO_PROXY, so httpx's own env lookup is off (trust_env=False) and the plan decides.
+    """
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"}
+    plan = proxy_plan or ProxyPlan()
+    make: Callable[[str | None], httpx.AsyncBaseTransport]
     if transport == "aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
-        client = httpx.AsyncClient(
-            transport=AiohttpTransport(), timeout=timeout, headers=headers, follow_redirects=True
-        )
+        def make(proxy: str | None) -> httpx.AsyncBaseTransport:
+            return AiohttpTransport(proxy=httpx.Proxy(proxy) if proxy else None)
+
     else:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        client = httpx.AsyncClient(
-            timeout=timeout, headers=headers, follow_redirects=True, limits=limits
-        )
+
+        def make(proxy: str | None) -> httpx.AsyncBaseTransport:
+            return httpx.AsyncHTTPTransport(limits=limits, proxy=proxy)
+
+    client = httpx.AsyncClient(
+        transport=RoutingTransport(plan, make),
+        timeout=timeout,
+        headers=headers,
+        follow_redirects=True,
+        trust_env=False,
+    )
     # httpx has no public hook for the cookie store's class; its `cookies` setter copies into
     # a plain httpx.Cookies. tests/core/test_fetch_http.py checks cookies still round-trip.
     client._cookies = _ResponseCookies(client.cookies.jar)

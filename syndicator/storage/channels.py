@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from syndicator import secretbox
+from syndicator.errors import SyndicatorError
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ChannelStateRow, ChannelTokenRow
 
@@ -37,6 +38,9 @@ class StoredTokens:
 
 
 class ChannelsMixin(StorageBase):
+    # Set by the composition root from [security] allow_plaintext_tokens.
+    allow_plaintext_tokens: bool = False
+
     def channel_status(self, channel: str) -> ChannelStatus:
         with self._read() as session:
             row = session.get(ChannelStateRow, channel)
@@ -121,6 +125,32 @@ class ChannelsMixin(StorageBase):
                 secretbox.is_sealed(row.access_token) or secretbox.is_sealed(row.refresh_token),
             )
 
+    def unreadable_tokens(self) -> dict[str, str]:
+        """Channels whose stored tokens cannot be decrypted now, with the reason."""
+        with self._read() as session:
+            rows = [(r.channel, r.access_token, r.refresh_token)
+                    for r in session.scalars(select(ChannelTokenRow))]  # fmt: skip
+        bad: dict[str, str] = {}
+        for channel, *values in rows:
+            try:
+                for value in values:
+                    secretbox.unseal(value)
+            except Exception as exc:  # StorageError, ConfigError (a too short key): the reason
+                bad[channel] = str(exc)
+        return bad
+
+    def require_readable_tokens(self) -> None:
+        """Refuse (SyndicatorError naming each channel and the fix) when a stored token cannot be
+        decrypted now: `run` checks this first, or the publisher would crash on it in a loop."""
+        bad = self.unreadable_tokens()
+        if bad:
+            lines = "; ".join(
+                f"channel {name!r}: {why} — fix: the SYNDICATOR_SECRET_KEY the tokens were "
+                f"stored with, or a new token with `syndicator channels set-token {name}`"
+                for name, why in sorted(bad.items())
+            )
+            raise SyndicatorError(f"stored tokens cannot be read: {lines}")
+
     def save_tokens(
         self,
         channel: str,
@@ -133,7 +163,11 @@ class ChannelsMixin(StorageBase):
         audit_as: str | None = None,
         actor: str = "publisher",
     ) -> None:
-        """Store (sealed) tokens; committed when this returns. Audits only the fact, never values."""
+        """Store (sealed) tokens; committed when this returns. Audits only the fact, never values.
+
+        Without SYNDICATOR_SECRET_KEY this raises ConfigError (nothing written) unless plain
+        storage is allowed."""
+        secretbox.require_key(self.allow_plaintext_tokens)
         with self._write() as session:
             row = session.get(ChannelTokenRow, channel)
             if row is None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,37 +21,7 @@ import tomli_w
 from syndicator.sandbox.world import APPROVER, BOT_TOKEN, PAGE_TOKEN, STAFF_CHAT, SandboxWorld
 from syndicator.storage import open_storage
 from syndicator.types import PostStatus
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _until(check: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Daemon:
-    def __init__(self, cfg: Path, log: Path) -> None:
-        self.cfg, self.log = cfg, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> subprocess.Popen[bytes]:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syndicator", "--config", str(self.cfg),
-             "--log-level", "debug", "--log-format", "json", "run"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        return self.proc
+from tests.e2e.daemon_helpers import Daemon, approve_data, free_port, until
 
 
 @pytest.fixture
@@ -64,18 +33,10 @@ async def world() -> AsyncIterator[SandboxWorld]:
     await w.stop()
 
 
-def _approve_data(message: dict) -> str | None:
-    for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
-        for button in row:
-            if "Duyệt" in button.get("text", "") and button.get("callback_data"):
-                return str(button["callback_data"])
-    return None
-
-
 async def test_daemon_end_to_end(world: SandboxWorld, tmp_path: Path) -> None:
     """One article goes from the portal through a Telegram tap to Facebook and Zalo."""
     db = tmp_path / "s.db"
-    port = _free_port()
+    port = free_port()
     raw = world.config(f"sqlite:///{db}", interval="10s")
     raw["server"] = {"listen": f"127.0.0.1:{port}"}
     raw["logging"] = {"level": "debug"}
@@ -86,18 +47,18 @@ async def test_daemon_end_to_end(world: SandboxWorld, tmp_path: Path) -> None:
     proc = daemon.start()
     try:
         world.sample.release(datetime.now(UTC))
-        message = await _until(
+        message = await until(
             lambda: next(
-                (m for m in world.telegram.chat_messages(STAFF_CHAT) if _approve_data(m)), None
+                (m for m in world.telegram.chat_messages(STAFF_CHAT) if approve_data(m)), None
             ),
             60,
             "the preview",
         )
         assert isinstance(message, dict)
         world.telegram.inject_callback(
-            STAFF_CHAT, message["message_id"], APPROVER, _approve_data(message) or ""
+            STAFF_CHAT, message["message_id"], APPROVER, approve_data(message) or ""
         )
-        await _until(
+        await until(
             lambda: world.graph.live_posts() and world.zalo.live_articles(), 60, "both posts"
         )
 
@@ -122,7 +83,7 @@ async def test_daemon_end_to_end(world: SandboxWorld, tmp_path: Path) -> None:
         cfg.write_text(good.replace('kind = "rss"', 'kind = "atom"', 1), encoding="utf-8")
         os.kill(proc.pid, signal.SIGHUP)
         store = open_storage(f"sqlite:///{db}")
-        await _until(
+        await until(
             lambda: any(e.kind == "config.reload_rejected" for e in store.audit_events()),
             20,
             "the rejected reload",
@@ -133,22 +94,22 @@ async def test_daemon_end_to_end(world: SandboxWorld, tmp_path: Path) -> None:
         # SIGTERM while a Graph create is in flight, then a restart: exactly one post.
         world.graph.add_fault("slow", scope="publish", delay=4)
         world.sample.release(datetime.now(UTC))
-        await _until(
+        await until(
             lambda: [
                 m
                 for m in world.telegram.chat_messages(STAFF_CHAT)
-                if _approve_data(m) and m["message_id"] != message["message_id"]
+                if approve_data(m) and m["message_id"] != message["message_id"]
             ],
             60,
             "the second preview",
         )
-        second_preview = [m for m in world.telegram.chat_messages(STAFF_CHAT) if _approve_data(m)][
+        second_preview = [m for m in world.telegram.chat_messages(STAFF_CHAT) if approve_data(m)][
             -1
         ]
         world.telegram.inject_callback(
-            STAFF_CHAT, second_preview["message_id"], APPROVER, _approve_data(second_preview) or ""
+            STAFF_CHAT, second_preview["message_id"], APPROVER, approve_data(second_preview) or ""
         )
-        await _until(
+        await until(
             lambda: store.list_posts(status=[PostStatus.PUBLISHING]), 30, "a post in flight"
         )
         started = time.monotonic()
@@ -156,7 +117,7 @@ async def test_daemon_end_to_end(world: SandboxWorld, tmp_path: Path) -> None:
         await asyncio.to_thread(proc.wait, 15)
         assert time.monotonic() - started < 10.5 and proc.returncode == 0
         proc = daemon.start()
-        await _until(
+        await until(
             lambda: len(world.graph.live_posts()) == 2 and len(world.zalo.live_articles()) == 2,
             90,
             "the second article on both channels",

@@ -19,7 +19,7 @@ from syndicator.config import ServerSettings
 from syndicator.errors import ConfigError
 from syndicator.metrics import Metrics
 from syndicator.poller import SourceReport
-from syndicator.server import HealthServer, evaluate, parse_listen
+from syndicator.server import HealthServer, Observed, evaluate, parse_listen
 from syndicator.storage import PollRecord, PostPlan, Storage, open_storage
 from syndicator.types import Article, Post, PostStatus
 
@@ -215,8 +215,8 @@ def test_throttled_channel_is_reported_but_healthy() -> None:
         "S", (), {"status": "active", "reason": None, "blocked_until": now + timedelta(minutes=5)}
     )()
     health = evaluate(
-        now=now, database_ok=True, database_error=None, last_poll=now, started_at=now,
-        max_poll_age=timedelta(minutes=30), channels={"facebook": status},
+        now=now, observed=Observed(True, None, now, {"facebook": status}), started_at=now,
+        max_poll_age=timedelta(minutes=30),
     )  # fmt: skip
     assert health.healthy
     assert health.body["checks"]["channels"]["facebook"]["state"] == "throttled"

@@ -21,7 +21,11 @@ function empty(container, label) {
 async function post(url, body) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: {
+      "Content-Type": "application/json",
+      // Proves the request comes from the page this console served (see console.py).
+      "X-Console-Token": document.querySelector('meta[name="console-token"]').content,
+    },
     body: JSON.stringify(body),
   });
   const result = await response.json();
