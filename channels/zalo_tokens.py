@@ -15,7 +15,8 @@ Rules this module keeps:
    set-token`, may have rotated it), and a refusal of a spent token is answered by using the
    newer pair the database holds, if it holds one.
 6. Only the daemon (its leader) refreshes. `may_refresh=False` (what `channels check` uses)
-   uses the stored access token as it is and never spends the refresh token.
+   uses the stored access token as it is and never spends a stored refresh token; only when
+   no pair is stored at all does it make the first refresh, which invalidates nobody's pair.
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ class ZaloTokens:
         """A usable access token, refreshing first when it is missing or due."""
         self._load()
         tokens = self._tokens
-        if not self.may_refresh:
+        if not self.may_refresh and tokens is not None:
             return self._read_only(tokens)
+        # With no pair stored anywhere yet, nobody holds one that a refresh could spend: the
+        # first refresh (with the configured token) is safe, and its pair is stored for all.
         if tokens is None or self._unsaved is not None or self._due(tokens):
             tokens = await self._refresh(stale=tokens.access_token if tokens else None)
         return tokens.access_token
