@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from syndicator import __version__
-from syndicator.cli import approvers_cmds, audit_cmds, ingest, ops, posts, sandbox_cmds
+from syndicator.cli import approvers_cmds, audit_cmds, ingest, ops, posts, queue_cmds, sandbox_cmds
 from syndicator.cli.common import Context
 from syndicator.errors import ConfigError, StorageError, SyndicatorError
 
@@ -24,6 +24,7 @@ COMMAND_MODULES: list[Registrar] = [
     ops.register,
     sandbox_cmds.register,
     approvers_cmds.register,
+    queue_cmds.register,
 ]
 
 
