@@ -20,6 +20,7 @@ import structlog
 from channels import build_channel, parse_channel_settings
 from channels.base import Channel, ChannelSettings, TokenSet
 from syndicator.config import Settings
+from syndicator.config_warnings import config_warnings
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
 from syndicator.poller import Poller, utcnow
@@ -375,6 +376,8 @@ async def run(
                 channels=sorted(runtime.channels),
                 approval=settings.approval.mode,
             )
+            for warning in config_warnings(settings):  # e.g. auto-approval with no human
+                log.warning("config_warning", warning=warning)
             tasks = [
                 asyncio.create_task(supervise(name, work, stop), name=name)
                 for name, work in (
