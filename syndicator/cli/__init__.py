@@ -12,7 +12,16 @@ import sys
 from collections.abc import Callable
 
 from syndicator import __version__
-from syndicator.cli import approvers_cmds, audit_cmds, ingest, ops, posts, queue_cmds, sandbox_cmds
+from syndicator.cli import (
+    approvers_cmds,
+    audit_cmds,
+    discover_cmds,
+    ingest,
+    ops,
+    posts,
+    queue_cmds,
+    sandbox_cmds,
+)
 from syndicator.cli.common import Context
 from syndicator.errors import ConfigError, StorageError, SyndicatorError
 
@@ -25,6 +34,7 @@ COMMAND_MODULES: list[Registrar] = [
     sandbox_cmds.register,
     approvers_cmds.register,
     queue_cmds.register,
+    discover_cmds.register,  # after ingest: it adds `discover` under `sources`
 ]
 
 
