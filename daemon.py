@@ -22,6 +22,7 @@ from channels.base import Channel, ChannelSettings, TokenSet
 from syndicator import secretbox, service
 from syndicator.botkeeper import BotKeeper, restart_keys
 from syndicator.config import Settings
+from syndicator.config_warnings import config_warnings
 from syndicator.logs import register_secrets
 from syndicator.metrics import Metrics
 from syndicator.network import plan_for
@@ -416,6 +417,8 @@ async def run(
             await runtime.start()
             log.info("daemon_started", sources=len(runtime.poller.sources),
                      channels=sorted(runtime.channels), approval=settings.approval.mode)  # fmt: skip
+            for warning in config_warnings(settings):  # e.g. auto-approval with no human
+                log.warning("config_warning", warning=warning)
             # Each loop alone: the publisher never waits for the bot, nor the poller for either.
             loops = {"poller": runtime.poll_loop, "publisher": runtime.publish_loop,
                      "approval": runtime.approval_loop, "audit": runtime.audit_loop}  # fmt: skip

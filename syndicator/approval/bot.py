@@ -157,13 +157,14 @@ class ApprovalBot:
         if proxy:
             builder = builder.proxy(proxy).get_updates_proxy(proxy)
         app = builder.build()
-        from syndicator.approval import commands, handlers  # they import this module
+        from syndicator.approval import commands, handlers, schedule_cmd  # they import this
 
         chats = filters.Chat(chat_id=sorted({self.chat_id, self.admin_chat_id}))
         app.bot_data["approval"] = self
         app.add_handler(CallbackQueryHandler(handlers.on_callback))
         for name, _ in T.COMMANDS:
-            app.add_handler(CommandHandler(name, getattr(commands, f"cmd_{name}"), filters=chats))
+            handler = getattr(commands, f"cmd_{name}", None) or getattr(schedule_cmd, f"cmd_{name}")
+            app.add_handler(CommandHandler(name, handler, filters=chats))
         app.add_handler(
             MessageHandler(
                 chats & filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.on_reply

@@ -188,6 +188,7 @@ ALERT_AUDIT = "🚨 Nhật ký kiểm toán không còn toàn vẹn tại sự k
 # -- commands ---------------------------------------------------------------------------------
 COMMANDS = [
     ("pending", "Bài đang chờ duyệt (cũ nhất trước)"),
+    ("lich", "Lịch đăng hôm nay và ngày mai, lý do bài còn chờ"),
     ("status", "Tình trạng nguồn tin, kênh đăng và hàng đợi"),
     ("pause", "Tạm dừng đăng (một kênh hoặc tất cả)"),
     ("resume", "Tiếp tục đăng (một kênh hoặc tất cả)"),

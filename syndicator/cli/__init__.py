@@ -16,9 +16,11 @@ from syndicator.cli import (
     aftercare_cmds,
     approvers_cmds,
     audit_cmds,
+    discover_cmds,
     ingest,
     ops,
     posts,
+    queue_cmds,
     sandbox_cmds,
 )
 from syndicator.cli.common import Context
@@ -33,6 +35,8 @@ COMMAND_MODULES: list[Registrar] = [
     sandbox_cmds.register,
     approvers_cmds.register,
     aftercare_cmds.register,
+    queue_cmds.register,
+    discover_cmds.register,  # after ingest: it adds `discover` under `sources`
 ]
 
 

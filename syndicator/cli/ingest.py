@@ -70,6 +70,10 @@ def check_config(ctx: Context) -> int:
     approval = settings.approval
     rules = len(approval.auto_approve)
     print(f"approval: {approval.mode}" + (f" ({rules} auto-approve rule(s))" if rules else ""))
+    from syndicator.config_warnings import config_warnings
+
+    for warning in config_warnings(settings):  # risky but valid: warned, exit code unchanged
+        print(f"warning: {warning}", file=sys.stderr)
     checks = ops.environment_checks(settings)
     for ok, line in checks:
         print(line, file=sys.stdout if ok else sys.stderr)

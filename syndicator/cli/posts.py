@@ -222,6 +222,11 @@ def publish(ctx: Context) -> int:
             for p in changed
         ],
     )
+    from syndicator.cli.queue_cmds import print_idle
+
+    # An empty table alone says nothing: name what holds back each channel that sent nothing.
+    sent = {p.channel for p in changed if p.status == PostStatus.PUBLISHED}
+    print_idle(ctx, daemon.channel_settings(ctx.settings), sent)
     waiting = ctx.storage.list_posts(status=list(OPEN))
     if waiting:
         print(f"{len(waiting)} post(s) wait for a decision (syndicator approve ID)")

@@ -91,6 +91,8 @@ class TelegramServer(StaffMixin, UpdatesMixin, SandboxServer):
         self.methods: dict[str, Callable[..., Any]] = {
             "getme": self._get_me,
             "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._webhook_info,
             "getupdates": self.get_updates,
             "sendmessage": self._send_message,
             "sendphoto": self._send_photo,
@@ -184,7 +186,17 @@ class TelegramServer(StaffMixin, UpdatesMixin, SandboxServer):
     def _delete_webhook(self, bot: BotState, params: dict[str, Any]) -> bool:
         if _flag(params.get("drop_pending_updates")):
             bot.updates.clear()
+        bot.webhook_url = None
         return True
+
+    def _set_webhook(self, bot: BotState, params: dict[str, Any]) -> bool:
+        # An empty url removes the webhook (Bot API setWebhook; eternnoir/pyTelegramBotAPI#139).
+        bot.webhook_url = str(params.get("url") or "") or None
+        return True
+
+    def _webhook_info(self, bot: BotState, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": bot.webhook_url or "", "has_custom_certificate": False,
+                "pending_update_count": len(bot.updates)}  # fmt: skip
 
     def _send_message(self, bot: BotState, params: dict[str, Any]) -> dict[str, Any]:
         chat = bot.chat(params.get("chat_id"))

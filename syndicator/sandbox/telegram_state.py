@@ -140,6 +140,7 @@ class BotState:
         self.updates: list[dict[str, Any]] = []
         self.next_update_id = 1
         self.allowed_updates: list[str] | None = None
+        self.webhook_url: str | None = None  # set: getUpdates answers 409 (telegram_updates)
         self.callbacks: dict[str, CallbackRecord] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.poll_generation = 0

@@ -16,6 +16,12 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
     "is running"
 )
+# Telegram refuses polling while a webhook is set, 409 with this text (Bot API "getUpdates:
+# will not work if an outgoing webhook is set up"; reo7sp/tgbot-cpp#158, telegraf/telegraf#475).
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+    "delete the webhook first"
+)
 
 
 class UpdatesMixin:
@@ -36,6 +42,8 @@ class UpdatesMixin:
             timeout = float(params.get("timeout") or 0)
         except (TypeError, ValueError):
             raise bad_request("offset, limit and timeout must be integers") from None
+        if bot.webhook_url:
+            raise TelegramError(WEBHOOK_CONFLICT, 409)
         if not 1 <= limit <= UPDATES_LIMIT:
             limit = UPDATES_LIMIT  # the API clamps rather than failing
         if params.get("allowed_updates") is not None:

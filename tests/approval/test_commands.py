@@ -38,7 +38,7 @@ async def test_commands_registered_in_vietnamese(desk: Desk) -> None:
     await desk.bot()
     (commands,) = desk.telegram.bot().commands.values()
     names = [c["command"] for c in commands]
-    assert names == ["pending", "status", "pause", "resume", "retry", "whoami", "help"]
+    assert names == ["pending", "lich", "status", "pause", "resume", "retry", "whoami", "help"]
     assert commands[0]["description"] == "Bài đang chờ duyệt (cũ nhất trước)"
 
 

@@ -122,7 +122,11 @@ def test_example_config_is_valid() -> None:
 
     channels = daemon.channel_settings(settings)  # the channel tables validate too
     assert set(channels) == {"facebook", "zalo"}
-    assert settings.approval.mode == "telegram" and settings.approval.auto_approve
+    # A copied example publishes nothing without a human (issue 14): no rule, no warning.
+    assert settings.approval.mode == "telegram" and not settings.approval.auto_approve
+    from syndicator.config_warnings import config_warnings
+
+    assert config_warnings(settings) == []
 
 
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
