@@ -81,7 +81,7 @@ def seed(storage: Storage) -> dict[str, int]:
                         state="closed",
                         sent_at=shown,
                         updated_at=shown,
-                    )  # fmt: skip
+                    )
                 )
             for channel, (status, live, error_class) in posts.items():
                 decided = shown + s(decide) if shown is not None and decide is not None else None

@@ -106,8 +106,9 @@ def test_quarter_ranking(seeded: Storage) -> None:
     # (05/11 – 11/11), and it covers both expected categories -> 50 * 1/14 + 50.
     assert rows[XD]["weeks"] == 14 and rows[XD]["weeks_active"] == 1
     assert rows[XD]["score"] == round(50 / 14 + 50, 1)
-    # TC: 1 week, 2 of 11 expected -> 50/14 + 50*2/11.
-    assert rows[TC]["score"] == round(50 / 14 + 50 * 2 / 11, 1)
+    # TC: 03-04/11 in block 5 (29/10 – 04/11), 05-06/11 in block 6; 2 of 11 expected.
+    assert rows[TC]["weeks_active"] == 2
+    assert rows[TC]["score"] == round(50 * 2 / 14 + 50 * 2 / 11, 1)
     # The huyện's article (21/10) is in the quarter too: 1 week, 0 of 11.
     assert rows[HUYEN]["score"] == round(50 / 14, 1)
     assert ranking["best"] == [XD, TC] and ranking["weakest"] == [HUYEN]
