@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from syndicator import __version__
-from syndicator.cli import audit_cmds, ingest, ops, posts, sandbox_cmds
+from syndicator.cli import audit_cmds, ingest, ops, posts, report_cmds, sandbox_cmds
 from syndicator.cli.common import Context
 from syndicator.errors import ConfigError, StorageError, SyndicatorError
 
@@ -23,6 +23,7 @@ COMMAND_MODULES: list[Registrar] = [
     audit_cmds.register,
     ops.register,
     sandbox_cmds.register,
+    report_cmds.register_commands,
 ]
 
 
