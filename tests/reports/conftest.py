@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from syndicator.reports.build import DEFAULT_EXPECTED, ReportSpec
 from syndicator.storage import Storage, open_storage
 from syndicator.storage.models import ApprovalMessageRow, ArticleRow, PostRow
+from tests.approval.conftest import desk  # noqa: F401  (the Telegram desk fixture, reused)
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 KEY = b"report-tests-audit-key-0123456789"
