@@ -77,7 +77,10 @@ def main() -> None:
     db = args.db or str(Path(tempfile.mkdtemp()) / "bench-report.db")
     url = f"sqlite:///{db}"
     t0 = time.perf_counter()
-    seed(url, args.articles)
+    if Path(db).exists():
+        print(f"reusing {db}")
+    else:
+        seed(url, args.articles)
     print(f"seeded {args.articles:,} articles, {2 * args.articles:,} posts in "
           f"{time.perf_counter() - t0:.1f} s ({db})")  # fmt: skip
     store = open_storage(url, audit_key=b"bench-audit-key-0123456789abcdef")
