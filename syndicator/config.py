@@ -284,6 +284,52 @@ class SecuritySettings(_Strict):
     allow_plaintext_tokens: bool = False
 
 
+_CATEGORY_KEYS = (
+    "chi_dao_dieu_hanh",
+    "khen_thuong_xu_phat",
+    "quy_hoach_ke_hoach",
+    "dau_tu_moi_goi",
+    "dau_thau_mua_sam",
+    "ho_tro_doanh_nghiep",
+    "van_ban_phap_luat",
+    "thu_tuc_hanh_chinh",
+    "pho_bien_phap_luat",
+    "khoa_hoc_cong_nghe",
+    "hoi_dap",
+    "tin_tuc",
+)  # fmt: skip  (the keys of shared/domain.md; sources/classify.py has the same tuple)
+
+
+def _known_categories(value: list[str]) -> list[str]:
+    unknown = [k for k in value if k not in _CATEGORY_KEYS]
+    if unknown:
+        raise ValueError(f"unknown category key(s) {unknown}; known: {', '.join(_CATEGORY_KEYS)}")
+    return value
+
+
+class ReportSettings(_Strict):
+    """`[reports]`: what each agency is expected to publish, and the weekly report's time."""
+
+    # Nghị định 43 categories an agency should publish in every period (all but tin_tuc).
+    expected_categories: list[str] = [k for k in _CATEGORY_KEYS if k != "tin_tuc"]
+    expected_by_source: dict[str, list[str]] = {}  # source id -> its own expected list
+    weekly: str | None = Field(  # "MON 08:00": last week's report to the staff chat; off unset
+        default=None, pattern=r"^(MON|TUE|WED|THU|FRI|SAT|SUN) ([01]\d|2[0-3]):[0-5]\d$"
+    )
+
+    @field_validator("expected_categories")
+    @classmethod
+    def _categories(cls, value: list[str]) -> list[str]:
+        return _known_categories(value)
+
+    @field_validator("expected_by_source")
+    @classmethod
+    def _per_source(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for keys in value.values():
+            _known_categories(keys)
+        return value
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     sources: list[SourceSettings] = []
@@ -299,6 +345,7 @@ class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     network: NetworkSettings = NetworkSettings()
     security: SecuritySettings = SecuritySettings()
+    reports: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> Settings:
@@ -307,6 +354,9 @@ class Settings(_Strict):
             if source.id in seen:
                 raise ValueError(f"duplicate source id {source.id!r}")
             seen.add(source.id)
+        unknown = sorted(set(self.reports.expected_by_source) - seen)
+        if unknown:
+            raise ValueError(f"reports.expected_by_source: no source with id {unknown[0]!r}")
         return self
 
     def source(self, source_id: str) -> SourceSettings:

@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from syndicator.approval import heartbeat
+from syndicator.approval import heartbeat, report_cmd
 from syndicator.approval import texts as T
 from syndicator.approval.alerts import Alerts
 from syndicator.approval.decisions import Actor, Decisions
@@ -170,6 +170,7 @@ class ApprovalBot:
                 chats & filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.on_reply
             )
         )
+        report_cmd.install(self, app, chats)  # /report (syndicator/approval/report_cmd.py)
         app.add_error_handler(self._on_error)
         return app
 
@@ -229,6 +230,7 @@ class ApprovalBot:
 
     async def _heartbeat(self, now: datetime) -> None:
         await heartbeat.run(self, now)
+        await report_cmd.run_weekly(self, now)  # [reports] weekly
 
     async def on_post_event(self, what: str, record: PostRecord) -> None:
         """Publisher listener: show live links or the failure on the article's preview."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from syndicator.approval import texts
+from syndicator.approval import report_cmd, texts
 from syndicator.publishing.pacing import LOCAL
 from syndicator.types import PostStatus
 
@@ -54,6 +54,7 @@ def summary(bot: ApprovalBot, now: datetime) -> str:
         lines.append(texts.HEARTBEAT_UNHEALTHY.format(names=", ".join(unhealthy)))
     if broken:
         lines.append(texts.HEARTBEAT_CHANNELS.format(names=", ".join(broken)))
+    lines.append(report_cmd.head_line(storage))  # the daily anchor of the audit trail
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from syndicator.cli import (
     ops,
     posts,
     queue_cmds,
+    report_cmds,
     sandbox_cmds,
 )
 from syndicator.cli.common import Context
@@ -37,6 +38,7 @@ COMMAND_MODULES: list[Registrar] = [
     aftercare_cmds.register,
     queue_cmds.register,
     discover_cmds.register,  # after ingest: it adds `discover` under `sources`
+    report_cmds.register_commands,
 ]
 
 

@@ -5,8 +5,14 @@ Sessions and transactions stay in here; callers get frozen values (Article, Sour
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
+from typing import Literal
+
 from sqlalchemy import Engine, text
 
+from syndicator.audit import audit_key_from_env
+from syndicator.errors import ConfigError
 from syndicator.storage.approval import ApprovalMixin
 from syndicator.storage.approvers import ApproversMixin
 from syndicator.storage.articles import ArticlesMixin, IngestResult
@@ -43,9 +49,26 @@ class Storage(
         self.engine.dispose()
 
 
-def open_storage(url: str, *, busy_timeout_s: float = 30.0, migrate: bool = True) -> Storage:
-    """Connect and (by default) bring the schema up to date."""
+def open_storage(
+    url: str,
+    *,
+    busy_timeout_s: float = 30.0,
+    migrate: bool = True,
+    audit_key: bytes | Literal["env"] | None = "env",
+) -> Storage:
+    """Connect and (by default) bring the schema up to date.
+
+    The audit key comes from the environment unless given (None: an unkeyed chain). Migrating
+    with a key seals a trail written before the key existed (see AuditMixin.seal_legacy_trail).
+    """
+    if audit_key == "env":
+        try:
+            audit_key = audit_key_from_env(os.environ)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
     engine: Engine = make_engine(url, busy_timeout_s)
+    storage = Storage(engine, audit_key)
     if migrate:
         upgrade(engine)
-    return Storage(engine)
+        storage.seal_legacy_trail(datetime.now(UTC))
+    return storage

@@ -21,8 +21,10 @@ _AUDIT = cast(Table, AuditRow.__table__)
 
 
 class StorageBase:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_key: bytes | None = None) -> None:
         self.engine = engine
+        # HMAC key of the audit chain; never stored in the database (see syndicator/audit.py).
+        self.audit_key = audit_key
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # Same pool; transactions begun through it are plain reads (SQLite: deferred BEGIN).
         self.reader = engine.execution_options(**{READ_ONLY: True})
@@ -84,7 +86,7 @@ class StorageBase:
         rows: list[dict[str, Any]] = []
         for kind, actor, subject, data in events:
             body = canonical_data(data)
-            digest = event_hash(prev, next_id, at, kind, actor, subject, body)
+            digest = event_hash(prev, next_id, at, kind, actor, subject, body, self.audit_key)
             out.append(AuditEvent(next_id, at, kind, actor, subject, body, prev, digest))
             rows.append(
                 {
