@@ -163,8 +163,12 @@ class ApprovalBot:
         app.bot_data["approval"] = self
         app.add_handler(CallbackQueryHandler(handlers.on_callback))
         for name, _ in T.COMMANDS:
+            if name == "report":
+                continue  # report_cmd.install registers it below
             handler = getattr(commands, f"cmd_{name}", None) or getattr(schedule_cmd, f"cmd_{name}")
-            app.add_handler(CommandHandler(name, handler, filters=chats))
+            # /whoami and /help answer in a private chat too: a new approver finds their id there.
+            where = chats | filters.ChatType.PRIVATE if name in ("whoami", "help") else chats
+            app.add_handler(CommandHandler(name, handler, filters=where))
         app.add_handler(
             MessageHandler(
                 chats & filters.REPLY & filters.TEXT & ~filters.COMMAND, handlers.on_reply

@@ -193,6 +193,7 @@ COMMANDS = [
     ("pause", "Tạm dừng đăng (một kênh hoặc tất cả)"),
     ("resume", "Tiếp tục đăng (một kênh hoặc tất cả)"),
     ("retry", "Đăng lại một bài lỗi: /retry MÃ_BÀI_ĐĂNG"),
+    ("report", "Báo cáo: /report week | month | quarter"),
     ("whoami", "Xem mã người dùng Telegram của bạn"),
     ("help", "Hướng dẫn sử dụng"),
 ]

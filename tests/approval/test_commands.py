@@ -38,7 +38,17 @@ async def test_commands_registered_in_vietnamese(desk: Desk) -> None:
     await desk.bot()
     (commands,) = desk.telegram.bot().commands.values()
     names = [c["command"] for c in commands]
-    assert names == ["pending", "lich", "status", "pause", "resume", "retry", "whoami", "help"]
+    assert names == [
+        "pending",
+        "lich",
+        "status",
+        "pause",
+        "resume",
+        "retry",
+        "report",
+        "whoami",
+        "help",
+    ]
     assert commands[0]["description"] == "Bài đang chờ duyệt (cũ nhất trước)"
 
 
@@ -92,3 +102,13 @@ async def test_pause_resume_and_retry(desk: Desk) -> None:
     assert desk.storage.get_post(post.id).status == S.APPROVED
     assert "không cần đăng lại" in await command(desk, bot, f"/retry {post.id}", ADMIN)
     await asyncio.sleep(0)
+
+
+async def test_whoami_answers_in_a_private_chat(desk: Desk) -> None:
+    """A new approver asks /whoami privately and gets their id; other commands stay silent."""
+    bot = await desk.bot()
+    private = STRANGER  # a private chat's id is the user's id (positive)
+    assert f"Mã người dùng của bạn: {STRANGER}" in (
+        await command(desk, bot, "/whoami", STRANGER, chat=private) or ""
+    )
+    assert await command(desk, bot, "/status", STRANGER, chat=private) is None
