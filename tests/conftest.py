@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 
 from syndicator.storage import Storage, open_storage
@@ -43,6 +45,16 @@ def reset_postgres(url: str) -> None:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """A test that runs the CLI in-process configures logging onto pytest's captured stream,
+    which is closed after that test: restore the defaults so later tests neither write to a
+    closed file nor lose debug lines to an earlier level."""
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
 
 
 @pytest.fixture(autouse=True)

@@ -282,6 +282,9 @@ async def test_http_links_keep_their_scheme(portal: PortalServer, db_url: str) -
 
 async def test_nothing_due_logs_at_debug(portal: PortalServer, sqlite_url: str) -> None:
     """A second of the poll loop with nothing due or finished is a debug line, not info."""
+    # Another test may have configured logging at info (which drops debug lines before any
+    # capture): start from structlog's defaults, which pass every level.
+    structlog.reset_defaults()
     portal.put("/f.rss", rss(("1", "Tin một")))
     settings = settings_for(sqlite_url, [{"id": "s", "url": portal.url("/f.rss")}])
     storage = open_storage(sqlite_url)

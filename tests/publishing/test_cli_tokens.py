@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ def _cli(
 ) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
     if key:
-        env["SYNDICATOR_SECRET_KEY"] = KEY
+        # The test's own key (tests/conftest.py): it also keys the audit chain the test verifies.
+        env["SYNDICATOR_SECRET_KEY"] = os.environ.get("SYNDICATOR_SECRET_KEY", KEY)
     return subprocess.run(
         [sys.executable, "-m", "syndicator", "--config", str(cfg), *args],
         input=stdin,
