@@ -25,7 +25,7 @@ from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
 from syndicator.sources.normalise import normalise
 from syndicator.sources.schedule import next_check
-from syndicator.sources.trim import all_hashes, trim
+from syndicator.sources.trim import all_hashes, dump_memory, load_memory, trim
 from syndicator.storage import PollRecord, Storage
 from syndicator.types import Article, Entry, ParseResult
 
@@ -138,6 +138,8 @@ class Poller:
         # the raw items last stored. Another writer changing the source's rows (a second
         # daemon) changes the stamp, and the next document is then parsed whole.
         self._items: dict[str, tuple[tuple[str, str], Any, set[bytes]]] = {}
+        # Sources whose stored memory (a previous run's) was already looked for: _restore().
+        self._restored: set[str] = set()
 
     def sync(self) -> None:
         self.storage.sync_sources([(s.id, s.url) for s in self.sources.values()], self.clock())
@@ -154,14 +156,16 @@ class Poller:
         now = self.clock()
         # The claim outlives the longest poll (fetch.deadline), so no one polls it twice.
         lease = max(timedelta(minutes=10), timedelta(seconds=3 * self._deadline()))
+        # A read finds what is due (most ticks: nothing); one statement claims it all and
+        # hands back the states (storage.claim_due_sources).
         due = [
             sid
             for sid in self.storage.due_sources(now, among=list(self.sources))
-            if sid not in self._running and self.storage.claim_source(sid, now, lease)
+            if sid not in self._running
         ]
         if due:
-            states = self.storage.source_states(due)
-            for sid in due:
+            states = await asyncio.to_thread(self.storage.claim_due_sources, now, lease, due)
+            for sid in states:
                 task = asyncio.create_task(
                     self._poll_one(self.sources[sid], states.get(sid)), name=f"poll:{sid}"
                 )
@@ -268,6 +272,8 @@ class Poller:
             await self._record(source, result, now, ok=True, error_count=0, unchanged=True)
             return report
         report.fetched = 1
+        if source.id not in self._restored:
+            self._restore(source.id)
         try:
             async with asyncio.timeout_at(until):
                 parsed, small = await self._parse_changed(source, result)
@@ -301,6 +307,7 @@ class Poller:
             self._remember_items(source, result, stamp)
         else:
             self._items.pop(source.id, None)
+        memory = self._memory(source.id)
         if not outcome:
             report.failed = True
             log.warning(
@@ -318,8 +325,44 @@ class Poller:
             error="; ".join(report.errors) or None,
             validators=not deferred,
             had_new=report.new > 0,
+            memory=memory,
         )
         return report
+
+    def _memory(self, source_id: str) -> str:
+        """What to store of this source's memory (trim.dump_memory); "" forgets it."""
+        items, seen = self._items.get(source_id), self._seen.get(source_id)
+        if items is None and seen is None:
+            return ""
+        context = items[0] if items is not None else seen.context  # type: ignore[union-attr]
+        if seen is not None and seen.context != context:
+            seen = None
+        return dump_memory(
+            context,
+            items[1] if items is not None else None,
+            items[2] if items is not None else None,
+            seen.entries if seen is not None else None,
+        )
+
+    def _restore(self, source_id: str) -> None:
+        """Once per source: take back what a previous run remembered of its last document.
+
+        Read only for a feed that changed (a 304 needs none of it). It is as safe as the
+        memory of a running poller: the stamp and the stored content hashes are checked
+        against the database before anything is skipped.
+        """
+        self._restored.add(source_id)
+        if source_id in self._items or source_id in self._seen:
+            return
+        text = self.storage.poll_memories([source_id]).get(source_id)
+        memory = load_memory(text) if text else None
+        if memory is None:
+            return
+        context, stamp, items, seen = memory
+        if items is not None and stamp is not None:
+            self._items[source_id] = (context, stamp, items)
+        if seen is not None:
+            self._seen[source_id] = _Seen(context, seen)
 
     async def _failed(
         self,
@@ -517,6 +560,7 @@ class Poller:
         validators: bool = False,
         had_new: bool = False,
         unchanged: bool = False,
+        memory: str | None = None,
     ) -> None:
         settings = self.poll_settings
         when = next_check(
@@ -542,6 +586,7 @@ class Poller:
                 validators_changed=validators,
                 had_new=had_new,
                 unchanged=unchanged,
+                memory=memory,
             )
         )
         if len(self._pending) >= _FLUSH_EVERY:

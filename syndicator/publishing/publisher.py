@@ -31,7 +31,7 @@ from syndicator.publishing.digest import maybe_send_digest
 from syndicator.publishing.lifecycle import EventKind, Next, Phase, outcome_for
 from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
-from syndicator.storage import PostRecord, Storage
+from syndicator.storage import PostPlan, PostRecord, Storage
 from syndicator.storage.channels import NEEDS_CREDENTIALS
 from syndicator.types import PostStatus, PublishResult
 
@@ -42,6 +42,8 @@ log = structlog.get_logger("syndicator.publisher")
 S = PostStatus
 E = EventKind
 Listener = Callable[[str, PostRecord], Awaitable[None]]
+_PLAN_BATCH = 500  # articles per planning transaction (IN lists stay small on every backend)
+_PLAN_BATCHES = 10  # batches per plan() call
 
 
 def _transient(exc: BaseException) -> bool:
@@ -102,26 +104,37 @@ class Publisher:
     # -- planning ---------------------------------------------------------------------------
 
     def plan(self) -> int:
-        """Create posts for articles that have none yet (or re-render waiting ones)."""
+        """Create posts for articles that have none yet (or re-render waiting ones).
+
+        In batches: one read of the articles, one write transaction per batch (the posts, the
+        articles marked planned, one audit append). Per article this was ~11 ms of ORM round
+        trips and a commit, a third of the daemon's CPU (docs/benchmarks.md). A first poll
+        leaves thousands to plan: up to `_PLAN_BATCHES` batches per call, so the drains that
+        follow in the same publisher cycle are not held back for long.
+        """
         created = 0
-        for article_id in self.storage.articles_to_plan():
-            article = self.storage.get_article(article_id)
-            if article is None:
-                continue
-            if article.image_url is None:  # another source's copy may carry the image
-                image = self.storage.copy_image(article_id)
-                if image:
-                    article = dataclasses.replace(article, image_url=image)
+        for _ in range(_PLAN_BATCHES):
+            todo = self.storage.articles_for_planning(_PLAN_BATCH)
+            if not todo:
+                break
             now = self.clock()
-            try:
-                plans, reason = plan_posts(
-                    article, self.channels, self.approval, now, self.settings.max_article_age
-                )
-            except Exception as exc:  # a template bug must not stop the other articles
-                log.exception("render_failed", article=article_id)
-                plans, reason = [], f"render failed: {type(exc).__name__}: {exc}"
-            records = self.storage.save_plans(article_id, plans, now, skipped_reason=reason)
-            created += len(records)
+            batch: list[tuple[int, list[PostPlan], str | None]] = []
+            for article, image in todo:
+                article_id = article.id
+                assert article_id is not None
+                if image:  # the original has no image; another source's copy carries one
+                    article = dataclasses.replace(article, image_url=image)
+                try:
+                    plans, reason = plan_posts(
+                        article, self.channels, self.approval, now, self.settings.max_article_age
+                    )
+                except Exception as exc:  # a template bug must not stop the other articles
+                    log.exception("render_failed", article=article_id)
+                    plans, reason = [], f"render failed: {type(exc).__name__}: {exc}"
+                batch.append((article_id, plans, reason))
+            created += len(self.storage.save_plans_many(batch, now))
+            if len(todo) < _PLAN_BATCH:
+                break
         return created
 
     # -- reconciliation ---------------------------------------------------------------------

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
+from datetime import datetime
+from typing import Any
 
 _ITEM = re.compile(rb"<(item|entry)(?=[\s>/])[^>]*>.*?</\1\s*>", re.S)
 _GAP = re.compile(rb"\s*(?:<!--.*?-->\s*)*", re.S)
@@ -53,3 +56,54 @@ def trim(body: bytes, known: set[bytes]) -> tuple[bytes, list[bytes]] | None:
 def all_hashes(body: bytes) -> list[bytes]:
     split = split_items(body)
     return [item_hash(item) for item in split[1]] if split else []
+
+
+# -- memory across restarts ----------------------------------------------------------------
+# The poller remembers, per source, the item hashes of the last document it stored and the
+# raw entries it normalised (digest -> guid, content hash), with the source's stamp (articles
+# count, latest update) as its own write left it. Kept in memory only, a restarted daemon
+# parsed and normalised every changed feed whole (issue 11): stored as JSON on the source row.
+
+Memory = tuple[tuple[str, str], Any, set[bytes] | None, dict[bytes, tuple[str, str]] | None]
+
+
+def dump_memory(
+    context: tuple[str, str],
+    stamp: Any,
+    items: set[bytes] | None,
+    seen: dict[bytes, tuple[str, str]] | None,
+) -> str:
+    """(document URL, agency), stamp, item hashes and entry digests as compact JSON."""
+    count, latest = stamp if stamp is not None else (None, None)
+    return json.dumps(
+        {
+            "context": list(context),
+            "stamp": [count, latest.isoformat() if isinstance(latest, datetime) else latest],
+            "items": sorted(h.hex() for h in items) if items is not None else None,
+            "seen": [[d.hex(), g, h] for d, (g, h) in seen.items()] if seen is not None else None,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def load_memory(text: str) -> Memory | None:
+    """What dump_memory wrote; None for anything unreadable (the document is parsed whole)."""
+    try:
+        data = json.loads(text)
+        url, agency = data["context"]
+        count, latest = data["stamp"]
+        stamp = (
+            (int(count), datetime.fromisoformat(latest) if latest else None)
+            if count is not None
+            else None
+        )
+        items = {bytes.fromhex(h) for h in data["items"]} if data["items"] is not None else None
+        seen = (
+            {bytes.fromhex(d): (str(g), str(h)) for d, g, h in data["seen"]}
+            if data["seen"] is not None
+            else None
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (str(url), str(agency)), stamp, items, seen

@@ -68,6 +68,9 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="new")
     created_at: Mapped[datetime]
+    # JSON: the poller's memory of the last document stored (sources/trim.py), so a restarted
+    # daemon skips unchanged items as a running one does (migration 0009).
+    poll_memory: Mapped[str | None] = mapped_column(Text)
 
 
 class ArticleRow(Base):

@@ -16,12 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.errors import StorageError
 from syndicator.publishing.lifecycle import OPEN, SENDABLE, EventKind, allowed
+from syndicator.storage import plan_batch
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ArticleRow, PostRow
-from syndicator.types import Post, PostStatus, PublishResult
+from syndicator.types import Article, Post, PostStatus, PublishResult
 
 S = PostStatus
 E = EventKind
@@ -171,6 +173,33 @@ class PostsMixin(StorageBase):
             article.planned_version = article.version
             self._audit_many(session, events, now)
         return out
+
+    def articles_for_planning(self, limit: int = 500) -> list[tuple[Article, str | None]]:
+        """The articles `articles_to_plan` names, read whole in one go, each with the lead
+        image of another copy when it has none (see `copy_image`)."""
+        try:
+            with self.reader.connect() as conn:
+                return plan_batch.read_articles(conn, limit)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+
+    def save_plans_many(
+        self,
+        batch: Sequence[tuple[int, Sequence[PostPlan], str | None]],
+        now: datetime,
+    ) -> list[PostRecord]:
+        """`save_plans` for many (article id, plans, skipped reason) in one transaction: the
+        same posts and the same audit events, in the same order, with multi-row statements
+        and one audit append (storage/plan_batch.py)."""
+        if not batch:
+            return []
+        with self._write_core() as conn:
+            touched, events = plan_batch.write_plans(
+                conn, batch, now, canonical=canonical_payload, digest=payload_hash
+            )
+            rows = plan_batch.read_posts(conn, touched)
+            self._audit_many(conn, events, now)
+        return [_record(rows[key]) for key in touched]
 
     # -- decisions --------------------------------------------------------------------------
 

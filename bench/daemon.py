@@ -1,0 +1,478 @@
+"""Benchmark the product: `syndicator run` over a loopback feed farm, beside a naive loop.
+
+Not a test: it prints numbers (docs/benchmarks.md, "The daemon, measured as it runs").
+
+1. A config of N feeds (default 2,000 of 20 items, interval 30 s, `[fetch] concurrency =
+   per_host = 50`, one Facebook Page on the Graph stand-in, manual approval, `/healthz` on) is
+   written; `bench/feedfarm.py` serves the feeds and the Graph stand-in from another process.
+2. `syndicator run` starts as a subprocess. The first poll: from its `daemon_started` line
+   until every entry is stored *and planned* (no article left for `Publisher.plan`).
+3. Steady state: every `--bump-every` s, 5 % of the feeds gain an item (dated now, so each
+   becomes a post waiting for approval). Over `--window` s: the daemon's CPU (utime + stime,
+   `/proc/<pid>/stat`), its feed checks (the `sources` of its `poll_cycle` log lines).
+4. Approval -> live: `syndicator approve N` on a few waiting posts, one after another;
+   decided_at -> published_at read from the database.
+5. Restart: the daemon is stopped, 5 % of the feeds change, every source is made due (as
+   after a downtime longer than the interval) and a new daemon starts: its first poll, from
+   `daemon_started` until every source was checked, in checks per CPU-second.
+6. The naive loop (`feedparser.parse(url)` one feed after another) over the same farm, in its
+   own process: CPU per check.
+All the while `/healthz` is asked every 0.2 s (p50/p99 latency). Peak RSS is VmHWM.
+
+    python bench/daemon.py            # the issue's workload (about 5 minutes on 2 cores)
+    python bench/daemon.py --quick    # 300 feeds, a 30 s window (about 1.5 minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from sqlalchemy import create_engine, select, text, update
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from syndicator.storage.models import PostRow, SourceRow  # noqa: E402
+
+HERE = ROOT / "bench"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, what: str, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start on port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mb(pid: int) -> float:
+    for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if row.startswith("VmHWM:"):
+            return int(row.split()[1]) / 1024
+    return 0.0
+
+
+def bump(base: str, fraction: float, offset: int) -> int:
+    req = urllib.request.Request(f"{base}/bump?fraction={fraction}&offset={offset}", method="POST")
+    with urllib.request.urlopen(req) as resp:
+        return int(json.loads(resp.read())["changed"])
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class Daemon:
+    """A `syndicator run` subprocess and what its log lines said so far."""
+
+    config: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float | None = None  # bench clock when `daemon_started` was read
+    started_cpu: float = 0.0
+    checks: int = 0  # sum of poll_cycle `sources`
+    new: int = 0
+    errors: int = 0
+    _offset: int = 0
+    _partial: bytes = b""
+    cycles: list[tuple[float, int]] = field(default_factory=list)
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syndicator", "--config", str(self.config), "run"],
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+        )
+        self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def read_log(self) -> None:
+        """Take the new JSON lines of the log; count checks, remember the start."""
+        with self.log_path.open("rb") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+        self._offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        for raw in lines:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            event = line.get("event")
+            if event == "daemon_started" and self.started_at is None:
+                self.started_at = time.perf_counter()
+                self.started_cpu = cpu_seconds(self.pid)
+            elif event == "poll_cycle":
+                self.checks += int(line.get("sources", 0))
+                self.new += int(line.get("new", 0))
+                self.errors += int(line.get("errors", 0))
+                self.cycles.append((time.perf_counter(), self.checks))
+            elif line.get("level") in ("error", "critical"):
+                print(f"  daemon error: {raw[:300].decode(errors='replace')}", flush=True)
+
+    def wait_for(self, predicate: Any, timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.read_log()
+            if predicate():
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"the daemon exited ({self.proc.returncode}) waiting for {what}")
+            time.sleep(0.1)
+        raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class HealthPinger(threading.Thread):
+    """GET /healthz every 0.2 s; latencies (s) per phase label."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.phase = "startup"
+        self.latencies: dict[str, list[float]] = {}
+        self.failures: dict[str, int] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.2):
+            phase = self.phase
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as resp:
+                    resp.read()
+            except urllib.error.HTTPError:
+                pass  # 503 (e.g. no poll yet) is still an answer: its latency counts
+            except OSError:
+                self.failures[phase] = self.failures.get(phase, 0) + 1
+                continue
+            self.latencies.setdefault(phase, []).append(time.perf_counter() - t0)
+
+
+def write_config(path: Path, args: argparse.Namespace, farm: str, graph: str, health: int) -> None:
+    config = {
+        "database": {"url": args.database_url},
+        "logging": {"level": "info", "format": "json"},
+        "fetch": {"concurrency": args.concurrency, "per_host": args.concurrency},
+        "server": {"listen": f"127.0.0.1:{health}"},
+        "sources": [
+            {
+                "id": f"s{i}",
+                "url": f"{farm}/feed/{i}.xml",
+                "agency": f"Sở {i}",
+                "interval": f"{args.interval}s",
+            }
+            for i in range(args.feeds)
+        ],
+        "channels": {
+            "facebook": {
+                "kind": "facebook_page",
+                "page_id": "1000000001",
+                "access_token": "PAGE_TOKEN",
+                "api_base": graph,
+                "api_version": "v23.0",
+            }
+        },
+        "approval": {"mode": "manual"},
+    }
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
+
+
+def naive(base: str, count: int) -> tuple[float, float]:
+    """(checks per CPU-second, checks per second) of the naive loop, in its own process."""
+    code = (
+        "import feedparser,time\n"
+        f"urls=['{base}/feed/%d.xml'%i for i in range({count})]\n"
+        "c0,t0=time.process_time(),time.perf_counter()\n"
+        "n=sum(len(feedparser.parse(u).entries) for u in urls)\n"
+        "print(time.perf_counter()-t0,time.process_time()-c0,n)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall, cpu, _n = (float(x) for x in out.stdout.split())
+    return count / cpu, count / wall
+
+
+def scalar(engine: Any, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="300 feeds, a 30 s window")
+    ap.add_argument("--feeds", type=int)
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--interval", type=int, default=30, help="seconds between checks of a feed")
+    ap.add_argument("--window", type=float, help="seconds of steady state measured (60)")
+    ap.add_argument("--bump-every", type=float, default=15.0)
+    ap.add_argument("--changed", type=float, default=0.05, help="fraction of feeds per bump")
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
+    ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
+    ap.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
+    args = ap.parse_args()
+    quick = args.quick
+    args.feeds = args.feeds or (300 if quick else 2000)
+    args.window = args.window or (30.0 if quick else 60.0)
+    args.naive = args.naive or (60 if quick else 200)
+    args.approvals = args.approvals or (3 if quick else 5)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args.database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+        farm_port, graph_port, health_port = free_port(), free_port(), free_port()
+        farm = subprocess.Popen(
+            [sys.executable, str(HERE / "feedfarm.py"), str(farm_port), str(args.feeds),
+             str(args.items), str(graph_port)]
+        )  # fmt: skip
+        daemons: list[Daemon] = []
+        pinger = HealthPinger(f"http://127.0.0.1:{health_port}/healthz")
+        try:
+            wait_port(farm_port, "feed farm")
+            wait_port(graph_port, "Graph stand-in")
+            base = f"http://127.0.0.1:{farm_port}"
+            config = Path(tmp) / "bench.toml"
+            write_config(config, args, base, f"http://127.0.0.1:{graph_port}", health_port)
+            return run(args, tmp, config, base, daemons, pinger)
+        finally:
+            pinger.stopping.set()
+            for d in daemons:
+                d.stop()
+            farm.terminate()
+            farm.wait()
+
+
+def run(
+    args: argparse.Namespace,
+    tmp: str,
+    config: Path,
+    base: str,
+    daemons: list[Daemon],
+    pinger: HealthPinger,
+) -> int:
+    feeds, entries = args.feeds, args.feeds * args.items
+    print(
+        f"-- syndicator run: {feeds} feeds x {args.items} items, interval {args.interval} s, "
+        f"{args.concurrency} in flight, {args.database_url.split(':')[0]}",
+        flush=True,
+    )
+    log_path = Path(tmp) / "daemon.log"
+    first = Daemon(config, log_path)
+    daemons.append(first)
+    first.start()
+    pinger.start()
+    engine = create_engine(args.database_url)
+    # 1. The first poll: every entry stored and planned.
+    pinger.phase = "first poll"
+    first.wait_for(lambda: first.started_at is not None, 120, "daemon_started")
+
+    def planned() -> bool:
+        if first.checks < feeds:
+            return False
+        stored = scalar(engine, "SELECT count(*) FROM articles")
+        waiting = scalar(
+            engine,
+            "SELECT count(*) FROM articles WHERE duplicate_of IS NULL "
+            "AND planned_version < version",
+        )
+        return bool(stored >= entries and waiting == 0)
+
+    first.wait_for(planned, 1800, "the first poll to be stored and planned")
+    assert first.started_at is not None
+    first_wall = time.perf_counter() - first.started_at
+    first_cpu = cpu_seconds(first.pid) - first.started_cpu
+    print(
+        f"first poll: {entries} entries stored and planned in {first_wall:.1f} s "
+        f"({entries / first_wall:.0f} entries/s), daemon CPU {first_cpu:.1f} s",
+        flush=True,
+    )
+    # 2. Steady state.
+    pinger.phase = "steady"
+    time.sleep(2.0)
+    first.read_log()
+    checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
+    offset, next_bump, bumped = 0, t0, 0
+    while (now := time.perf_counter()) < t0 + args.window:
+        if now >= next_bump:
+            bumped += bump(base, args.changed, offset)
+            offset += 1
+            next_bump += args.bump_every
+        first.read_log()
+        time.sleep(0.2)
+    first.read_log()
+    window = time.perf_counter() - t0
+    checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
+    steady = checks / cpu if cpu else float("inf")
+    print(
+        f"steady state: {checks} feed checks in {window:.0f} s ({bumped} feeds changed), "
+        f"daemon CPU {cpu:.2f} s: {steady:.0f} checks per CPU-second "
+        f"({100 * cpu / window:.0f} % of a core)",
+        flush=True,
+    )
+    # 3. Approval -> live on Facebook.
+    pinger.phase = "approvals"
+    latencies = approvals(args, config, engine, first)
+    rss_first = peak_rss_mb(first.pid)
+    # 4. Restart: stop, change 5 %, make every source due, start again.
+    first.stop()
+    pinger.phase = "restart"
+    bump(base, args.changed, offset + 1)
+    with engine.begin() as conn:
+        conn.execute(update(SourceRow).values(next_check_at=datetime.now(UTC)))
+    second = Daemon(config, log_path)
+    daemons.append(second)
+    second.start()
+    second.wait_for(lambda: second.started_at is not None, 120, "daemon_started (restart)")
+    second.wait_for(lambda: second.checks >= feeds, 600, "the restarted daemon's first poll")
+    assert second.started_at is not None
+    restart_wall = time.perf_counter() - second.started_at
+    restart_cpu = cpu_seconds(second.pid) - second.started_cpu
+    restart = second.checks / restart_cpu if restart_cpu else float("inf")
+    rss = max(rss_first, peak_rss_mb(second.pid))
+    print(
+        f"restarted daemon, first poll: {second.checks} checks in {restart_wall:.1f} s "
+        f"({second.checks / restart_wall:.0f} feeds/s), daemon CPU {restart_cpu:.2f} s: "
+        f"{restart:.0f} checks per CPU-second",
+        flush=True,
+    )
+    second.stop()
+    pinger.stopping.set()
+    # 5. The naive loop over the same farm.
+    naive_cpu, naive_wall = naive(base, args.naive)
+    print(
+        f"naive feedparser.parse(url) loop: {args.naive} feeds, {naive_cpu:.0f} checks per "
+        f"CPU-second ({naive_wall:.0f} feeds/s)",
+        flush=True,
+    )
+    report(args, entries / first_wall, steady, restart, rss, latencies, naive_cpu, pinger)
+    engine.dispose()
+    errors = first.errors + second.errors
+    if errors:
+        print(f"note: the daemons' poll cycles reported {errors} source errors", flush=True)
+    return 0
+
+
+def approvals(args: argparse.Namespace, config: Path, engine: Any, daemon: Daemon) -> list[float]:
+    """Approve waiting Facebook posts one by one with the CLI; decided_at -> published_at (s)."""
+    out: list[float] = []
+    for _ in range(args.approvals):
+        daemon.wait_for(
+            lambda: bool(scalar(engine, "SELECT count(*) FROM posts WHERE status = 'pending'")),
+            120,
+            "a post waiting for approval",
+        )
+        post_id = scalar(engine, "SELECT min(id) FROM posts WHERE status = 'pending'")
+        subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", str(config), "approve", str(post_id)],
+            cwd=ROOT, check=True, capture_output=True,
+        )  # fmt: skip
+        live = f"SELECT published_at FROM posts WHERE id = {int(post_id)}"
+        daemon.wait_for(
+            lambda live=live: scalar(engine, live) is not None,
+            60,
+            f"post {post_id} to go live",
+        )
+        with engine.connect() as conn:
+            decided, published = conn.execute(
+                select(PostRow.decided_at, PostRow.published_at).where(PostRow.id == post_id)
+            ).one()
+        out.append((published - decided).total_seconds())
+    print(
+        "approval -> live on Facebook: "
+        + ", ".join(f"{x:.2f}" for x in out)
+        + f" s (p50 {statistics.median(out):.2f} s)",
+        flush=True,
+    )
+    return out
+
+
+def report(
+    args: argparse.Namespace,
+    first_rate: float,
+    steady: float,
+    restart: float,
+    rss: float,
+    latencies: list[float],
+    naive_cpu: float,
+    pinger: HealthPinger,
+) -> None:
+    every = [x for values in pinger.latencies.values() for x in values]
+    p50, p99 = percentile(every, 0.5) * 1000, percentile(every, 0.99) * 1000
+    print(f"\n{'figure':<52} {'measured':>12} {'goal':>12}  naive / ratio")
+    rows = [
+        ("steady: feed checks per daemon CPU-second", f"{steady:.0f}", ">= 1,000",
+         f"naive {naive_cpu:.0f}: {steady / naive_cpu:.1f}x (goal >= 10x)"),
+        ("first poll: entries/s, stored and planned", f"{first_rate:.0f}", ">= 1,500", ""),
+        ("restarted daemon's first poll, checks per CPU-s", f"{restart:.0f}",
+         f">= {0.8 * steady:.0f}", f"{100 * restart / steady:.0f} % of steady (goal >= 80 %)"),
+        ("/healthz p50 / p99 (ms), whole run", f"{p50:.1f} / {p99:.1f}", "p99 <= 100", ""),
+        ("peak RSS of the daemon (MB)", f"{rss:.0f}", "<= 150", ""),
+        ("approval -> live on Facebook, p50 (s)", f"{statistics.median(latencies):.2f}",
+         "<= 1", ""),
+    ]  # fmt: skip
+    for label, value, goal, extra in rows:
+        print(f"{label:<52} {value:>12} {goal:>12}  {extra}")
+    for phase, values in pinger.latencies.items():
+        fails = pinger.failures.get(phase, 0)
+        print(
+            f"  /healthz during {phase}: {len(values)} answers, p50 "
+            f"{percentile(values, 0.5) * 1000:.1f} ms, p99 {percentile(values, 0.99) * 1000:.1f} "
+            f"ms, max {max(values) * 1000:.1f} ms" + (f", {fails} failed" if fails else "")
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Planning many articles at once: one read, one write transaction, one audit append.
+
+`Publisher.plan` used to spend ~11 ms per article (an ORM get, a select of its posts, an
+audit row and a commit each): a third of the daemon's CPU in steady state, and the limit of a
+first poll (issue 11). These functions do the same work for a whole batch with Core
+statements; `PostsMixin.articles_for_planning` and `PostsMixin.save_plans_many` call them
+inside their transactions. They produce exactly the posts and audit events that
+`PostsMixin.save_plans` would, article after article (tests/storage/test_plan_batch.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+
+from syndicator.publishing.lifecycle import OPEN, EventKind
+from syndicator.storage.articles import _article
+from syndicator.storage.models import ArticleRow, PostRow
+from syndicator.types import Article
+
+_A = cast(Table, ArticleRow.__table__)
+_P = cast(Table, PostRow.__table__)
+E = EventKind
+_OPEN = {s.value for s in OPEN}
+Event = tuple[str, str, str | None, dict[str, Any] | None]
+
+_INSERT = insert(_P).returning(_P.c.id, sort_by_parameter_order=True)
+_RERENDER = (
+    update(_P)
+    .where(_P.c.id == bindparam("b_id"))
+    .values(
+        payload=bindparam("b_payload"),
+        payload_hash=bindparam("b_hash"),
+        preview_text=bindparam("b_preview"),
+        marker=bindparam("b_marker"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_MARK_PLANNED = (
+    update(_A)
+    .where(_A.c.id.in_(bindparam("ids", expanding=True)))
+    .values(planned_version=_A.c.version)
+)
+
+
+def read_articles(conn: Connection, limit: int) -> list[tuple[Article, str | None]]:
+    """Originals waiting to be planned, oldest first, each with the lead image of another copy
+    (a duplicate from another source) when the original has none."""
+    rows = conn.execute(
+        select(_A)
+        .where(_A.c.duplicate_of.is_(None), _A.c.planned_version < _A.c.version)
+        .order_by(_A.c.id)
+        .limit(limit)
+    ).all()
+    articles = [_article(cast(ArticleRow, row)) for row in rows]
+    bare = [a.id for a in articles if a.image_url is None]
+    images: dict[int, str] = {}
+    if bare:
+        copies = conn.execute(
+            select(_A.c.duplicate_of, _A.c.image_url)
+            .where(_A.c.duplicate_of.in_(bare), _A.c.image_url.is_not(None))
+            .order_by(_A.c.id)
+        )
+        for original, image in copies:
+            images.setdefault(original, image)  # the first copy's, as copy_image() picks
+    return [(a, images.get(a.id) if a.id is not None else None) for a in articles]
+
+
+def write_plans(
+    conn: Connection,
+    batch: Sequence[tuple[int, Sequence[Any], str | None]],
+    now: datetime,
+    *,
+    canonical: Any,
+    digest: Any,
+) -> tuple[list[tuple[int, str]], list[Event]]:
+    """Insert new posts, re-render waiting ones, mark the articles planned.
+
+    Returns the (article, channel) of every post touched, in plan order, and the audit
+    events in the order one-by-one saving would append them.
+    """
+    ids = [article_id for article_id, _, _ in batch]
+    present = {
+        row[0] for row in conn.execute(select(_A.c.id).where(_A.c.id.in_(ids)))
+    }  # an article deleted meanwhile is skipped, as save_plans does
+    existing = {
+        (row.article_id, row.channel): row
+        for row in conn.execute(
+            select(_P.c.id, _P.c.article_id, _P.c.channel, _P.c.status, _P.c.edited,
+                   _P.c.payload).where(_P.c.article_id.in_(ids))
+        )
+    }  # fmt: skip
+    # First pass: what each plan does; new rows are inserted together to learn their ids.
+    steps: list[tuple[str, int, Any, dict[str, Any]]] = []  # (what, article, plan, values)
+    inserts: list[dict[str, Any]] = []
+    rerenders: list[dict[str, Any]] = []
+    touched: list[tuple[int, str]] = []
+    for article_id, plans, _reason in batch:
+        if article_id not in present:
+            continue
+        for plan in plans:
+            key = (article_id, plan.post.channel)
+            body = canonical(plan.post.payload)
+            row = existing.get(key)
+            touched.append(key)
+            if row is None:
+                values = {
+                    "article_id": article_id, "channel": plan.post.channel,
+                    "status": plan.status.value, "payload": body,
+                    "payload_hash": digest(plan.post.payload),
+                    "preview_text": plan.post.preview_text, "marker": plan.post.marker,
+                    "created_at": now, "updated_at": now, "attempts": 0, "reconcile_checks": 0,
+                    "edited": False,
+                    "decided_at": now if plan.decided_by else None,
+                    "decided_by": plan.decided_by or None,
+                }  # fmt: skip
+                inserts.append(values)
+                steps.append(("created", article_id, plan, values))
+            elif row.status in _OPEN and not row.edited and row.payload != body:
+                hash_ = digest(plan.post.payload)
+                rerenders.append({
+                    "b_id": row.id, "b_payload": body, "b_hash": hash_,
+                    "b_preview": plan.post.preview_text, "b_marker": plan.post.marker,
+                    "b_now": now,
+                })  # fmt: skip
+                steps.append(("rerendered", article_id, plan, {"id": row.id, "hash": hash_}))
+    new_ids = conn.execute(_INSERT, inserts).scalars().all() if inserts else []
+    for values, id_ in zip(inserts, new_ids, strict=True):
+        values["id"] = id_
+    if rerenders:
+        conn.execute(_RERENDER, rerenders)
+    # Second pass: the audit events, article by article, as save_plans appends them.
+    events: list[Event] = []
+    by_article: dict[int, list[Event]] = {}
+    for what, article_id, plan, values in steps:
+        if what == "created":
+            event: Event = (E.CREATED, "planner", f"post:{values['id']}", {
+                "article": article_id, "channel": values["channel"], "status": values["status"],
+                "payload_hash": values["payload_hash"], "decided_by": plan.decided_by,
+            })  # fmt: skip
+        else:
+            event = (E.RERENDERED, "planner", f"post:{values['id']}", {
+                "article": article_id, "payload_hash": values["hash"],
+            })  # fmt: skip
+        by_article.setdefault(article_id, []).append(event)
+    for article_id, _plans, reason in batch:
+        if article_id not in present:
+            continue
+        events += by_article.get(article_id, [])
+        if reason:
+            events.append((E.NOT_PLANNED, "planner", f"article:{article_id}", {"reason": reason}))
+    planned = [i for i in ids if i in present]
+    if planned:
+        conn.execute(_MARK_PLANNED, {"ids": planned})
+    return touched, events
+
+
+def read_posts(conn: Connection, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Any]:
+    """The stored rows of these (article, channel) posts."""
+    if not keys:
+        return {}
+    articles = sorted({article_id for article_id, _ in keys})
+    wanted = set(keys)
+    return {
+        (row.article_id, row.channel): row
+        for row in conn.execute(select(_P).where(_P.c.article_id.in_(articles)))
+        if (row.article_id, row.channel) in wanted
+    }

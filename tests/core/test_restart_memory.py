@@ -1,0 +1,115 @@
+"""A restarted poller (a new Poller on the same database) still parses only changed items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import daemon
+import syndicator.poller as poller_module
+from syndicator.config import parse_config
+from syndicator.sandbox.portal import PortalServer
+from syndicator.storage import Storage
+from tests.core.test_incremental_poll import feed
+
+
+class Spy:
+    """Counts what the real parse and normalise functions were given (and still calls them)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.parsed: list[int] = []  # items in each document handed to the parser
+        self.normalised: list[str] = []  # guids
+        parse, normalise = poller_module.parse_document, poller_module.normalise
+
+        def spy_parse(kind: str, body: bytes, *args: Any) -> Any:
+            self.parsed.append(body.count(b"<item>"))
+            return parse(kind, body, *args)
+
+        def spy_normalise(entry: Any, **kw: Any) -> Any:
+            self.normalised.append(str(entry.guid).rsplit("/", 1)[-1])
+            return normalise(entry, **kw)
+
+        monkeypatch.setattr(poller_module, "parse_document", spy_parse)
+        monkeypatch.setattr(poller_module, "normalise", spy_normalise)
+
+    def reset(self) -> None:
+        self.parsed.clear()
+        self.normalised.clear()
+
+
+async def poll_once(settings: Any, storage: Storage) -> Any:
+    """One poll by a brand-new poller and client: what a restarted daemon does first."""
+    async with daemon.build_http_client(settings) as client:
+        (report,) = await daemon.build_poller(settings, storage, client).poll()
+    return report
+
+
+async def test_restarted_poller_skips_unchanged_items(
+    portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a restart only the new item is parsed and normalised; edits are still seen."""
+    spy = Spy(monkeypatch)
+    settings = parse_config(
+        {"database": {"url": db_url}, "sources": [{"id": "s", "url": portal.url("/f.xml")}]}
+    )
+    storage = daemon.build_storage(settings)
+    portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
+    assert (await poll_once(settings, storage)).new == 2
+    assert storage.poll_memories(["s"])  # remembered in the database
+
+    spy.reset()
+    portal.put("/f.xml", feed(("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai")))
+    report = await poll_once(settings, storage)
+    assert (report.new, report.changed, report.errors) == (1, 0, [])
+    assert spy.parsed == [1]  # the header, item 3 and the footer only
+    assert spy.normalised == ["3"]
+
+    spy.reset()  # an edited item differs byte for byte: parsed, and seen as changed
+    portal.put("/f.xml", feed(("3", "Tin ba"), ("1", "Tin một (đã sửa)"), ("2", "Tin hai")))
+    report = await poll_once(settings, storage)
+    assert (report.new, report.changed) == (0, 1)
+    assert spy.parsed == [1]
+    assert spy.normalised == ["1"]
+    titles = sorted(a.title for a in storage.list_articles())
+    assert titles == ["Tin ba", "Tin hai", "Tin một (đã sửa)"]
+    assert storage.verify_audit().ok
+    storage.close()
+
+
+async def test_stale_or_broken_memory_means_a_whole_parse(
+    portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer's change, or an unreadable memory, makes the next document parse whole."""
+    spy = Spy(monkeypatch)
+    settings = parse_config(
+        {"database": {"url": db_url}, "sources": [{"id": "s", "url": portal.url("/f.xml")}]}
+    )
+    storage = daemon.build_storage(settings)
+    portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
+    await poll_once(settings, storage)
+    # Another daemon stores a different version of item 2 for the same source id.
+    other = parse_config(
+        {"database": {"url": db_url}, "sources": [{"id": "s", "url": portal.url("/g.xml")}]}
+    )
+    portal.put("/g.xml", feed(("2", "Tin hai (bản khác)")))
+    assert (await poll_once(other, storage)).changed == 1
+    # The other writer's poll also rewrote the memory (for /g.xml): put ours back, stale.
+    spy.reset()
+    portal.put("/f.xml", feed(("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai")))
+    report = await poll_once(settings, storage)
+    assert (report.new, report.changed) == (1, 1)  # item 2 is seen as changed back
+    assert spy.parsed == [3]
+
+    # An unreadable memory is ignored, never trusted.
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE sources SET poll_memory = 'not json'")
+    spy.reset()
+    portal.put(
+        "/f.xml", feed(("4", "Tin bốn"), ("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai"))
+    )
+    report = await poll_once(settings, storage)
+    assert (report.new, report.changed, report.errors) == (1, 0, [])
+    assert spy.parsed == [4]
+    assert sorted(spy.normalised) == ["1", "2", "3", "4"]
+    storage.close()
