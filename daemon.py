@@ -242,6 +242,13 @@ class Runtime:
             self.zalo = build_surface(settings, storage, self.channels, client, clock=clock)
             if self.bot is not None:  # a decision on Zalo shows on the Telegram preview at once
                 self.zalo.decisions.add_listener(self.bot.refresh)
+        # A decision on any surface wakes the publisher at once: approval -> live is not held
+        # back by the publishing interval (issue 11). A CLI decision waits for the next turn.
+        self.wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        for surface in (self.bot, self.zalo):
+            if surface is not None:
+                surface.decisions.add_listener(self._wake_publisher)
         self.metrics = Metrics(storage, channels=list(self.channels), clock=clock)
         surfaces = [s.on_post_event for s in (self.keeper, self.zalo) if s is not None]
 
@@ -321,9 +328,25 @@ class Runtime:
             return
         # Start-up: whatever a previous run left in "publishing" is reconciled before any send.
         await self.publisher.reconcile_all(startup=True)
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
+            self.wake.clear()
             await self.publisher.run_once()
-            await sleep_or_stop(stop, self.settings.publishing.interval.total_seconds())
+            await self._nap(stop, self.settings.publishing.interval.total_seconds())
+
+    def _wake_publisher(self, _article_id: int) -> None:
+        """Decisions listener; thread-safe, since a decision may be made off the loop."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.wake.set)
+
+    async def _nap(self, stop: asyncio.Event, seconds: float) -> None:
+        """Until the next turn: `seconds`, or sooner when stopping or a decision was made."""
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
 
     async def approval_loop(self, stop: asyncio.Event) -> None:
         """The bot in its own task: publishing never waits for Telegram (botkeeper.py)."""
