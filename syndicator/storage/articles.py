@@ -183,6 +183,15 @@ class ArticlesMixin(StorageBase):
                             },
                         )
                     )
+            # A copy from another source carries an image its original lacks: re-plan the
+            # original, so posts still waiting re-render with the best image any copy has.
+            better = {a.duplicate_of for a in stored if a.duplicate_of is not None and a.image_url}
+            if better:
+                conn.execute(
+                    update(_T)
+                    .where(_T.c.id.in_(sorted(better)), _T.c.image_url.is_(None))
+                    .values(version=_T.c.version + 1, updated_at=now)
+                )
             if result.deferred and announce_flood:
                 events.append(
                     (

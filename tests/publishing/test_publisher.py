@@ -205,3 +205,21 @@ async def test_post_uses_the_image_of_another_copy(world: World) -> None:
     posts = {p.channel: p for p in world.storage.list_posts()}
     assert posts["zalo"].payload["cover"]["photo_url"] == image
     assert len(posts) == 2  # the copy itself gets no posts
+
+
+async def test_a_later_copy_with_an_image_re_renders_waiting_posts(world: World) -> None:
+    """The portal's copy was planned with the default cover; the department's copy arrives
+    later with an image: the waiting posts re-render with it (approved ones would not)."""
+    settings = world.settings(approval={"mode": "manual"})
+    world.add(article(1))
+    pub = world.publisher(settings)
+    await pub.run_once()
+    before = {p.channel: p for p in world.storage.list_posts()}
+    assert before["zalo"].payload["cover"]["photo_url"].endswith("logo.jpg")
+    image = "https://so-nganh.example.gov.vn/anh/hop.jpg"
+    copy = article(1, guid="dept-1", source_id="dept", image_url=image)
+    world.storage.add_articles("dept", [copy], datetime.now(UTC))
+    await pub.run_once()
+    after = {p.channel: p for p in world.storage.list_posts()}
+    assert after["zalo"].payload["cover"]["photo_url"] == image
+    assert after["zalo"].id == before["zalo"].id  # the same post, re-rendered
