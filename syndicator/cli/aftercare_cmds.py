@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from syndicator.cli.common import Context
-from syndicator.errors import ConfigError
+from syndicator.errors import UsageError
 from syndicator.publishing.aftercare import correct, take_down
 from syndicator.storage import PostRecord
 from syndicator.types import Post, PostStatus
@@ -76,7 +76,7 @@ def takedown(ctx: Context) -> int:
     records = live_posts(ctx, ctx.args.id)
     reason = ctx.args.reason.strip()
     if not reason:
-        raise ConfigError("--reason must say why the post is taken down")
+        raise UsageError("--reason must say why the post is taken down")
     live = [r for r in records if r.status == S.PUBLISHED]
     for r in records:
         if r.status != S.PUBLISHED:
@@ -102,10 +102,10 @@ def takedown(ctx: Context) -> int:
 def correct_cmd(ctx: Context) -> int:
     records = [r for r in live_posts(ctx, ctx.args.id) if r.status == S.PUBLISHED]
     if not records:
-        raise ConfigError(f"{ctx.args.id}: no live post to correct (see `syndicator posts`)")
+        raise UsageError(f"{ctx.args.id}: no live post to correct (see `syndicator posts`)")
     article = ctx.storage.get_article(records[0].article_id)
     if article is None:
-        raise ConfigError(f"article {records[0].article_id} is gone")
+        raise UsageError(f"article {records[0].article_id} is gone")
 
     async def work(channels: dict[str, Channel]) -> int:
         failures = 0
@@ -154,7 +154,7 @@ def _new_post(ctx: Context, record: PostRecord, channel: Channel, article: Any) 
         return replace(record.post, payload=payload, preview_text=rendered.preview_text)
     rule = default_rules().get(channel.kind)
     if rule is None:
-        raise ConfigError(f"channel kind {channel.kind} has no editable text")
+        raise UsageError(f"channel kind {channel.kind} has no editable text")
     text = ctx.args.text
     if channel.kind == "facebook_page" and article.canonical_url not in text:
         # Reconcile and readers both need the article link in a Facebook post's text.
@@ -163,10 +163,10 @@ def _new_post(ctx: Context, record: PostRecord, channel: Channel, article: Any) 
     try:
         return apply_edit(record, rule, text)
     except EditError as exc:
-        raise ConfigError(f"--text: {exc.reason} ({exc.length}/{exc.limit} characters)") from exc
+        raise UsageError(f"--text: {exc.reason} ({exc.length}/{exc.limit} characters)") from exc
 
 
 def _confirm() -> bool:
     if not sys.stdin.isatty():
-        raise ConfigError("add --yes to correct without a terminal to confirm on")
+        raise UsageError("add --yes to correct without a terminal to confirm on")
     return input("Publish this correction? [y/N] ").strip().lower() in ("y", "yes", "c", "có")

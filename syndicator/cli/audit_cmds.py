@@ -7,7 +7,7 @@ from typing import Any
 
 from syndicator.audit import AUDIT_KEY_ENV, SECRET_KEY_ENV, export_csv, export_jsonl, parse_anchor
 from syndicator.cli.common import Context, parse_since
-from syndicator.errors import ConfigError
+from syndicator.errors import UsageError
 
 
 def register(sub: Any) -> None:
@@ -33,7 +33,7 @@ def verify(ctx: Context) -> int:
     try:
         anchors = [parse_anchor(a) for a in ctx.args.anchor or []]
     except ValueError as exc:
-        raise ConfigError(f"--anchor: {exc}") from exc
+        raise UsageError(f"--anchor: {exc}") from exc
     storage = ctx.storage
     results = [storage.verify_audit(anchor) for anchor in anchors] or [storage.verify_audit()]
     bad = next((r for r in results if not r.ok), None)

@@ -23,7 +23,7 @@ import tomli_w
 
 from syndicator.cli.common import Context, print_table
 from syndicator.config import FetchSettings
-from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.errors import ConfigError, SyndicatorError, UsageError
 
 # Update kinds that name a chat or a person; passed explicitly because Telegram otherwise
 # keeps the previous call's allowed_updates (Bot API getUpdates; the daemon sets its own).
@@ -154,7 +154,7 @@ async def discover_updates(api_base: str, token: str, seconds: int) -> Found:
 def telegram_discover(ctx: Context) -> int:
     seconds = ctx.args.seconds
     if not 1 <= seconds <= MAX_SECONDS:
-        raise ConfigError(f"--seconds must be between 1 and {MAX_SECONDS}")
+        raise UsageError(f"--seconds must be between 1 and {MAX_SECONDS}")
     approval = ctx.settings.approval
     if not approval.bot_token:
         raise ConfigError("[approval] bot_token is not set: create the bot with @BotFather first")
@@ -298,7 +298,7 @@ async def _discover_sources(url: str, fetch: FetchSettings) -> tuple[list[dict[s
 def sources_discover(ctx: Context) -> int:
     url = ctx.args.url.strip()
     if not re.match(r"^https?://[^\s/]+", url):
-        raise ConfigError(f"{url!r} is not an http(s) URL")
+        raise UsageError(f"{url!r} is not an http(s) URL")
     try:
         fetch = ctx.settings.fetch
     except ConfigError as exc:  # a set-up helper works before the config does

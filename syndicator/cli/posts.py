@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from syndicator.approval.decisions import Action, Actor, Decisions, Request
 from syndicator.cli.common import Context, iso, print_jsonl, print_table, shorten
-from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.errors import SyndicatorError, UsageError
 from syndicator.storage import PostRecord
 from syndicator.storage.channels import ACTIVE, NEEDS_CREDENTIALS, PAUSED
 from syndicator.storage.posts import OPEN
@@ -113,14 +113,14 @@ def _with_channels(ctx: Context, work: Any, *, may_refresh: bool = True) -> Any:
 def render(ctx: Context) -> int:
     article = ctx.storage.get_article(ctx.args.article_id)
     if article is None:
-        raise ConfigError(f"no article with id {ctx.args.article_id}")
+        raise UsageError(f"no article with id {ctx.args.article_id}")
     stored = {p.channel: p for p in ctx.storage.list_posts(article_id=article.id)}
 
     async def work(_client: Any, channels: dict[str, Channel]) -> int:
         names = [ctx.args.channel] if ctx.args.channel else list(channels)
         for name in names:
             if name not in channels:
-                raise ConfigError(f"no channel {name!r} in the config")
+                raise UsageError(f"no channel {name!r} in the config")
             record = stored.get(name)
             if record is not None:
                 payload, note = record.payload, f"stored post {record.id} ({record.status.value})"
@@ -140,16 +140,16 @@ def _targets(ctx: Context, raw: str) -> tuple[int, str | None]:
     if text.startswith(("a", "article:")):
         number = text.removeprefix("article:").removeprefix("a")
         if not number.isdigit():
-            raise ConfigError(f"{raw!r} is not an article id (e.g. a7)")
+            raise UsageError(f"{raw!r} is not an article id (e.g. a7)")
         if not ctx.storage.list_posts(article_id=int(number)):
-            raise ConfigError(f"article {number} has no posts (see `syndicator posts`)")
+            raise UsageError(f"article {number} has no posts (see `syndicator posts`)")
         return int(number), None
     number = text.removeprefix("post:").removeprefix("p")
     if not number.isdigit():
-        raise ConfigError(f"{raw!r} is not a post id (e.g. 12) or an article id (e.g. a7)")
+        raise UsageError(f"{raw!r} is not a post id (e.g. 12) or an article id (e.g. a7)")
     record = ctx.storage.get_post(int(number))
     if record is None:
-        raise ConfigError(f"no post with id {number}")
+        raise UsageError(f"no post with id {number}")
     return record.article_id, record.channel
 
 
@@ -196,7 +196,7 @@ def reject(ctx: Context) -> int:
 
 def publish(ctx: Context) -> int:
     if not ctx.args.once:
-        raise ConfigError("continuous publishing runs inside the daemon: `syndicator run`")
+        raise UsageError("continuous publishing runs inside the daemon: `syndicator run`")
     import daemon
 
     before = {p.id: p.status for p in ctx.storage.list_posts()}
@@ -271,7 +271,7 @@ def set_token(ctx: Context) -> int:
     name = ctx.args.channel
     cfgs = daemon.channel_settings(ctx.settings)
     if name not in cfgs:
-        raise ConfigError(f"no channel {name!r} in the config ({', '.join(cfgs) or 'none'})")
+        raise UsageError(f"no channel {name!r} in the config ({', '.join(cfgs) or 'none'})")
     if sys.stdin.isatty():
         print(
             f"Paste the new token for {name} and press Enter (it is not echoed to history):",
@@ -279,7 +279,7 @@ def set_token(ctx: Context) -> int:
         )
     token = sys.stdin.readline().strip()
     if not token:
-        raise ConfigError("no token on standard input")
+        raise UsageError("no token on standard input")
     from syndicator.logs import register_secrets
 
     register_secrets([token])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicator.cli.common import Context
-from syndicator.errors import ConfigError
+from syndicator.errors import UsageError
 from syndicator.reports import charts, register
 from syndicator.reports.build import ReportSpec, build_report
 from syndicator.reports.period import KINDS, Period, date_range, last_period
@@ -37,16 +37,16 @@ def register_commands(sub: Any) -> None:
 def _period(ctx: Context, default: str | None) -> Period | None:
     args = ctx.args
     if getattr(args, "period", None) and (args.date_from or args.date_to):
-        raise ConfigError("give either --period or --from/--to, not both")
+        raise UsageError("give either --period or --from/--to, not both")
     try:
         if args.date_from or args.date_to:
             if not (args.date_from and args.date_to):
-                raise ConfigError("--from and --to go together")
+                raise UsageError("--from and --to go together")
             return date_range(args.date_from, args.date_to)
         kind = getattr(args, "period", None) or default
         return last_period(kind, ctx.now) if kind else None
     except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
 
 
 def _write(out: str | None, chunks: Iterable[str]) -> None:
@@ -60,7 +60,7 @@ def _write(out: str | None, chunks: Iterable[str]) -> None:
             for chunk in chunks:
                 handle.write(chunk)
     except OSError as exc:
-        raise ConfigError(f"--out {out}: {exc}") from exc
+        raise UsageError(f"--out {out}: {exc}") from exc
 
 
 def report(ctx: Context) -> int:
