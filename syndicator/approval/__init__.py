@@ -27,11 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from syndicator.approval.bot import ApprovalBot, utcnow
 from syndicator.config import Settings
 from syndicator.storage import Storage
+
+if TYPE_CHECKING:
+    from channels.base import Channel
 
 __all__ = ["ApprovalBot", "build_bot"]
 
@@ -39,7 +42,7 @@ __all__ = ["ApprovalBot", "build_bot"]
 def build_bot(
     settings: Settings,
     storage: Storage,
-    channels: Mapping[str, Any],
+    channels: Mapping[str, Channel],
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> ApprovalBot:

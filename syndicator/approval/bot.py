@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from telegram import (
@@ -54,6 +54,9 @@ from syndicator.config import Settings
 from syndicator.network import telegram_proxy
 from syndicator.storage import PostRecord, Storage
 
+if TYPE_CHECKING:
+    from channels.base import Channel
+
 log = structlog.get_logger("syndicator.approval")
 Clock = Callable[[], datetime]
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -92,7 +95,7 @@ class ApprovalBot:
         self,
         settings: Settings,
         storage: Storage,
-        channels: Mapping[str, Any],
+        channels: Mapping[str, Channel],
         *,
         clock: Clock = utcnow,
         edit_rules: Mapping[str, EditRule] | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,11 +24,14 @@ from syndicator.approval.zalo_bot.surface import ZaloBotSurface, utcnow
 from syndicator.config import Settings
 from syndicator.storage import Storage
 
+if TYPE_CHECKING:
+    from channels.base import Channel
+
 __all__ = ["ZaloBotSurface", "build_surface"]
 
 
 def build_surface(
-    settings: Settings, storage: Storage, channels: Mapping[str, Any], http: httpx.AsyncClient,
+    settings: Settings, storage: Storage, channels: Mapping[str, Channel], http: httpx.AsyncClient,
     *, clock: Callable[[], datetime] = utcnow,
 ) -> ZaloBotSurface:  # fmt: skip
     """The Zalo approval surface for `[approval] surfaces = [..., "zalo_bot"]` (not started)."""

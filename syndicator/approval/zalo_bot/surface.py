@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -41,6 +41,9 @@ from syndicator.storage import PostRecord, Storage
 from syndicator.storage.approvers import Identity, ZaloPreview
 from syndicator.types import PostStatus
 
+if TYPE_CHECKING:
+    from channels.base import Channel
+
 S = PostStatus
 SURFACE = "zalo_bot"
 FINAL = (S.PUBLISHED, S.FAILED, S.NEEDS_HUMAN, S.REJECTED, S.EXPIRED, S.SKIPPED)
@@ -54,7 +57,7 @@ def utcnow() -> datetime:
 
 class ZaloBotSurface:
     def __init__(
-        self, settings: Settings, storage: Storage, channels: Mapping[str, Any],
+        self, settings: Settings, storage: Storage, channels: Mapping[str, Channel],
         http: httpx.AsyncClient, *, clock: Callable[[], datetime] = utcnow,
         edit_rules: Mapping[str, EditRule] | None = None,
     ) -> None:  # fmt: skip
