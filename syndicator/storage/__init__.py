@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from syndicator.audit import audit_key_from_env
 from syndicator.errors import ConfigError
+from syndicator.storage.aftercare import AftercareMixin
 from syndicator.storage.approval import ApprovalMixin
 from syndicator.storage.approvers import ApproversMixin
 from syndicator.storage.articles import ArticlesMixin, IngestResult
@@ -37,7 +38,7 @@ __all__ = [
 
 class Storage(
     SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
-    ApproversMixin,
+    ApproversMixin, AftercareMixin,
 ):  # fmt: skip
     """Verb methods over the database (see the mixins for each area)."""
 

@@ -99,19 +99,6 @@ class PostsMixin(StorageBase):
         with self._read() as session:
             return list(session.scalars(query))
 
-    def copy_image(self, article_id: int) -> str | None:
-        """The lead image of another copy of the article (a duplicate from another source),
-        for an original that has none: posts use the best data any copy carries."""
-        query = (
-            select(ArticleRow.image_url)
-            .where(ArticleRow.duplicate_of == article_id)
-            .where(ArticleRow.image_url.is_not(None))
-            .order_by(ArticleRow.id)
-            .limit(1)
-        )
-        with self._read() as session:
-            return session.scalar(query)
-
     def save_plans(
         self,
         article_id: int,
@@ -176,7 +163,7 @@ class PostsMixin(StorageBase):
 
     def articles_for_planning(self, limit: int = 500) -> list[tuple[Article, str | None]]:
         """The articles `articles_to_plan` names, read whole in one go, each with the lead
-        image of another copy when it has none (see `copy_image`)."""
+        image of another copy when it has none (see `storage/plan_batch.py`)."""
         try:
             with self.reader.connect() as conn:
                 return plan_batch.read_articles(conn, limit)
@@ -412,82 +399,6 @@ class PostsMixin(StorageBase):
                     now=now,
                 )
             return _record(row)
-
-    # -- after publication: corrections and take-downs ----------------------------------------
-
-    def record_correction(
-        self, post_id: int, post: Post, *, actor: str, now: datetime, via: str
-    ) -> PostRecord | None:
-        """The live post now carries `post`'s payload (the channel confirmed the edit)."""
-        with self._write() as session:
-            row = session.get(PostRow, post_id)
-            if row is None or row.status != S.PUBLISHED.value:
-                return None
-            old = row.payload_hash
-            row.payload, row.payload_hash = (
-                canonical_payload(post.payload),
-                payload_hash(post.payload),
-            )
-            row.preview_text, row.edited, row.updated_at = post.preview_text, True, now
-            self._audit(
-                session, E.CORRECTED, actor=actor, subject=f"post:{post_id}",
-                data={"channel": row.channel, "article": row.article_id, "old_hash": old,
-                      "new_hash": row.payload_hash, "external_id": row.external_id, "via": via},
-                now=now,
-            )  # fmt: skip
-            return _record(row)
-
-    def begin_takedown(
-        self, post_id: int, *, actor: str, reason: str, now: datetime, via: str
-    ) -> PostRecord | None:
-        """Commit the intent to take a live post down (published -> removing), audited with
-        who and why, before any call; None when the post is not live."""
-        with self._write() as session:
-            result = session.execute(
-                update(PostRow)
-                .where(PostRow.id == post_id, PostRow.status == S.PUBLISHED.value)
-                .values(status=S.REMOVING.value, updated_at=now, reason=reason,
-                        next_attempt_at=None, last_error=None, error_class=None)
-            )  # fmt: skip
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return None
-            row = session.get(PostRow, post_id)
-            assert row is not None
-            session.refresh(row)
-            self._audit(
-                session, E.TAKEDOWN, actor=actor, subject=f"post:{post_id}",
-                data={"channel": row.channel, "article": row.article_id, "reason": reason,
-                      "external_id": row.external_id, "via": via},
-                now=now,
-            )  # fmt: skip
-            return _record(row)
-
-    def finish_takedown(self, post_id: int, *, now: datetime, found: bool) -> PostRecord | None:
-        """The channel confirmed the post is gone (`found` False: it was gone already)."""
-        with self._write() as session:
-            row = session.get(PostRow, post_id)
-            if row is None or row.status != S.REMOVING.value:
-                return None
-            row.status, row.updated_at, row.next_attempt_at = S.REMOVED.value, now, None
-            row.last_error = row.error_class = None
-            self._audit(
-                session, E.REMOVED, actor="publisher", subject=f"post:{post_id}",
-                data={"channel": row.channel, "article": row.article_id,
-                      "external_id": row.external_id, "already_gone": not found},
-                now=now,
-            )  # fmt: skip
-            return _record(row)
-
-    def due_removals(self, now: datetime) -> list[PostRecord]:
-        """Take-downs whose delete call must be made (again)."""
-        query = (
-            select(PostRow)
-            .where(PostRow.status == S.REMOVING.value)
-            .where(or_(PostRow.next_attempt_at.is_(None), PostRow.next_attempt_at <= now))
-            .order_by(PostRow.id)
-        )
-        with self._read() as session:
-            return [_record(row) for row in session.scalars(query)]
 
     # -- reading ------------------------------------------------------------------------------
 
