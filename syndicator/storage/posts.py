@@ -99,6 +99,19 @@ class PostsMixin(StorageBase):
         with self._read() as session:
             return list(session.scalars(query))
 
+    def copy_image(self, article_id: int) -> str | None:
+        """The lead image of another copy of the article (a duplicate from another source),
+        for an original that has none; the one-by-one form of what the planning batch reads."""
+        query = (
+            select(ArticleRow.image_url)
+            .where(ArticleRow.duplicate_of == article_id)
+            .where(ArticleRow.image_url.is_not(None))
+            .order_by(ArticleRow.id)
+            .limit(1)
+        )
+        with self._read() as session:
+            return session.scalar(query)
+
     def save_plans(
         self,
         article_id: int,
