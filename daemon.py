@@ -11,7 +11,7 @@ import contextlib
 import gc
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -193,6 +193,29 @@ def build_channels(
     return out
 
 
+def build_watcher(
+    settings: Settings, storage: Storage, fetcher: Fetcher, bot: Callable[[], Any], clock: Clock
+) -> Any:
+    """The watcher of published articles ([watch]); alerts go to the Telegram staff chat of
+    whichever bot runs now (`bot()`: a reload may replace it)."""
+    if settings.watch.days <= 0:
+        return None
+    from syndicator.publishing.watch_runner import WatchRunner
+
+    def notify(article_id: int) -> None:
+        current = bot()
+        if current is not None:
+            from syndicator.approval import watch_buttons
+
+            watch_buttons.notify(current, article_id)
+
+    w = settings.watch
+    return WatchRunner(
+        storage, fetcher, days=timedelta(days=w.days), check_every=w.check_every,
+        threshold=w.threshold, clock=clock, notify=notify,
+    )  # fmt: skip
+
+
 def build_publisher(
     settings: Settings,
     storage: Storage,
@@ -267,6 +290,10 @@ class Runtime:
             )
             self.health.reconfigure(settings, self.pacing())
 
+        self.watcher = build_watcher(
+            settings, storage, self.poller.fetcher, lambda: self.keeper.bot if self.keeper else None,
+            clock,
+        )  # fmt: skip
         self.leader = LeaderLock(storage.engine)
         self._leading = asyncio.Lock()  # the publisher and approval loops both ask
 
@@ -333,6 +360,14 @@ class Runtime:
             self.wake.clear()
             await self.publisher.run_once()
             await self._nap(stop, self.settings.publishing.interval.total_seconds())
+
+    async def watch_loop(self, stop: asyncio.Event) -> None:
+        """Published articles watched for changes and withdrawals, on the leader only."""
+        if self.watcher is None or not await self.lead(stop):
+            return
+        while not stop.is_set():
+            await self.watcher.run_once()
+            await sleep_or_stop(stop, self.settings.watch.interval.total_seconds())
 
     def _wake_publisher(self, _article_id: int) -> None:
         """Decisions listener; thread-safe, since a decision may be made off the loop."""
@@ -444,7 +479,8 @@ async def run(
                 log.warning("config_warning", warning=warning)
             # Each loop alone: the publisher never waits for the bot, nor the poller for either.
             loops = {"poller": runtime.poll_loop, "publisher": runtime.publish_loop,
-                     "approval": runtime.approval_loop, "audit": runtime.audit_loop}  # fmt: skip
+                     "approval": runtime.approval_loop, "audit": runtime.audit_loop,
+                     "watch": runtime.watch_loop}  # fmt: skip
             tasks = [asyncio.create_task(supervise(n, w, stop, vitals=runtime.vitals), name=n)
                      for n, w in loops.items()]  # fmt: skip
             while not stop.is_set():

@@ -330,6 +330,16 @@ class ReportSettings(_Strict):
         return value
 
 
+class WatchSettings(_Strict):
+    """`[watch]`: published articles are watched for changes and withdrawals (issue 12.6)."""
+
+    days: int = Field(default=7, ge=0)  # how long after publication; 0 turns watching off
+    check_every: Duration = timedelta(hours=6)  # how often each article's URL is followed
+    interval: Duration = timedelta(minutes=1)  # how often the watcher looks at the articles
+    # A change of more than this share of the text's words (or of the title) alerts the staff.
+    threshold: float = Field(default=0.05, gt=0, lt=1)
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     sources: list[SourceSettings] = []
@@ -346,6 +356,7 @@ class Settings(_Strict):
     network: NetworkSettings = NetworkSettings()
     security: SecuritySettings = SecuritySettings()
     reports: ReportSettings = ReportSettings()
+    watch: WatchSettings = WatchSettings()
 
     @model_validator(mode="after")
     def _unique_source_ids(self) -> Settings:

@@ -8,6 +8,11 @@ Format (short ASCII, at most 64 bytes as the Bot API demands, api-notes 3.6):
   rj:<article>  reject menu                  rn:<article>  reject now
   rr:<article>  reject with a reason         bk:<article>  back to the main buttons
   gb:<article>  take the published posts down (admins; asks for the reason first)
+  wu:<article>  watch alert: re-render the live posts from the changed article
+  wa:<article>  watch alert: approve the re-rendered posts (then they are corrected live)
+  wr:<article>  watch alert: take the live posts down (as gb)
+  wx:<article>  watch alert: dismiss
+The watch buttons' revision is of the alert (watch_buttons.py), not of the preview.
 `revision` is eight hex digits derived from the payload hashes of every post of the article
 (`revision()`), i.e. from exactly the texts the preview showed. A tap whose revision differs
 from the stored posts' is refused as stale, so nobody approves text they never saw.
@@ -30,11 +35,11 @@ from syndicator.storage.posts import PostRecord
 
 DATA_MAX_BYTES = 64
 REVISION_LEN = 8
-ACTIONS = ("ap", "tg", "em", "ed", "sc", "sp", "rj", "rn", "rr", "bk", "gb")
+ACTIONS = ("ap", "tg", "em", "ed", "sc", "sp", "rj", "rn", "rr", "bk", "gb", "wu", "wa", "wr", "wx")
 MENUS = ("em", "sc", "rj", "bk")  # navigation only: no decision, no revision needed
 POST_ACTIONS = ("tg", "ed")  # the id is a post id; for the others an article id
 _DATA = re.compile(
-    r"^(?P<action>ap|tg|em|ed|sc|sp|rj|rn|rr|bk|gb):(?P<id>\d{1,18})"
+    r"^(?P<action>ap|tg|em|ed|sc|sp|rj|rn|rr|bk|gb|wu|wa|wr|wx):(?P<id>\d{1,18})"
     r"(?::(?P<extra>1h|3h|7am|ask))?(?::(?P<revision>[0-9a-f]{8}))?$"
 )
 

@@ -22,7 +22,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from syndicator.approval import buttons as B
-from syndicator.approval import takedown
+from syndicator.approval import takedown, watch_buttons
 from syndicator.approval import texts as T
 from syndicator.approval.bot import ApprovalBot
 from syndicator.approval.decisions import Action, Actor, Request, Result, done_by
@@ -77,6 +77,9 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             who, f"telegram:{chat_id}", now, T.ANS_REFUSED, callback=query.data, chat_id=chat_id
         )
         await answer(query, result.message, alert=True)
+        return
+    if button.action in watch_buttons.ACTIONS:  # a watch alert, bound to itself, not a preview
+        await answer(query, await watch_buttons.on_tap(bot, query, button, who, now))
         return
     article_id = _article_of(bot, button)
     if article_id is None:
