@@ -355,7 +355,21 @@ class Runtime:
         tasks = [self.keeper.run(stop)] if self.keeper is not None else []
         if self.zalo is not None:
             tasks.append(self._zalo_loop(stop))
+        tasks.append(self._expiry_loop(stop))
         await asyncio.gather(*tasks)
+
+    async def _expiry_loop(self, stop: asyncio.Event) -> None:
+        """Expiry is a storage matter (approval/expiry.py): it runs on the leader whatever
+        surface the staff use; each surface shows the outcome from the database."""
+        from syndicator.approval.expiry import expire_due
+
+        while not stop.is_set():
+            try:
+                expire_after = self.settings.approval.expire_after
+                await asyncio.to_thread(expire_due, self.storage, expire_after, self.clock())
+            except Exception:
+                log.exception("expiry_failed")
+            await sleep_or_stop(stop, 10.0)
 
     async def _zalo_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
