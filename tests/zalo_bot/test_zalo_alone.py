@@ -94,3 +94,36 @@ async def test_admin_alerts_reach_linked_zalo_admins_once(zdesk: ZDesk) -> None:
     assert not any("Cảnh báo" in t for t in zdesk.texts(B_ID))
     assert zdesk.storage.get_value("zalo_bot:alert_cursor") is not None
     assert zdesk.storage.get_value("alert_cursor") is None  # Telegram's cursor is its own
+
+
+def test_the_start_backoff_doubles_from_5_seconds_to_5_minutes() -> None:
+    waits = [daemon.zalo_start_wait(n).total_seconds() for n in range(1, 10)]
+    assert waits == [5, 10, 20, 40, 80, 160, 300, 300, 300]
+
+
+async def test_a_failing_start_backs_off_and_logs_once_per_incident(zdesk: ZDesk) -> None:
+    """getMe refused (HTTP 500) again and again: tries at 0 s, 5 s, 15 s, ... not every tick;
+    one log line for the incident; once it answers, the surface starts and works."""
+    from structlog.testing import capture_logs
+
+    zdesk.bot.add_fault("error", scope="getme", times=4, error_code=500,
+                        description="Internal Server Error")  # fmt: skip
+    start = datetime.now(UTC)
+    clock = [start]
+    runtime = daemon.Runtime(zdesk.settings(), zdesk.storage, zdesk.client, clock=lambda: clock[0])
+    get_me = lambda: sum(r["path"] == "getme" for r in zdesk.bot.requests)  # noqa: E731
+    try:
+        with capture_logs() as logs:
+            for second in range(0, 80):  # the daemon ticks every 2 s; here every second
+                clock[0] = start + timedelta(seconds=second)
+                await runtime._zalo_tick()
+            assert get_me() == 5, get_me()  # at 0, 5, 15, 35 s (refused), 75 s (started)
+            assert runtime._zalo_started
+        failed = [e for e in logs if e["event"] == "zalo_bot_start_failed"]
+        assert len(failed) == 1 and "Internal Server Error" in failed[0]["error"], logs
+        assert any(e["event"] == "zalo_bot_start_recovered" for e in logs)
+        await zdesk.link(A_ID, A_NAME)  # the started surface answers
+    finally:
+        if runtime._zalo_started:
+            await runtime.zalo.stop()
+        await runtime.poller.close()
