@@ -229,6 +229,11 @@ def build_publisher(
     )
 
 
+def zalo_start_wait(failures: int) -> timedelta:
+    """Pure: how long to wait after the n-th failed start in a row: 5 s, 10 s, ... 5 min."""
+    return timedelta(seconds=min(300.0, 5.0 * 2 ** max(0, failures - 1)))
+
+
 class Runtime:
     """Everything the daemon runs, rebuilt in place on SIGHUP (sources, rules, templates)."""
 
@@ -259,6 +264,8 @@ class Runtime:
             self.keeper = BotKeeper(self.bot, self.vitals, clock)
         self.zalo: Any = None
         self._zalo_started = False
+        self._zalo_failures = 0  # failed starts in a row (the backoff's exponent)
+        self._zalo_retry_at: datetime | None = None
         if "zalo_bot" in settings.approval.active_surfaces:
             from syndicator.approval.zalo_bot import build_surface
 
@@ -390,7 +397,21 @@ class Runtime:
         tasks = [self.keeper.run(stop)] if self.keeper is not None else []
         if self.zalo is not None:
             tasks.append(self._zalo_loop(stop))
+        tasks.append(self._expiry_loop(stop))
         await asyncio.gather(*tasks)
+
+    async def _expiry_loop(self, stop: asyncio.Event) -> None:
+        """Expiry is a storage matter (approval/expiry.py): it runs on the leader whatever
+        surface the staff use; each surface shows the outcome from the database."""
+        from syndicator.approval.expiry import expire_due
+
+        while not stop.is_set():
+            try:
+                expire_after = self.settings.approval.expire_after
+                await asyncio.to_thread(expire_due, self.storage, expire_after, self.clock())
+            except Exception:
+                log.exception("expiry_failed")
+            await sleep_or_stop(stop, 10.0)
 
     async def _zalo_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -399,14 +420,23 @@ class Runtime:
 
     async def _zalo_tick(self) -> None:
         """Start the Zalo surface on the leader (one getUpdates consumer), then tick it.
-        A refused token or an unreachable API is logged and retried; it never stops Telegram."""
+        A refused token or an unreachable API is retried with a capped backoff (5 s doubling
+        to 5 min, zalo_start_wait) and logged once per incident; it never stops Telegram."""
         if not self._zalo_started:
+            now = self.clock()
+            if self._zalo_retry_at is not None and now < self._zalo_retry_at:
+                return
             try:
                 await self.zalo.start()
-                self._zalo_started = True
             except Exception as exc:
-                log.error("zalo_bot_start_failed", error=str(exc)[:300])
+                if self._zalo_failures == 0:  # one line per incident, not one per attempt
+                    log.error("zalo_bot_start_failed", error=str(exc)[:300])
+                self._zalo_failures += 1
+                self._zalo_retry_at = now + zalo_start_wait(self._zalo_failures)
                 return
+            if self._zalo_failures:
+                log.info("zalo_bot_start_recovered", attempts=self._zalo_failures + 1)
+            self._zalo_started, self._zalo_failures, self._zalo_retry_at = True, 0, None
         await self.zalo.tick(self.clock())
 
     def reload(self) -> bool:

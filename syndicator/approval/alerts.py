@@ -38,17 +38,21 @@ REFRESH_ERRORS = ("refresh", "làm mới")
 
 
 class Alerts:
-    def __init__(self, bot: ApprovalBot) -> None:
+    def __init__(self, bot: ApprovalBot, *, prefix: str = "") -> None:
+        """`prefix` keeps another surface's cursor and incident keys apart (the Zalo admins
+        get the same alerts through zalo_bot/duties.py with prefix "zalo_bot:")."""
         self.bot = bot
+        self.cursor, self.audit_broken = prefix + CURSOR, prefix + AUDIT_BROKEN
+        self.last_verify, self.prefix = prefix + LAST_VERIFY, prefix
         self.watermark: int | None = None  # last event handed to the queue
         self.in_flight = 0
 
     def load(self) -> None:
         """Resume from the stored cursor; start at the end of the trail the first time."""
-        stored = self.bot.storage.get_value(CURSOR)
+        stored = self.bot.storage.get_value(self.cursor)
         if stored is None:
             stored = str(self.bot.storage.last_audit_id())
-            self.bot.storage.set_value(CURSOR, stored, self.bot.clock())
+            self.bot.storage.set_value(self.cursor, stored, self.bot.clock())
         self.watermark = int(stored)
 
     async def run(self, now: datetime) -> None:
@@ -63,7 +67,7 @@ class Alerts:
                 self._send(text, event.id)
             self.watermark = event.id
         if events and self.in_flight == 0:
-            self.bot.storage.set_value(CURSOR, str(self.watermark), now)
+            self.bot.storage.set_value(self.cursor, str(self.watermark), now)
         await self._verify(now)
 
     def _send(self, text: str, event_id: int) -> None:
@@ -72,9 +76,9 @@ class Alerts:
 
         def done() -> None:
             self.in_flight -= 1
-            stored = int(bot.storage.get_value(CURSOR) or 0)
+            stored = int(bot.storage.get_value(self.cursor) or 0)
             if event_id > stored:
-                bot.storage.set_value(CURSOR, str(event_id), bot.clock())
+                bot.storage.set_value(self.cursor, str(event_id), bot.clock())
 
         bot.say(bot.admin_chat_id, text, priority=NORMAL, on_done=done)
 
@@ -128,7 +132,7 @@ class Alerts:
                 article=(event.subject or "").removeprefix("article:"),
                 error=clip(str(data.get("error") or ""), 400),
             )
-        key = f"incident:zalo_refresh:{channel}"
+        key = f"{self.prefix}incident:zalo_refresh:{channel}"
         if event.kind in ("channel.token_rotated", "channel.token_set", "channel.active"):
             storage.delete_values([key])
             return None
@@ -146,18 +150,18 @@ class Alerts:
     async def _verify(self, now: datetime) -> None:
         """Check the audit chain every `verify_every`; alert once per broken event."""
         storage = self.bot.storage
-        last = storage.get_value(LAST_VERIFY)
+        last = storage.get_value(self.last_verify)
         every = self.bot.cfg.verify_every
         if last is not None and now - datetime.fromisoformat(last) < every:
             return
-        storage.set_value(LAST_VERIFY, now.isoformat(), now)
+        storage.set_value(self.last_verify, now.isoformat(), now)
         result = await asyncio.to_thread(storage.verify_audit)
         if result.ok:
-            storage.delete_values([AUDIT_BROKEN])
+            storage.delete_values([self.audit_broken])
             return
-        if storage.get_value(AUDIT_BROKEN) == str(result.bad_id):
+        if storage.get_value(self.audit_broken) == str(result.bad_id):
             return
-        storage.set_value(AUDIT_BROKEN, str(result.bad_id), now)
+        storage.set_value(self.audit_broken, str(result.bad_id), now)
         log.error("audit_chain_broken", bad_id=result.bad_id, reason=result.reason)
         self.bot.say(
             self.bot.admin_chat_id,

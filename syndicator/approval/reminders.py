@@ -3,7 +3,8 @@
 An article waits from the creation of its first post. After `remind_after` (or
 `urgent_remind_after` for urgent ones) its preview gets exactly one reminder, claimed in the
 database first so a restart does not repeat it; after `expire_after` its open posts become
-EXPIRED through storage.decide() (audited), and the buttons go.
+EXPIRED through approval/expiry.py (audited), and the buttons go; the daemon also ticks that
+expiry on its own, so it works without Telegram.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from syndicator.approval import texts as T
+from syndicator.approval.expiry import expire_article
 from syndicator.approval.preview import clip, is_open
 from syndicator.approval.sendqueue import NORMAL
 from syndicator.config import ApprovalSettings
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
 
 S = PostStatus
 log = structlog.get_logger("syndicator.approval.reminders")
-EXPIRY_ACTOR = "approval:expiry"
 
 
 def is_urgent(article: Article, cfg: ApprovalSettings) -> bool:
@@ -83,10 +84,7 @@ class Reminders:
 
     def _expire(self, article_id: int, post_ids: list[int], now: datetime) -> None:
         bot = self.bot
-        moved = bot.storage.decide(
-            post_ids, S.EXPIRED, actor=EXPIRY_ACTOR, now=now, reason="expire_after",
-            allowed_from=(S.PENDING, S.HELD, S.SKIPPED),
-        )  # fmt: skip
+        moved = expire_article(bot.storage, post_ids, now)  # the daemon's expiry, shared
         bot.storage.set_preview_state(article_id, "closed", now)
         bot.menus.pop(article_id, None)
         bot.refresh(article_id)

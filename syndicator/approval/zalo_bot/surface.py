@@ -81,6 +81,9 @@ class ZaloBotSurface:
         self._poller: asyncio.Task[None] | None = None
         self._receiver: Any = None
         self.me: dict[str, Any] = {}
+        from syndicator.approval.zalo_bot.duties import ZaloDuties  # it imports this module
+
+        self.duties = ZaloDuties(self)  # reminders and admin alerts, as in Telegram
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -266,8 +269,8 @@ class ZaloBotSurface:
     # -- the daemon's verbs ----------------------------------------------------------------
 
     async def tick(self, now: datetime) -> None:
-        """New previews, follow-up notes, then any part still to send."""
-        for step in (self.queue_previews, self.follow_up, self.deliver_due):
+        """New previews, follow-up notes, any part still to send, then reminders and alerts."""
+        for step in (self.queue_previews, self.follow_up, self.deliver_due, self.duties.run):
             try:
                 await step(now)
             except Exception:
@@ -327,9 +330,16 @@ class ZaloBotSurface:
                                             revision=revision, parts=parts, now=now)  # fmt: skip
 
     async def deliver_due(self, now: datetime) -> None:
-        for preview in self.storage.zalo_previews(states=("sending",)):
-            if preview.next_try_at is None or preview.next_try_at <= now:
-                await self.deliver(preview)
+        """The urgent lane: previews of urgent articles go out before the others."""
+        due = [p for p in self.storage.zalo_previews(states=("sending",))
+               if p.next_try_at is None or p.next_try_at <= now]  # fmt: skip
+        urgent: dict[int, bool] = {}
+        for preview in due:
+            if preview.article_id not in urgent:
+                article = self.storage.get_article(preview.article_id)
+                urgent[preview.article_id] = bool(article and is_urgent(article, self.approval))
+        for preview in sorted(due, key=lambda p: (not urgent[p.article_id], p.id)):
+            await self.deliver(preview)
 
     async def deliver(self, preview: ZaloPreview) -> None:
         """Send the parts not yet delivered; a failure waits and resumes at the same part."""

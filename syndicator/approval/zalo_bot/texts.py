@@ -87,3 +87,13 @@ STATUS_NAMES = {"pending": "chờ duyệt", "held": "bị giữ", "skipped": "b�
                 "rejected": "từ chối", "expired": "hết hạn"}  # fmt: skip
 SYSTEM = "hệ thống"
 RULE = "quy tắc tự duyệt"
+
+# Reminders (approval/zalo_bot/duties.py): one per preview, after remind_after.
+REMINDER = (
+    "⏰ Bài số {n} đang chờ duyệt đã {age}: {title}\nTrả lời «duyệt {n}» hoặc «từ chối {n} lý do»."
+)
+REMINDER_URGENT = (
+    "🔴⏰ Bài KHẨN số {n} đang chờ duyệt đã {age}: {title}\n"
+    "Trả lời «duyệt {n}» hoặc «từ chối {n} lý do»."
+)
+ALERT = "🛠 Cảnh báo cho quản trị viên:\n{text}"
