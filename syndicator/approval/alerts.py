@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from syndicator.approval import plain
 from syndicator.approval import texts as T
 from syndicator.approval.preview import clip
 from syndicator.approval.sendqueue import NORMAL
@@ -98,9 +99,10 @@ class Alerts:
         data, storage = _data(event), self.bot.storage
         channel = str(data.get("channel") or (event.subject or "").removeprefix("channel:"))
         if event.kind == "source.unhealthy":
+            last_error = str(data.get("last_error") or "")
             return T.ALERT_SOURCE.format(
                 source=event.subject, errors=data.get("errors", "?"),
-                error=clip(str(data.get("last_error") or ""), 300),
+                error=plain.for_admins(plain.source_error(last_error), last_error),
             )  # fmt: skip
         if event.kind == "source.recovered":
             return T.ALERT_SOURCE_OK.format(source=event.subject)
@@ -113,7 +115,9 @@ class Alerts:
             return template.format(
                 article=data.get("article"), channel=channel,
                 post=(event.subject or "").removeprefix("post:"),
-                error=clip(str(data.get("error") or ""), 400),
+                error=plain.for_admins(
+                    plain.post_error(data.get("class")), str(data.get("error") or "")
+                ),
             )  # fmt: skip
         if event.kind == "source.flood":
             return T.ALERT_FLOOD.format(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from syndicator.approval import plain
 from syndicator.approval import texts as T
 from syndicator.approval.bot import ApprovalBot
 from syndicator.approval.decisions import Action, Request
@@ -105,17 +106,21 @@ async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 def status_text(bot: ApprovalBot) -> str:
-    """The /status report (also handy for a heartbeat)."""
+    """The /status report in full sentences (also handy for a heartbeat)."""
     storage = bot.storage
     sources = storage.source_states()
     counts: dict[str, int] = {}
     for state in sources.values():
         counts[state.status] = counts.get(state.status, 0) + 1
     polls = [s.last_checked_at for s in sources.values() if s.last_checked_at]
+    parts = [
+        T.STATUS_SOURCE_PART[k].format(n=counts[k]) for k in T.STATUS_SOURCE_PART if counts.get(k)
+    ]
+    parts += [f"{v} nguồn «{k}»" for k, v in counts.items() if k not in T.STATUS_SOURCE_PART]
     bad = "".join(
         T.STATUS_SOURCE_BAD.format(
             source=s.id, status=T.SOURCE_STATES.get(s.status, s.status), errors=s.error_count,
-            error=clip(s.last_error or "", 120),
+            error=plain.source_error(s.last_error),
         )
         for s in sources.values()
         if s.status in ("failing", "unhealthy")
@@ -124,26 +129,33 @@ def status_text(bot: ApprovalBot) -> str:
     for name in bot.channels:
         chan = storage.channel_status(name)
         icon = "🟢" if chan.status == ACTIVE else "⏸" if chan.status == PAUSED else "🔑"
-        reason = f" — {clip(chan.reason, 200)}" if chan.reason and chan.status != ACTIVE else ""
+        reason = f": {clip(chan.reason, 200)}" if chan.reason and chan.status != ACTIVE else ""
         channel_lines.append(
             T.STATUS_CHANNEL.format(
-                icon=icon, channel=name, status=T.CHANNEL_STATES.get(chan.status, chan.status),
-                reason=reason,
+                icon=icon, channel=name, label=_kind_label(bot, name),
+                status=T.CHANNEL_STATES.get(chan.status, chan.status), reason=reason.rstrip("."),
             )
         )  # fmt: skip
     totals: dict[str, int] = {}
     for (_channel, status), n in storage.post_counts().items():
         totals[status] = totals.get(status, 0) + n
-    shown = [S.PENDING, S.HELD, S.APPROVED, S.SCHEDULED, S.PUBLISHING, S.FAILED, S.NEEDS_HUMAN]
-    queues = ", ".join(
-        f"{T.STATUS[s].split('{')[0].strip()}: {totals.get(s.value, 0)}" for s in shown
-    )
+    queue = [
+        text.format(n=totals[s.value]) for s, text in T.STATUS_QUEUE_PART.items()
+        if totals.get(s.value)
+    ]  # fmt: skip
     return T.STATUS_TEXT.format(
-        last_poll=local_time(max(polls)) if polls else T.STATUS_NEVER,
-        sources=", ".join(f"{T.SOURCE_STATES.get(k, k)} {v}" for k, v in sorted(counts.items()))
-        or T.STATUS_NEVER,
-        bad_sources=bad, channels="\n".join(channel_lines) or T.STATUS_NEVER, queues=queues,
+        last_poll=T.STATUS_LAST_POLL.format(when=local_time(max(polls)))
+        if polls else T.STATUS_NO_POLL,
+        sources=T.STATUS_SOURCES.format(total=len(sources), parts=", ".join(parts))
+        if sources else T.STATUS_NO_SOURCES,
+        bad_sources=bad, channels="\n".join(channel_lines) or T.STATUS_NO_CHANNELS,
+        queues=T.STATUS_QUEUE.format(parts=", ".join(queue)) if queue else T.STATUS_QUEUE_EMPTY,
     )  # fmt: skip
+
+
+def _kind_label(bot: ApprovalBot, name: str) -> str:
+    label = T.KIND_NAMES.get(bot.kinds.get(name, ""), "")
+    return f"{label} " if label else ""
 
 
 async def _set_channels(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from syndicator.approval import plain
 from syndicator.approval import texts as T
 from syndicator.approval.buttons import data as button
 from syndicator.approval.buttons import revision
@@ -33,7 +34,6 @@ FOOTER_RESERVE = 300  # stamp + live links added after the decision must still f
 PHOTO_BUDGET = CAPTION_MAX - FOOTER_RESERVE
 CHANNEL_QUOTE_MAX = 1500  # long Zalo bodies are summarised to this with a note
 TITLE_MAX = 300
-ERROR_MAX = 200
 OPEN = (S.PENDING, S.HELD)
 DECIDED = (S.APPROVED, S.PUBLISHING, S.PUBLISHED, S.FAILED, S.NEEDS_HUMAN)
 
@@ -262,7 +262,9 @@ def _footer(data: PreviewInput) -> list[Block]:
                 ("p", T.LIVE_NO_LINK.format(label=label, external_id=post.external_id), "")
             )
         elif post.status in (S.FAILED, S.NEEDS_HUMAN):
-            error = clip(post.last_error or post.status.value, ERROR_MAX)
+            # Editors read this: the plain sentence; the technical text is in the log and
+            # in the admin chat's alert (approval/plain.py).
+            error = plain.post_error(post.error_class)
             blocks.append(("p", T.FAILURE.format(label=label, error=error), ""))
         elif post.status in (S.REMOVING, S.REMOVED):
             reason = clip(post.reason or "", 300)

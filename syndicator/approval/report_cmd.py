@@ -95,7 +95,7 @@ def head_line(storage: Storage) -> str:
     """The daily anchor line for the admin chat (the heartbeat appends it)."""
     head = storage.audit_head()
     if head is None:
-        return "🔗 Nhật ký kiểm toán: chưa có sự kiện."
+        return "🔗 Nhật ký hoạt động: chưa có sự kiện."
     return f"🔗 Đầu chuỗi nhật ký: {head[0]}:{head[1]}"
 
 

@@ -168,22 +168,28 @@ ALERT_BLOCKED = (
     "bài #{post} và các bài sau vẫn giữ chỗ. Cán bộ quản trị nên kiểm tra Trang trong "
     "Meta Business Suite."
 )
-ALERT_SOURCE = "🚨 Nguồn «{source}» không lấy được tin ({errors} lần liên tiếp): {error}"
+ALERT_SOURCE = "🚨 Nguồn «{source}» không lấy được tin ({errors} lần liên tiếp). {error}"
 ALERT_SOURCE_OK = "✅ Nguồn «{source}» đã hoạt động lại."
 ALERT_CREDENTIALS = (
     "🔑 Kênh {channel} cần cấp lại quyền truy cập, đã tạm dừng đăng. Cách sửa: {fix}"
 )
-ALERT_FAILED = "❌ Bài #{article} đăng lên {channel} thất bại (bài đăng #{post}): {error}"
+ALERT_FAILED = "❌ Bài #{article} đăng lên {channel} không thành công (bài đăng #{post}). {error}"
 ALERT_NEEDS_HUMAN = (
     "⚠️ Bài #{article} trên {channel} (bài đăng #{post}) chưa rõ đã đăng hay chưa: hãy kiểm tra "
-    "trên kênh rồi dùng /retry {post} nếu chưa có. Lỗi: {error}"
+    "trên kênh rồi dùng /retry {post} nếu chưa có. {error}"
 )
 ALERT_PREVIEW = (
-    "⚠️ Không gửi được bản xem trước của bài #{article} vào nhóm biên tập: {error}. "
+    "⚠️ Không gửi được bản xem trước của bài #{article} vào nhóm biên tập ({error}). "
     "Bài vẫn chờ duyệt; có thể duyệt bằng lệnh `syndicator approve a{article}`."
 )
-ALERT_ZALO_REFRESH = "🔑 Kênh {channel}: làm mới mã truy cập Zalo đang lỗi: {error}"
-ALERT_AUDIT = "🚨 Nhật ký kiểm toán không còn toàn vẹn tại sự kiện #{bad_id}: {reason}"
+ALERT_ZALO_REFRESH = (
+    "🔑 Kênh {channel}: hệ thống gặp lỗi khi làm mới mã truy cập Zalo, bài chưa lên Zalo OA được. "
+    "Cán bộ quản trị cần cấp lại mã (xem hướng dẫn vận hành). Chi tiết kỹ thuật: {error}"
+)
+ALERT_AUDIT = (
+    "🚨 Nhật ký hoạt động không còn toàn vẹn tại sự kiện #{bad_id}: dữ liệu đã bị sửa ngoài "
+    "hệ thống. Không tự sửa; hãy báo cán bộ quản trị. Chi tiết kỹ thuật: {reason}"
+)
 
 # -- commands ---------------------------------------------------------------------------------
 COMMANDS = [
@@ -214,22 +220,45 @@ PENDING_NONE = "Không có bài nào đang chờ duyệt. 👍"
 PENDING_HEAD = "Bài đang chờ duyệt ({count}):"
 PENDING_LINE = "{urgent}#{article} · {age} · {agency}: {title}"
 PENDING_MORE = "… và {more} bài nữa."
+# /status is read by approvers: full sentences, the channel by its kind and name, and a plain
+# sentence instead of a source's raw error (approval/plain.py).
 STATUS_TEXT = (
-    "📊 Tình trạng\n"
-    "Lần lấy tin gần nhất: {last_poll}\n"
-    "Nguồn tin: {sources}\n{bad_sources}"
-    "Kênh đăng:\n{channels}\n"
-    "Hàng đợi: {queues}"
+    "📊 Tình trạng hệ thống\n{last_poll}\n{sources}\n{bad_sources}Kênh đăng:\n{channels}\n{queues}"
 )
+STATUS_LAST_POLL = "Lần lấy tin gần nhất lúc {when}."
+STATUS_NO_POLL = "Chưa lấy tin lần nào."
+STATUS_SOURCES = "Có {total} nguồn tin: {parts}."
+STATUS_NO_SOURCES = "Chưa có nguồn tin nào được theo dõi."
+STATUS_SOURCE_PART = {
+    "ok": "{n} nguồn lấy tin bình thường",
+    "new": "{n} nguồn chưa lấy tin lần nào",
+    "failing": "{n} nguồn đang lỗi",
+    "unhealthy": "{n} nguồn lỗi kéo dài",
+}
+STATUS_SOURCE_BAD = "  ⚠️ Nguồn «{source}» {status} ({errors} lần liên tiếp): {error}\n"
+STATUS_CHANNEL = "  {icon} Kênh {label}«{channel}» {status}{reason}."
+STATUS_NO_CHANNELS = "  Chưa cấu hình kênh đăng nào."
+STATUS_QUEUE = "Hàng đợi: {parts}."
+STATUS_QUEUE_EMPTY = "Hàng đợi trống: không có bài nào chờ duyệt hay chờ đăng."
+STATUS_QUEUE_PART = {
+    PostStatus.PENDING: "{n} bài chờ duyệt",
+    PostStatus.HELD: "{n} bài bị giữ chờ duyệt",
+    PostStatus.APPROVED: "{n} bài đã duyệt chờ đăng",
+    PostStatus.SCHEDULED: "{n} bài hẹn giờ",
+    PostStatus.PUBLISHING: "{n} bài đang đăng",
+    PostStatus.FAILED: "{n} bài đăng lỗi",
+    PostStatus.NEEDS_HUMAN: "{n} bài cần kiểm tra thủ công",
+}
 STATUS_NEVER = "chưa có"
-STATUS_SOURCE_BAD = "  ⚠️ {source}: {status}, {errors} lỗi — {error}\n"
-STATUS_CHANNEL = "  {icon} {channel}: {status}{reason}"
 CHANNEL_STATES = {
     "active": "đang hoạt động",
-    "paused": "tạm dừng",
-    "needs_credentials": "cần cấp lại quyền",
+    "paused": "đang tạm dừng",
+    "needs_credentials": "cần cấp lại quyền truy cập",
 }
-SOURCE_STATES = {"ok": "tốt", "new": "mới", "failing": "đang lỗi", "unhealthy": "hỏng"}
+SOURCE_STATES = {
+    "ok": "lấy tin bình thường", "new": "chưa lấy tin lần nào", "failing": "đang lỗi",
+    "unhealthy": "lỗi kéo dài",
+}  # fmt: skip
 PAUSED = "⏸ Đã tạm dừng: {channels}."
 RESUMED = "▶️ Đã tiếp tục: {channels}."
 UNCHANGED = "Không có gì thay đổi ({channels})."

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from syndicator.config import Settings, config_path, load_config
 from syndicator.errors import UsageError
@@ -101,4 +103,47 @@ def print_jsonl(rows: Iterable[dict[str, Any]], out: Any = None) -> None:
 
 
 def shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """At most `width` characters on one line, cut at a word boundary and ended with "…".
+
+    Whitespace (newlines too) is folded first, so a cell never breaks a table row. A cut never
+    lands inside a Vietnamese syllable nor before a combining mark; a single word longer than
+    the cell is the one case cut mid-word (there is no space to cut at)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = text[: width - 1]
+    space = head.rfind(" ")
+    if space > 0 and (text[width - 1] == " " or space >= width // 3):
+        head = head[:space] if text[width - 1] != " " else head
+    else:
+        while head and unicodedata.combining(text[len(head)]):
+            head = head[:-1]  # keep a base letter with its marks (NFD input)
+    return head.rstrip(" ,;:.") + "…"
+
+
+# -- times people read --------------------------------------------------------------------------
+# Tables show Vietnam time with the zone named in the column header (the staff think in local
+# time; issue 14: `articles` printed UTC without saying so); `--utc` switches to UTC. Machine
+# formats (jsonl, csv, audit export) stay ISO 8601 UTC.
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def add_utc_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--utc", action="store_true", help="show times in UTC (default: Asia/Ho_Chi_Minh)"
+    )
+
+
+def zone_of(args: argparse.Namespace) -> tuple[tzinfo, str]:
+    """The zone tables use and its name for headers: Asia/Ho_Chi_Minh unless --utc."""
+    return (UTC, "UTC") if getattr(args, "utc", False) else (LOCAL_ZONE, "Asia/Ho_Chi_Minh")
+
+
+def clock(value: datetime | None, zone: tzinfo, empty: str = "") -> str:
+    """`YYYY-MM-DD HH:MM` in `zone` (naive values are UTC, as storage keeps them)."""
+    if value is None:
+        return empty
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M")

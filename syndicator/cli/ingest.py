@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.cli import ops
-from syndicator.cli.common import Context, iso, parse_since, print_jsonl, print_table, shorten
+from syndicator.cli.common import (
+    Context,
+    add_utc_option,
+    clock,
+    iso,
+    parse_since,
+    print_jsonl,
+    print_table,
+    shorten,
+    zone_of,
+)
 from syndicator.durations import format_duration
 from syndicator.errors import UsageError
 from syndicator.storage.engine import check_writable, current_revision, sqlite_path, upgrade
@@ -31,9 +41,11 @@ def register(sub: Any) -> None:
     p.add_argument("--source", metavar="ID")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
     p.add_argument("--limit", type=int)
+    add_utc_option(p)
     p.set_defaults(handler=articles)
 
     p = sub.add_parser("sources", help="health of each source")
+    add_utc_option(p)
     p.set_defaults(handler=sources)
 
     p = sub.add_parser("db", help="database maintenance")
@@ -151,13 +163,14 @@ def articles(ctx: Context) -> int:
     if ctx.args.format == "jsonl":
         print_jsonl(article_row(a) for a in items)
         return 0
+    zone, zone_name = zone_of(ctx.args)
     print_table(
-        ["id", "source", "published", "categories", "flags", "dup of", "title"],
+        ["id", "source", f"published ({zone_name})", "categories", "flags", "dup of", "title"],
         [
             (
-                a.id,
+                f"a{a.id}",
                 a.source_id,
-                a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "-",
+                clock(a.published_at, zone, "-"),
                 ",".join(a.categories),
                 ",".join(sorted(a.flags)),
                 a.duplicate_of or "",
@@ -173,23 +186,28 @@ def sources(ctx: Context) -> int:
     settings = ctx.settings
     states = ctx.storage.source_states()
     now = datetime.now(UTC)
+    zone, zone_name = zone_of(ctx.args)
     rows = []
     for source in settings.sources:
         st = states.get(source.id)
         if st is None:
             rows.append((source.id, "never", "not yet polled", 0, "", "now"))
             continue
+        ago = _ago(st.last_checked_at, now)
         rows.append(
             (
                 source.id,
-                _ago(st.last_checked_at, now),
+                f"{clock(st.last_checked_at, zone)} ({ago})" if st.last_checked_at else ago,
                 st.status if source.enabled else "disabled",
                 st.error_count,
                 shorten(st.last_error or "", 60),
                 _until(st.next_check_at, now),
             )
         )
-    print_table(["source", "last check", "status", "errors", "last error", "next check"], rows)
+    print_table(
+        ["source", f"last check ({zone_name})", "status", "errors", "last error", "next check"],
+        rows,
+    )
     return 0
 
 

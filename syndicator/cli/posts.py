@@ -8,7 +8,16 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from syndicator.approval.decisions import Action, Actor, Decisions, Request
-from syndicator.cli.common import Context, iso, print_jsonl, print_table, shorten
+from syndicator.cli.common import (
+    Context,
+    add_utc_option,
+    clock,
+    iso,
+    print_jsonl,
+    print_table,
+    shorten,
+    zone_of,
+)
 from syndicator.errors import SyndicatorError, UsageError
 from syndicator.storage import PostRecord
 from syndicator.storage.channels import ACTIVE, NEEDS_CREDENTIALS, PAUSED
@@ -24,10 +33,15 @@ def register(sub: Any) -> None:
     p.add_argument("--status", action="append", choices=[s.value for s in PostStatus])
     p.add_argument("--channel")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
+    add_utc_option(p)
     p.set_defaults(handler=posts)
 
     p = sub.add_parser("render", help="show exactly what would be published for an article")
-    p.add_argument("article_id", type=int, metavar="ARTICLE_ID")
+    p.add_argument(
+        "article_id",
+        metavar="ARTICLE_OR_POST_ID",
+        help="an article (4, a4, article:4) or a post (p12, post:12: its article, its channel)",
+    )
     p.add_argument("--channel")
     p.set_defaults(handler=render)
 
@@ -78,22 +92,24 @@ def posts(ctx: Context) -> int:
     if ctx.args.format == "jsonl":
         print_jsonl(post_row(p) for p in items)
         return 0
+    zone, zone_name = zone_of(ctx.args)
+    titles: dict[int, str] = {}
+    for article_id in sorted({p.article_id for p in items}):
+        article = ctx.storage.get_article(article_id)
+        titles[article_id] = article.title if article is not None else ""
     print_table(
-        ["id", "article", "channel", "status", "attempts", "external id", "decided by", "error"],
+        ["id", "article", "channel", "status", "title", f"updated ({zone_name})", "attempts",
+         "external id", "decided by", "error"],
         [
             (
-                p.id,
-                p.article_id,
-                p.channel,
-                p.status.value,
-                p.attempts,
-                p.external_id or "",
-                shorten(p.decided_by or "", 30),
+                p.id, f"a{p.article_id}", p.channel, p.status.value,
+                shorten(titles.get(p.article_id, ""), 40), clock(p.updated_at, zone), p.attempts,
+                p.external_id or "", shorten(p.decided_by or "", 30),
                 shorten(p.last_error or "", 50),
             )
             for p in items
         ],
-    )
+    )  # fmt: skip
     return 0
 
 
@@ -110,14 +126,35 @@ def _with_channels(ctx: Context, work: Any, *, may_refresh: bool = True) -> Any:
     return asyncio.run(go())
 
 
+def render_target(raw: str) -> tuple[str, int]:
+    """("article" | "post", number) from what `render` was given: a bare number is an article
+    (as it always was), `aN`/`article:N` an article, `pN`/`post:N` a post."""
+    text = raw.strip().lower()
+    for prefix, kind in (("article:", "article"), ("post:", "post"), ("a", "article"),
+                         ("p", "post"), ("", "article")):  # fmt: skip
+        number = text.removeprefix(prefix)
+        if text.startswith(prefix) and number.isdigit():
+            return kind, int(number)
+    raise UsageError(f"{raw!r} is not an article id (4, a4, article:4) or a post id (p12, post:12)")
+
+
 def render(ctx: Context) -> int:
-    article = ctx.storage.get_article(ctx.args.article_id)
+    kind, number = render_target(ctx.args.article_id)
+    channel = ctx.args.channel
+    if kind == "post":
+        record = ctx.storage.get_post(number)
+        if record is None:
+            raise UsageError(f"no post with id {number}")
+        if channel not in (None, record.channel):
+            raise UsageError(f"post {number} is for channel {record.channel!r}, not {channel!r}")
+        number, channel = record.article_id, record.channel
+    article = ctx.storage.get_article(number)
     if article is None:
-        raise UsageError(f"no article with id {ctx.args.article_id}")
+        raise UsageError(f"no article with id {number}")
     stored = {p.channel: p for p in ctx.storage.list_posts(article_id=article.id)}
 
     async def work(_client: Any, channels: dict[str, Channel]) -> int:
-        names = [ctx.args.channel] if ctx.args.channel else list(channels)
+        names = [channel] if channel else list(channels)
         for name in names:
             if name not in channels:
                 raise UsageError(f"no channel {name!r} in the config")

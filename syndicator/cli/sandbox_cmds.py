@@ -12,6 +12,7 @@ from typing import Any
 from syndicator import secretbox
 from syndicator.cli.common import Context
 from syndicator.durations import parse_duration
+from syndicator.errors import StorageError
 from syndicator.logs import configure_logging
 
 
@@ -44,6 +45,11 @@ def register(sub: Any) -> None:
         "--release-every",
         default="30s",
         help="put the next sample article on the portal this often (default 30s)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="resume the last sandbox database instead of starting clean",
     )
     p.set_defaults(handler=sandbox)
 
@@ -80,6 +86,7 @@ async def _serve(ctx: Context) -> None:
             world.graph,
             world.zalo,
             staff_chat_id=w.STAFF_CHAT,
+            admin_chat_id=w.ADMIN_CHAT,
             trainee_id=w.APPROVER,
             port=ctx.args.port + 4 if ctx.args.port else 0,
         )
@@ -93,6 +100,11 @@ async def _serve(ctx: Context) -> None:
     )
     config_path.parent.mkdir(parents=True, exist_ok=True)
     db = config_path.with_suffix(".db")
+    key_file = config_path.with_suffix(".key")
+    if ctx.args.keep:
+        _resume_tokens(world, db, key_file)
+    else:
+        start_clean(db)
     config_path.write_text(world.config_toml(f"sqlite:///{db}"), encoding="utf-8")
     print("syndicator sandbox — local stand-ins, no credentials, no network")
     print(
@@ -104,7 +116,6 @@ async def _serve(ctx: Context) -> None:
     if console is not None:
         print(f"  training page  {console.base_url}  (open it in a browser)")
     # The daemon stores rotated Zalo tokens encrypted: a throwaway key kept beside the config.
-    key_file = config_path.with_suffix(".key")
     secretbox.throwaway_key(key_file)
     print(f"config for the daemon: {config_path}")
     print(
@@ -123,3 +134,52 @@ async def _serve(ctx: Context) -> None:
         if console is not None:
             await console.stop()
         await world.stop()
+
+
+def start_clean(db: Path) -> None:
+    """Remove the last run's database (and SQLite's side files): a fresh stand-in world issues
+    new tokens, so an old database would hold a Zalo refresh token nobody knows (issue 14)."""
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        path.unlink(missing_ok=True)
+
+
+def _resume_tokens(world: Any, db: Path, key_file: Path) -> None:
+    """--keep: seed the Zalo stand-in with the refresh token the database holds, so the daemon
+    resumes with a pair that works instead of failing with "refresh token invalid".
+
+    The real service keeps an unused refresh token valid for three months, across any restart
+    of ours (api-notes.md 2.x, "Refresh token: valid 3 months, single use"; hexasync.vn guide),
+    so a resumed database's token is what real Zalo would still accept."""
+    if not db.exists():
+        print(f"--keep: no earlier database at {db}; starting clean")
+        return
+    try:
+        refresh = stored_refresh_token(db, key_file, "zalo")
+    except StorageError as exc:  # kept as it is: the trainer may want to look at it
+        print(f"--keep: cannot read the Zalo token from {db}: {exc}; Zalo will need a new token")
+        return
+    if refresh is None:
+        return
+    world.zalo.refresh_token = refresh
+    print("--keep: resuming the last database; the Zalo stand-in accepts its refresh token")
+
+
+def stored_refresh_token(db: Path, key_file: Path, channel: str) -> str | None:
+    """The refresh token the sandbox database holds for `channel` (decrypted), or None."""
+    import os
+
+    from syndicator.storage import open_storage
+
+    previous = os.environ.get(secretbox.ENV)
+    if key_file.exists():
+        os.environ[secretbox.ENV] = secretbox.throwaway_key(key_file)
+    storage = open_storage(f"sqlite:///{db}", audit_key=None)
+    try:
+        stored = storage.load_tokens(channel)
+    finally:
+        storage.close()
+        if previous is None:
+            os.environ.pop(secretbox.ENV, None)
+        else:
+            os.environ[secretbox.ENV] = previous
+    return stored.refresh_token if stored is not None else None

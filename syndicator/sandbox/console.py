@@ -104,6 +104,7 @@ class ConsoleServer(SandboxServer):
         *,
         staff_chat_id: int,
         trainee_id: int,
+        admin_chat_id: int | None = None,
         trainee_name: str = "Học viên",
         bot_token: str | None = None,
         host: str = "127.0.0.1",
@@ -114,6 +115,9 @@ class ConsoleServer(SandboxServer):
         self.graph = graph
         self.zalo = zalo
         self.chat_id = int(staff_chat_id)
+        # The admin chat is shown read-only: trainees see the alerts an admin would get
+        # (issue 14), but act only in the staff group.
+        self.admin_chat_id = None if admin_chat_id is None else int(admin_chat_id)
         self.trainee_id = int(trainee_id)
         self.trainee_name = trainee_name
         self.bot_token = bot_token
@@ -134,13 +138,17 @@ class ConsoleServer(SandboxServer):
             "chat_id": self.chat_id,
             "trainee": {"id": self.trainee_id, "name": self.trainee_name},
             "telegram": self.telegram_messages(),
+            "admin": self.telegram_messages(self.admin_chat_id)
+            if self.admin_chat_id is not None
+            else [],
             "facebook": self.facebook_posts(),
             "zalo": self.zalo_articles(),
         }
 
-    def telegram_messages(self) -> list[dict[str, Any]]:
+    def telegram_messages(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         out = []
-        for message in self.telegram.chat_messages(self.chat_id, self.bot_token):
+        chat = self.chat_id if chat_id is None else chat_id
+        for message in self.telegram.chat_messages(chat, self.bot_token):
             if message.get("deleted"):
                 continue
             text = message.get("text") or message.get("caption") or ""

@@ -78,7 +78,8 @@ async def test_pending_and_status(desk: Desk) -> None:
     assert text.startswith("Bài đang chờ duyệt (2):")
     assert text.index("Bài thứ nhất") < text.index("Bài thứ hai")
     status = await command(desk, bot, "/status", ADMIN)
-    assert "facebook: đang hoạt động" in status and "chờ duyệt: 4" in status
+    assert "Kênh Facebook «facebook» đang hoạt động." in status, status
+    assert "Hàng đợi: 4 bài chờ duyệt." in status
 
 
 async def test_pause_resume_and_retry(desk: Desk) -> None:

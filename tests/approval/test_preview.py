@@ -199,3 +199,17 @@ def test_edit_rules() -> None:
     assert (too_long.value.length, too_long.value.limit) == (301, 250)
     with pytest.raises(EditError):
         apply_edit(fb, rules["facebook_page"], "   ")
+
+
+def test_failed_posts_show_a_plain_sentence_not_the_raw_error() -> None:
+    """Editors read why a post failed in plain Vietnamese; the raw channel text stays out."""
+    posts = (
+        post(1, "facebook", "x", S.FAILED, last_error="facebook: (#100) Invalid parameter",
+             error_class="permanent"),
+        post(2, "zalo", "y", S.NEEDS_HUMAN, last_error="zalo: timeout: ReadTimeout",
+             error_class="unresolved"),
+    )  # fmt: skip
+    out = visible(render(data(posts=posts), limit=TEXT_MAX).html)
+    assert "Kênh từ chối bài đăng" in out and "cán bộ quản trị xem chi tiết" not in out
+    assert "Không kiểm tra được bài đã lên kênh hay chưa" in out
+    assert "Invalid parameter" not in out and "ReadTimeout" not in out

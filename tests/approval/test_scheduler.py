@@ -93,6 +93,8 @@ async def test_alerts_once_per_incident_and_cursor_survives_restart(desk: Desk) 
     await bot.idle()
     alerts = texts(desk, ADMIN_CHAT)
     assert len(alerts) == 1 and "so-tc" in alerts[0] and "<Service Unavailable>" in alerts[0]
+    # Admins read the plain sentence first, then the technical detail (approval/plain.py).
+    assert "Máy chủ của cổng thông tin đang gặp lỗi (lỗi 503). (Chi tiết kỹ thuật:" in alerts[0]
     await bot.stop()
     desk.bots.remove(bot)
     fresh = await desk.bot()

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 TOKEN = "123456:SANDBOX-TOKEN"
 STAFF_CHAT = -1001000000001
+ADMIN_CHAT = -1001000000002
 TRAINEE = 4242
 
 pytestmark = [
@@ -51,9 +52,11 @@ async def room() -> AsyncIterator[Room]:
     graph, zalo = GraphServer(), ZaloServer()
     for server in (telegram, graph, zalo):
         await server.start()
+    telegram.add_chat(ADMIN_CHAT, "Quản trị syndicator", "supergroup")
     console = ConsoleServer(
-        telegram, graph, zalo, staff_chat_id=STAFF_CHAT, trainee_id=TRAINEE, trainee_name="Chị Lan"
-    )
+        telegram, graph, zalo, staff_chat_id=STAFF_CHAT, trainee_id=TRAINEE,
+        trainee_name="Chị Lan", admin_chat_id=ADMIN_CHAT,
+    )  # fmt: skip
     url = await console.start()
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -167,3 +170,47 @@ async def test_a_graph_post_shows_on_the_page(room: Room) -> None:
     await post.wait_for(timeout=10_000)
     assert "lịch tiếp công dân tháng 11" in await post.inner_text()
     assert await post.locator("a").get_attribute("href") == "https://portal.example.gov.vn/tin/18"
+
+
+async def test_admin_chat_alerts_show_read_only(room: Room, tmp_path: Any) -> None:
+    """An alert a real Bot sends to the admin chat shows in its own pane, escaped, no buttons."""
+    async with Bot(TOKEN, base_url=f"{room.telegram.base_url}/bot") as bot:
+        sent = await bot.send_message(
+            ADMIN_CHAT,
+            "🚨 Nguồn «so-tc» không lấy được tin (5 lần liên tiếp). Máy chủ của cổng thông tin "
+            "đang gặp lỗi (lỗi 503).\n<script>alert(1)</script>",
+        )
+        await bot.send_message(STAFF_CHAT, "📰 Bài mới chờ duyệt")
+    page = room.page
+    await page.goto(room.console_url)
+    alert = page.locator(f'#admin [data-message-id="{sent.message_id}"]')
+    await alert.wait_for(timeout=10_000)
+    text = await alert.inner_text()
+    assert "Máy chủ của cổng thông tin đang gặp lỗi (lỗi 503)." in text
+    assert "<script>alert(1)</script>" in text  # shown as text, never run
+    assert await page.locator("#admin button").count() == 0
+    # The staff group's message stays in the staff pane only.
+    assert "Bài mới chờ duyệt" in await page.locator("#telegram").inner_text()
+    assert "Bài mới chờ duyệt" not in await page.locator("#admin").inner_text()
+    await page.set_viewport_size({"width": 1600, "height": 900})
+    await page.screenshot(path=str(tmp_path / "console-admin.png"), full_page=True)
+
+
+async def test_facebook_pane_keeps_line_breaks(room: Room) -> None:
+    """A Graph post's paragraphs stay on their own lines in the Facebook pane."""
+    page = room.page
+    await page.goto(room.console_url)
+    await page.locator("#facebook .empty").wait_for(timeout=10_000)
+    page_id, tokens = next(iter(room.graph.pages.items()))
+    message = "UBND tỉnh thông báo\n\nLịch tiếp công dân tháng 11\n– Thứ Hai: 8 giờ"
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{room.graph.base_url}/v23.0/{page_id}/feed",
+            data={"message": message, "access_token": next(iter(tokens))},
+        )
+    assert response.status_code == 200, response.text
+    body = page.locator(f'#facebook [data-post-id="{response.json()["id"]}"] .message')
+    await body.wait_for(timeout=10_000)
+    # innerText follows the rendering: with white-space: normal the newlines became spaces.
+    assert await body.inner_text() == message
+    assert await body.evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 
+from syndicator.approval import plain
 from syndicator.approval.decisions import Action, Actor, Decisions, Request
 from syndicator.approval.edits import EditRule, default_rules
 from syndicator.approval.preview import is_open, local_time
@@ -438,7 +439,7 @@ class ZaloBotSurface:
                                  T.LINK_NO_URL.format(label=label, external_id=post.external_id))  # fmt: skip
                 elif post.status in (S.FAILED, S.NEEDS_HUMAN):
                     lines.append(T.FAILED_NOTE.format(n=n, label=label,
-                                                      error=(post.last_error or post.status.value)[:200]))  # fmt: skip
+                                                      error=plain.post_error(post.error_class)))  # fmt: skip
             who = name_of(last.decided_by if last else None)
             text = (T.PUBLISHED_MINE if mine else T.PUBLISHED_NOTE).format(
                 n=n, who=who, links="\n".join(lines)

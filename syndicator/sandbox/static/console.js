@@ -4,7 +4,7 @@
 // its own tags, goes in with innerHTML.
 "use strict";
 
-const panes = { telegram: "", facebook: "", zalo: "" };
+const panes = { telegram: "", admin: "", facebook: "", zalo: "" };
 let replyTo = null;
 
 function el(tag, attrs, text) {
@@ -100,6 +100,21 @@ function renderTelegram(messages, traineeId) {
   }
 }
 
+function renderAdmin(messages) {
+  // Read-only: the alerts an admin would get. Same safe HTML as the staff group.
+  const container = document.getElementById("admin");
+  if (!messages.length) return empty(container, "Chưa có cảnh báo nào.");
+  container.replaceChildren(...messages.map((m) => {
+    const box = el("article", { class: "msg bot alert", "data-message-id": String(m.id) });
+    box.append(el("div", { class: "meta" }, `#${m.id} · ${m.from} · ${m.time}`));
+    const text = el("div", { class: "text" });
+    text.innerHTML = m.html; // built server-side from escaped text (console.render_entities)
+    box.append(text);
+    return box;
+  }));
+  container.scrollTop = container.scrollHeight;
+}
+
 function renderFacebook(posts) {
   const container = document.getElementById("facebook");
   if (!posts.length) return empty(container, "Trang chưa có bài đăng.");
@@ -164,7 +179,7 @@ async function refresh() {
     const response = await fetch("/api/state", { cache: "no-store" });
     const state = await response.json();
     document.getElementById("trainee").textContent = `${state.trainee.name} (id ${state.trainee.id})`;
-    for (const [key, draw] of [["telegram", renderTelegram], ["facebook", renderFacebook], ["zalo", renderZalo]]) {
+    for (const [key, draw] of [["telegram", renderTelegram], ["admin", renderAdmin], ["facebook", renderFacebook], ["zalo", renderZalo]]) {
       const snapshot = JSON.stringify(state[key]);
       if (snapshot !== panes[key]) {
         panes[key] = snapshot;
