@@ -130,18 +130,28 @@ class ApprovalBot:
         self._started = False
 
     def _is_approver(self, actor: Actor) -> bool:
-        return (
-            actor.surface == "telegram"
-            and actor.user_id.isdigit()
-            and (int(actor.user_id) in self.approvers)
-        )
+        """Listed in the config, or linked with `/lienket` (storage/approvers.py)."""
+        if actor.surface != "telegram" or not actor.user_id.isdigit():
+            return False
+        return int(actor.user_id) in self.approvers or self._linked(actor) is not None
 
     def _is_admin(self, actor: Actor) -> bool:
-        return (
-            actor.surface == "telegram"
-            and actor.user_id.isdigit()
-            and (int(actor.user_id) in self.admins)
-        )
+        if actor.surface != "telegram" or not actor.user_id.isdigit():
+            return False
+        if int(actor.user_id) in self.admins:
+            return True
+        ident = self._linked(actor)
+        return bool(ident and ident.is_admin)
+
+    def _linked(self, actor: Actor) -> Any:
+        return self.storage.find_identity("telegram", actor.user_id)
+
+    def approves(self, user_id: int) -> bool:
+        """Whether this Telegram user may decide (config list or a linked approver)."""
+        return self._is_approver(Actor("telegram", str(user_id), ""))
+
+    def administers(self, user_id: int) -> bool:
+        return self._is_admin(Actor("telegram", str(user_id), ""))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -166,8 +176,8 @@ class ApprovalBot:
         app.bot_data["approval"] = self
         app.add_handler(CallbackQueryHandler(handlers.on_callback))
         for name, _ in T.COMMANDS:
-            if name == "report":
-                continue  # report_cmd.install registers it below
+            if name in ("report", "lienket"):
+                continue  # registered by their own modules below
             handler = getattr(commands, f"cmd_{name}", None) or getattr(schedule_cmd, f"cmd_{name}")
             # /whoami and /help answer in a private chat too: a new approver finds their id there.
             where = chats | filters.ChatType.PRIVATE if name in ("whoami", "help") else chats
@@ -178,6 +188,10 @@ class ApprovalBot:
             )
         )
         report_cmd.install(self, app, chats)  # /report (syndicator/approval/report_cmd.py)
+        from syndicator.approval import link_cmd
+
+        private_too = chats | filters.ChatType.PRIVATE
+        app.add_handler(CommandHandler("lienket", link_cmd.cmd_lienket, filters=private_too))
         app.add_error_handler(self._on_error)
         return app
 

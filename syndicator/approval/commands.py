@@ -34,8 +34,9 @@ async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) 
 def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> bool:
     user = update.effective_user
     bot = bot_of(context)
-    group = bot.admins if who == "admin" else bot.approvers
-    return user is not None and user.id in group
+    if user is None:
+        return False
+    return bot.administers(user.id) if who == "admin" else bot.approves(user.id)
 
 
 async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> None:
@@ -61,8 +62,8 @@ async def cmd_whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if user is None:
         return
     role = (
-        T.ROLE_ADMIN if user.id in bot.admins
-        else T.ROLE_APPROVER if user.id in bot.approvers else T.ROLE_NONE
+        T.ROLE_ADMIN if bot.administers(user.id)
+        else T.ROLE_APPROVER if bot.approves(user.id) else T.ROLE_NONE
     )  # fmt: skip
     await _reply(update, context, T.WHOAMI.format(id=user.id, name=user.full_name, role=role))
 

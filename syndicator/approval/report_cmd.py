@@ -138,7 +138,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message, user = update.effective_message, update.effective_user
     if message is None:
         return
-    if user is None or user.id not in bot.approvers:
+    if user is None or not (bot.approves(user.id) or bot.administers(user.id)):
         bot.say(message.chat.id, NOT_ALLOWED, reply_to=message.message_id)
         return
     args = context.args or []

@@ -138,7 +138,7 @@ async def cmd_lich(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None:
         return
-    if user is None or user.id not in bot.approvers:
+    if user is None or not (bot.approves(user.id) or bot.administers(user.id)):
         if user is not None:  # refusals are on record, as for the other approver commands
             from syndicator.approval.handlers import actor
 

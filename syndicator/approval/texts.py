@@ -200,6 +200,7 @@ COMMANDS = [
     ("resume", "Tiếp tục đăng (một kênh hoặc tất cả)"),
     ("retry", "Đăng lại một bài lỗi: /retry MÃ_BÀI_ĐĂNG"),
     ("report", "Báo cáo: /report week | month | quarter"),
+    ("lienket", "Liên kết tài khoản với người duyệt: /lienket MÃ"),
     ("whoami", "Xem mã người dùng Telegram của bạn"),
     ("help", "Hướng dẫn sử dụng"),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from syndicator.storage.channels import ACTIVE, PAUSED
 from syndicator.types import PostStatus as S
@@ -46,6 +46,7 @@ async def test_commands_registered_in_vietnamese(desk: Desk) -> None:
         "resume",
         "retry",
         "report",
+        "lienket",
         "whoami",
         "help",
     ]
@@ -113,3 +114,26 @@ async def test_whoami_answers_in_a_private_chat(desk: Desk) -> None:
         await command(desk, bot, "/whoami", STRANGER, chat=private) or ""
     )
     assert await command(desk, bot, "/status", STRANGER, chat=private) is None
+
+
+async def test_lienket_links_a_telegram_approver_without_editing_the_config(desk: Desk) -> None:
+    """`approvers add` prints a code; `/lienket CODE` in a private chat binds the sender, who
+    may then use approver commands; a reused code is refused; all of it audited."""
+    from datetime import UTC, datetime
+
+    bot = await desk.bot()
+    now = datetime.now(UTC)
+    desk.storage.add_approver("Phạm Thị Duyệt", is_admin=False, actor="cli:test", now=now)
+    code = "duyet-7H2K-9QXM"
+    desk.storage.issue_link_code(
+        "Phạm Thị Duyệt", code, expires_at=now + timedelta(hours=1), actor="cli:test", now=now
+    )
+    private = STRANGER
+    assert "chỉ dành cho người duyệt" in (await command(desk, bot, "/pending", STRANGER) or "")
+    linked = await command(desk, bot, f"/lienket {code}", STRANGER, chat=private)
+    assert linked is not None and "Phạm Thị Duyệt" in linked
+    assert "chỉ dành cho người duyệt" not in (await command(desk, bot, "/pending", STRANGER) or "")
+    again = await command(desk, bot, f"/lienket {code}", STRANGER, chat=private)
+    assert again is not None and "đã được dùng" in again
+    kinds = [e.kind for e in desk.storage.audit_events()]
+    assert "approver.linked" in kinds and "approver.link_refused" in kinds
