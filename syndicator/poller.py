@@ -154,8 +154,11 @@ class Poller:
         claim also keeps other daemons away until its poll is recorded).
         """
         now = self.clock()
-        # The claim outlives the longest poll (fetch.deadline), so no one polls it twice.
-        lease = max(timedelta(minutes=10), timedelta(seconds=3 * self._deadline()))
+        # The claim outlives the longest poll (fetch.deadline, then its record at the next
+        # tick), so no one polls it twice; no longer, since the claims of an instance killed
+        # mid-poll hold its sources still until they run out (bench/chaos.py: a 10-minute
+        # floor here froze every source a SIGKILLed daemon had claimed for 10 minutes).
+        lease = timedelta(seconds=3 * self._deadline())
         # A read finds what is due (most ticks: nothing); one statement claims it all and
         # hands back the states (storage.claim_due_sources).
         due = [
