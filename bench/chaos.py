@@ -2,8 +2,8 @@
 
     python bench/chaos.py [--short] [--db-url URL] [--seed N]
 
-Starts the stand-ins (portal, Graph, Zalo OA, Telegram, Zalo Bot) in one helper process (this
-file with `--serve`), then 2-3 `syndicator run` daemons on one PostgreSQL database (its public
+Starts the stand-ins (portal, Graph, Zalo OA, Telegram, Zalo Bot) in one helper process
+(`bench/chaos_world.py`), then 2-3 `syndicator run` daemons on one PostgreSQL database (its public
 schema is WIPED first: give it a database of its own). Articles appear on the portal's feeds
 and are approved by an `[[approval.auto_approve]]` rule for both channels. Meanwhile faults are
 queued on the stand-ins through their `/_sandbox/faults` routes (Graph code 2, half of them
@@ -25,7 +25,6 @@ Loopback only; every process started here is stopped in a `finally`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -35,24 +34,20 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import tomli_w
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from syndicator.sandbox.portal import PortalServer  # noqa: E402
-from syndicator.sandbox.sample_portal import SamplePortal  # noqa: E402
-from syndicator.sandbox.world import SandboxWorld  # noqa: E402
+from chaos_world import INTERVAL, MARK  # noqa: E402
 
 KEY = "chaos-secret-key-0123456789abcdef"  # SYNDICATOR_SECRET_KEY of the bench daemons
-INTERVAL = 10  # seconds between polls of one source (the config's minimum)
-MARK = "chaos-"  # every title carries [chaos-NNNN]: finds an article on either stand-in
 
 
 @dataclass(frozen=True)
@@ -67,87 +62,6 @@ class Plan:
 
 SHORT = Plan(instances=2, sources=8, articles=40, chaos=40, kills=5, settle=50)
 DEFAULT = Plan(instances=3, sources=20, articles=150, chaos=120, kills=15, settle=150)
-
-
-# -- the helper process: stand-ins --------------------------------------------------------------
-
-
-class ChaosPortal(PortalServer):
-    """The portal stand-in plus a request log with times and a `grow` control route."""
-
-    def __init__(self, host: str, port: int, sources: int) -> None:
-        super().__init__(host, port)
-        self.fetches: list[tuple[float, str]] = []
-        self.feeds: list[list[str]] = [[] for _ in range(sources)]
-        self.released = 0
-
-    async def _serve(self, request: Any) -> Any:
-        if request.path.startswith("/chaos/"):
-            self.fetches.append((time.time(), request.path))
-        return await super()._serve(request)
-
-    def grow(self, count: int = 1) -> int:
-        """Put `count` new articles, dated now, on the feeds in turn; return how many exist."""
-        now = datetime.now(UTC)
-        for _ in range(count):
-            n, feed = self.released, self.released % len(self.feeds)
-            self.released += 1
-            self.feeds[feed].insert(
-                0,
-                f"<item><title>Thông báo số {n} của Sở {feed} [{MARK}{n:04d}]</title>"
-                f"<link>{self.url(f'/tin/{n}.html')}</link><guid>{MARK}{n}</guid>"
-                f"<pubDate>{format_datetime(now)}</pubDate><description><![CDATA[<p>Ủy ban "
-                f"nhân dân tỉnh thông báo nội dung số {n} tới người dân.</p>]]></description>"
-                "</item>",
-            )
-            self.put(f"/chaos/{feed}.rss", self._rss(feed))
-        return self.released
-
-    def _rss(self, feed: int) -> str:
-        return (
-            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Sở {feed}</title><link>{self.url('/')}</link>"
-            + "".join(self.feeds[feed][:30])
-            + "</channel></rss>"
-        )
-
-    def control_actions(self) -> dict[str, Any]:
-        return {**super().control_actions(), "grow": self.grow}
-
-    def state(self) -> dict[str, Any]:
-        return {**super().state(), "fetches": self.fetches, "released": self.released}
-
-
-async def serve(db_url: str, sources: int) -> None:
-    """Run the stand-ins; print one JSON line (the config and the base URLs), then serve."""
-    world = SandboxWorld()
-    world.portal = ChaosPortal(world.host, 0, sources)
-    world.sample = SamplePortal(world.portal)  # serves the Zalo default cover image
-    await world.start()
-    portal = world.portal
-    assert isinstance(portal, ChaosPortal)
-    for feed in range(sources):
-        portal.put(f"/chaos/{feed}.rss", portal._rss(feed))
-    config = world.config(db_url, interval=f"{INTERVAL}s")
-    config["sources"] = [
-        {"id": f"so-{i}", "name": f"Sở {i}", "kind": "rss",
-         "url": portal.url(f"/chaos/{i}.rss"), "interval": f"{INTERVAL}s"}
-        for i in range(sources)
-    ]  # fmt: skip
-    # A killed daemon's claims hold its sources for 3 x fetch.deadline (poller.py).
-    config["fetch"] = {"deadline": "5s"}
-    config["logging"]["level"] = "info"
-    config["approval"]["auto_approve"] = [{}]  # every article, both channels
-    config["publishing"].update(
-        {"interval": "1s", "reconcile_delay": "2s", "pause_between": "0.1s",
-         "retry_initial": "1s", "retry_max": "5s"}
-    )  # fmt: skip
-    for name in ("facebook", "zalo"):
-        config["channels"][name]["timeout"] = "3s"  # an accept-then-hang answers in 3 s
-    urls = {"portal": portal.base_url, "graph": world.graph.base_url,
-            "zalo": world.zalo.base_url, "telegram": world.telegram.base_url}  # fmt: skip
-    print(json.dumps({"config": config, "urls": urls}), flush=True)
-    await asyncio.Event().wait()  # until terminated
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -205,7 +119,7 @@ def pending_faults(client: httpx.Client, base: str) -> int:
 def inject(client: httpx.Client, urls: dict[str, str], rng: random.Random) -> list[str]:
     """Queue at most one fault per stand-in whose queue is empty; return what was queued."""
     done: list[str] = []
-    if not pending_faults(client, urls["graph"]) and rng.random() < 0.5:
+    if not pending_faults(client, urls["graph"]) and rng.random() < 0.3:
         roll = rng.random()
         if roll < 0.25:  # api-notes 0: Graph creates, then the answer is lost
             control(client, urls["graph"], "faults", kind="accept_then_hang", scope="publish",
@@ -216,7 +130,7 @@ def inject(client: httpx.Client, urls: dict[str, str], rng: random.Random) -> li
             control(client, urls["graph"], "faults", kind="error", scope="publish", code=2,
                     commit=commit)  # fmt: skip
             done.append("graph code 2" + (" (created)" if commit else ""))
-    if not pending_faults(client, urls["zalo"]) and rng.random() < 0.4:
+    if not pending_faults(client, urls["zalo"]) and rng.random() < 0.25:
         control(client, urls["zalo"], "faults", kind="error", scope="create", code=-32)
         done.append("zalo -32")
     if not pending_faults(client, urls["telegram"]) and rng.random() < 0.2:
@@ -296,12 +210,7 @@ def main() -> int:
         "SYNDICATOR_CHAOS_PG_URL",
         "postgresql+psycopg://syndicator:syndicator@127.0.0.1:5432/syndicator_test_h11"))  # fmt: skip
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--sources", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        asyncio.run(serve(args.db_url, args.sources))
-        return 0
     plan = SHORT if args.short else DEFAULT
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     return run(plan, args.db_url, seed)
@@ -314,7 +223,7 @@ def run(plan: Plan, db_url: str, seed: int) -> int:
     reset_database(db_url)
     work = Path(tempfile.mkdtemp(prefix="syndicator-chaos-"))
     helper = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--db-url", db_url, "--sources", str(plan.sources)],
+        [sys.executable, str(ROOT / "bench" / "chaos_world.py"), db_url, str(plan.sources)],
         stdout=subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     daemons: Daemons | None = None
@@ -322,8 +231,6 @@ def run(plan: Plan, db_url: str, seed: int) -> int:
         assert helper.stdout is not None
         hello = json.loads(helper.stdout.readline())
         urls = hello["urls"]
-        import tomli_w
-
         cfg = work / "chaos.toml"
         cfg.write_text(tomli_w.dumps(hello["config"]), encoding="utf-8")
         env = {**os.environ, "SYNDICATOR_SECRET_KEY": KEY}
