@@ -61,7 +61,7 @@ class Plan:
 
 
 SHORT = Plan(instances=2, sources=8, articles=40, chaos=40, kills=5, settle=50)
-DEFAULT = Plan(instances=3, sources=20, articles=150, chaos=120, kills=15, settle=150)
+DEFAULT = Plan(instances=3, sources=20, articles=150, chaos=120, kills=15, settle=240)
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def inject(client: httpx.Client, urls: dict[str, str], rng: random.Random) -> li
             control(client, urls["graph"], "faults", kind="error", scope="publish", code=2,
                     commit=commit)  # fmt: skip
             done.append("graph code 2" + (" (created)" if commit else ""))
-    if not pending_faults(client, urls["zalo"]) and rng.random() < 0.25:
+    if not pending_faults(client, urls["zalo"]) and rng.random() < 0.1:
         control(client, urls["zalo"], "faults", kind="error", scope="create", code=-32)
         done.append("zalo -32")
     if not pending_faults(client, urls["telegram"]) and rng.random() < 0.2:
