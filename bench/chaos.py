@@ -4,7 +4,8 @@
 
 Starts the stand-ins (portal, Graph, Zalo OA, Telegram, Zalo Bot) in one helper process
 (`bench/chaos_world.py`), then 2-3 `syndicator run` daemons on one PostgreSQL database (its public
-schema is WIPED first: give it a database of its own). Articles appear on the portal's feeds
+schema is WIPED first: give it a database of its own; the default is `syndicator_chaos`, made
+with `runuser -u postgres -- createdb -O syndicator syndicator_chaos`). Articles appear on the portal's feeds
 and are approved by an `[[approval.auto_approve]]` rule for both channels. Meanwhile faults are
 queued on the stand-ins through their `/_sandbox/faults` routes (Graph code 2, half of them
 after the post was created; Graph accept-then-hang; Zalo -32 on create; Telegram 429) and
@@ -208,7 +209,7 @@ def main() -> int:
     parser.add_argument("--short", action="store_true", help="the CI variant (under 2 minutes)")
     parser.add_argument("--db-url", default=os.environ.get(
         "SYNDICATOR_CHAOS_PG_URL",
-        "postgresql+psycopg://syndicator:syndicator@127.0.0.1:5432/syndicator_test_h11"))  # fmt: skip
+        "postgresql+psycopg://syndicator:syndicator@127.0.0.1:5432/syndicator_chaos"))  # fmt: skip
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args()
     plan = SHORT if args.short else DEFAULT
