@@ -26,19 +26,18 @@ from syndicator.sources.fetch import Fetcher, FetchResult
 from syndicator.sources.normalise import normalise
 from syndicator.sources.schedule import next_check
 from syndicator.sources.trim import all_hashes, dump_memory, load_memory, trim
-from syndicator.storage import PollRecord, Storage
+from syndicator.storage import PollRecord, Storage, aio
 from syndicator.types import Article, Entry, ParseResult
 
 log = structlog.get_logger("syndicator.poller")
 
 _FLUSH_EVERY = 200
 # A changed feed whose document to parse (after trimming to its new items) is at most this
-# many bytes is parsed and stored on the event loop: for such small work, handing it to a
-# thread cost more CPU than the work itself (GIL hand-offs against the loop's HTTP traffic;
-# measured, see docs/benchmarks.md). The longest stall this allows is a whole small feed seen
-# for the first time (a 7.5 KB, 20-item feed: ~25 ms on average). Bigger documents, such as
-# portal feeds carrying full article bodies, go to a thread so the bot and the publisher stay
-# responsive.
+# many bytes is parsed on the event loop: for such small work, handing it to a thread cost
+# more CPU than the work itself (GIL hand-offs against the loop's HTTP traffic; measured, see
+# docs/benchmarks.md). Bigger documents, such as portal feeds carrying full article bodies, go
+# to a thread so the bot and the publisher stay responsive. Storing is never done on the loop,
+# whatever the size: a write may wait for the SQLite lock (storage/aio.py).
 _INLINE_BYTES = 16 * 1024
 
 
@@ -161,13 +160,10 @@ class Poller:
         lease = timedelta(seconds=3 * self._deadline())
         # A read finds what is due (most ticks: nothing); one statement claims it all and
         # hands back the states (storage.claim_due_sources).
-        due = [
-            sid
-            for sid in self.storage.due_sources(now, among=list(self.sources))
-            if sid not in self._running
-        ]
+        ready = await aio.call(self.storage.due_sources, now, among=list(self.sources))
+        due = [sid for sid in ready if sid not in self._running]
         if due:
-            states = await asyncio.to_thread(self.storage.claim_due_sources, now, lease, due)
+            states = await aio.call(self.storage.claim_due_sources, now, lease, due)
             for sid in states:
                 task = asyncio.create_task(
                     self._poll_one(self.sources[sid], states.get(sid)), name=f"poll:{sid}"
@@ -213,7 +209,7 @@ class Poller:
         Each source is still bounded by `fetch.deadline`, so this ends in about that time.
         """
         ids = list(self.sources) if source_ids is None else list(source_ids)
-        states = self.storage.source_states(ids)
+        states = await aio.call(self.storage.source_states, ids)
         reports = await asyncio.gather(
             *(
                 self._poll_one(self.sources[sid], states.get(sid))
@@ -276,22 +272,19 @@ class Poller:
             return report
         report.fetched = 1
         if source.id not in self._restored:
-            self._restore(source.id)
+            await self._restore(source.id)
         try:
             async with asyncio.timeout_at(until):
-                parsed, small = await self._parse_changed(source, result)
+                parsed = await self._parse_changed(source, result)
         except TimeoutError:
             # A parse thread cannot be stopped; its result is dropped when it ends. The XML
             # guards (rss.py) keep any one document's parse short, so this is a last resort.
             error = f"deadline: fetch and parse took over {self._deadline():g} s (fetch.deadline)"
             return await self._failed(source, result, now, report, error_count, error)
         try:
-            if small:
-                outcome, stamp = self._ingest(source, result, now, report, parsed)
-            else:
-                outcome, stamp = await asyncio.to_thread(
-                    self._ingest, source, result, now, report, parsed
-                )
+            # Always on the storage thread, even a small one: it writes (add_articles), and a
+            # write waiting for the SQLite lock must not hold the loop (storage/aio.py).
+            outcome, stamp = await aio.call(self._ingest, source, result, now, report, parsed)
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             error = f"ingest failed: {type(exc).__name__}: {exc}"
             log.error(
@@ -307,6 +300,8 @@ class Poller:
         # remembered item digests: the next poll fetches and parses the whole document again.
         deferred = report.deferred > 0
         if outcome and not report.errors and not deferred:
+            if stamp is None and source.kind != "json":  # nothing was written: read it
+                stamp = await aio.call(self.storage.source_stamp, source.id)
             self._remember_items(source, result, stamp)
         else:
             self._items.pop(source.id, None)
@@ -347,7 +342,7 @@ class Poller:
             seen.entries if seen is not None else None,
         )
 
-    def _restore(self, source_id: str) -> None:
+    async def _restore(self, source_id: str) -> None:
         """Once per source: take back what a previous run remembered of its last document.
 
         Read only for a feed that changed (a 304 needs none of it). It is as safe as the
@@ -357,7 +352,7 @@ class Poller:
         self._restored.add(source_id)
         if source_id in self._items or source_id in self._seen:
             return
-        text = self.storage.poll_memories([source_id]).get(source_id)
+        text = (await aio.call(self.storage.poll_memories, [source_id])).get(source_id)
         memory = load_memory(text) if text else None
         if memory is None:
             return
@@ -388,22 +383,18 @@ class Poller:
         await self._record(source, failed, now, ok=False, error_count=error_count + 1, error=error)
         return report
 
-    async def _parse_changed(
-        self, source: SourceSettings, result: FetchResult
-    ) -> tuple[ParseResult, bool]:
-        """Parse only the items not already stored, when the feed splits cleanly into items.
-
-        Also says whether the work is small enough to stay on the event loop (_INLINE_BYTES).
-        """
+    async def _parse_changed(self, source: SourceSettings, result: FetchResult) -> ParseResult:
+        """Parse only the items not already stored, when the feed splits cleanly into items
+        (a small document on the loop, a big one in a thread or the pool: _INLINE_BYTES)."""
         context = (result.final_url or source.url, source.agency_name)
         known = self._items.get(source.id)
         trimmed = None
-        # The stamp is a read of one source's index entries (readers never wait for writers).
+        # The stamp is a read of one source's index entries, on the storage thread.
         if (
             source.kind != "json"
             and known is not None
             and known[0] == context
-            and self.storage.source_stamp(source.id) == known[1]
+            and await aio.call(self.storage.source_stamp, source.id) == known[1]
         ):
             trimmed = trim(result.body, known[2])
         if trimmed is not None:
@@ -414,18 +405,17 @@ class Poller:
             else:
                 parsed = await self._parse(source, dataclasses.replace(result, body=body))
             if not parsed.error:
-                return parsed, small
+                return parsed
             # The trimmed document did not parse cleanly: trust only the whole one.
         if len(result.body) <= _INLINE_BYTES and self.parse_pool is None:
-            return _parse(source, result), True
-        return await self._parse(source, result), False
+            return _parse(source, result)
+        return await self._parse(source, result)
 
     def _remember_items(self, source: SourceSettings, result: FetchResult, stamp: Any) -> None:
-        """Remember the raw items just stored, with the stamp our own write left behind."""
+        """Remember the raw items just stored, with the stamp our own write left behind
+        (or, when nothing was written, the stamp the caller read)."""
         if source.kind != "json":
             context = (result.final_url or source.url, source.agency_name)
-            if stamp is None:  # nothing was written: read it
-                stamp = self.storage.source_stamp(source.id)
             self._items[source.id] = (context, stamp, set(all_hashes(result.body)))
 
     async def _parse(self, source: SourceSettings, result: FetchResult) -> ParseResult:
@@ -599,7 +589,7 @@ class Poller:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        unhealthy = await asyncio.to_thread(
+        unhealthy = await aio.call(
             self.storage.record_polls,
             pending,
             unhealthy_after=self.poll_settings.unhealthy_after,

@@ -1,9 +1,14 @@
 """The operator's HTTP listener: /healthz for monitors and /metrics for Prometheus.
 
-It runs inside the daemon's asyncio loop (aiohttp.web), so it is only as alive as the daemon
-itself: a wedged loop makes /healthz time out, which is what a monitor should see. Storage is
-synchronous, so every database call runs in a worker thread with a timeout; a locked or
-unreachable database turns into a 503 with a reason instead of a hung request.
+It runs inside the daemon's asyncio loop, so it is only as alive as the daemon itself: a
+wedged loop makes /healthz time out, which is what a monitor should see. The loop never waits
+for the database here: while serving, a task refreshes a snapshot of what storage says every
+SNAPSHOT_EVERY_S (1 s), reading on the storage facade's reader thread (storage/aio.py), and
+/healthz answers from the latest snapshot at once, so what it reports of the database is at
+most about a second old (`checks.database.age_s`). A snapshot older than DB_TIMEOUT_S means
+the database stopped answering: 503 with that reason, not a hung request. The last poll time
+and what only the running daemon knows (task crashes, Telegram, audit) are read at request
+time. A one-off check (`syndicator health`, no listener) reads storage then and there.
 
 /healthz is 200 when the database answers, the last poll cycle in which some portal answered
 is younger than `[server] max_poll_age` (so it must exceed the longest source interval), no
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,10 +45,12 @@ from syndicator.config import ServerSettings
 from syndicator.errors import ConfigError
 from syndicator.metrics import CONTENT_TYPE, Metrics, channel_state
 from syndicator.publishing.pacing import local_midnight, quiet_until
+from syndicator.storage import aio
 
 log = structlog.get_logger("syndicator.server")
 
 DB_TIMEOUT_S = 5.0
+SNAPSHOT_EVERY_S = 1.0
 MAX_CONNECTIONS = 64
 HEADER_TIMEOUT_S = 5.0
 MAX_HEADER_BYTES = 8192
@@ -69,6 +77,8 @@ class Observed:
     crashing: Mapping[str, tuple[int, str, datetime]] = field(default_factory=dict)
     telegram: str | None = None  # why Telegram cannot be reached; None when it can (or no bot)
     audit: tuple[bool, str | None] | None = None  # last verification; None: not checked yet
+    age_s: float | None = None  # how old the storage snapshot is (None: read just now)
+    writer_busy_s: float = 0.0  # how long the storage thread has been on its current call
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -111,6 +121,10 @@ def evaluate(
     if not observed.database_ok:
         database["error"] = observed.database_error
         problems.append("database")
+    if observed.age_s is not None:
+        database["age_s"] = round(observed.age_s, 1)
+    if observed.writer_busy_s >= 1.0:  # e.g. a write waiting for the SQLite lock: worth a look
+        database["writer_busy_s"] = round(observed.writer_busy_s, 1)
 
     poll: dict[str, Any] = {"max_age_s": max_poll_age.total_seconds()}
     if observed.last_poll is None:
@@ -215,6 +229,10 @@ class HealthServer:
         self.started_at = clock()
         self._server: asyncio.Server | None = None
         self._open = 0
+        # While serving: the latest storage snapshot (observed, loop time), kept by _refresh.
+        self._snapshot: tuple[Observed, float] | None = None
+        self._refreshed = asyncio.Event()
+        self._refresher: asyncio.Task[None] | None = None
 
     def reconfigure(self, settings: Any, pacing: Mapping[str, Any]) -> None:
         """From the (re)loaded Settings: thresholds, and which channels and sources to check;
@@ -234,11 +252,18 @@ class HealthServer:
             raise ConfigError(msg) from exc
         host, port = self._server.sockets[0].getsockname()[:2]
         self.started_at = self.clock()
+        self._snapshot, self._refreshed = None, asyncio.Event()
+        self._refresher = asyncio.create_task(self._refresh(), name="health-snapshot")
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         log.info("health_server_started", url=url)
         return url
 
     async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._refresher
+            self._refresher = None
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -247,12 +272,15 @@ class HealthServer:
 
     async def check(self) -> Health:
         """Run the checks now (also what `syndicator health` prints)."""
-        try:
-            observed = await asyncio.wait_for(asyncio.to_thread(self._observe), DB_TIMEOUT_S)
-        except TimeoutError:
-            observed = Observed(False, f"no answer within {DB_TIMEOUT_S:.0f} s")
+        if self._refresher is None:  # a one-off check: read storage now, off the loop
+            try:
+                observed = await asyncio.wait_for(aio.read(self._observe), DB_TIMEOUT_S)
+            except TimeoutError:
+                observed = Observed(False, f"no answer within {DB_TIMEOUT_S:.0f} s")
+        else:
+            observed = await self._latest()
         now = self.clock()
-        extra: dict[str, Any] = {"audit": self.audit()}
+        extra: dict[str, Any] = {"audit": self.audit(), "writer_busy_s": aio.writer_busy_for()}
         if self.vitals is not None:
             extra.update(crashing=self.vitals.crashing(now), telegram=self.vitals.telegram)
         channels = dict(observed.channels)
@@ -267,23 +295,55 @@ class HealthServer:
             max_approved_wait=self.settings.max_approved_wait,
         )
 
-    def _observe(self) -> Observed:
-        # In a worker thread: the last_poll callable may read storage too.
+    async def _refresh(self) -> None:
+        """While serving: read storage on the reader thread every SNAPSHOT_EVERY_S. A read
+        that hangs leaves the snapshot to age, which _latest reports."""
+        loop = asyncio.get_running_loop()
+        while True:
+            observed = await aio.read(self._observe, last_poll=False)
+            self._snapshot = (observed, loop.time())
+            self._refreshed.set()
+            await asyncio.sleep(SNAPSHOT_EVERY_S)
+
+    async def _latest(self) -> Observed:
+        """The snapshot with its age; the last poll read now (in memory while serving)."""
+        if self._snapshot is None:  # just started: wait for the first read, not forever
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refreshed.wait(), DB_TIMEOUT_S)
         try:
             last_poll = self.last_poll()
         except Exception:
             last_poll = None
+        if self._snapshot is None:
+            return Observed(False, f"no answer within {DB_TIMEOUT_S:.0f} s", last_poll)
+        observed, taken = self._snapshot
+        age = asyncio.get_running_loop().time() - taken
+        if age > DB_TIMEOUT_S:
+            why = f"no answer from the database for {age:.0f} s"
+            return Observed(False, why, last_poll, age_s=age)
+        return dataclasses.replace(observed, last_poll=last_poll, age_s=age)
+
+    def _observe(self, *, last_poll: bool = True) -> Observed:
+        # In a worker thread. A one-off check's last_poll callable may read storage too; while
+        # serving it is read at request time instead (the daemon's is in memory).
+        read_at: datetime | None = None
+        if last_poll:
+            try:
+                read_at = self.last_poll()
+            except Exception:
+                read_at = None
+        last_poll_at = read_at
         try:
             if not self.storage.ping():
-                return Observed(False, "SELECT 1 gave an unexpected answer", last_poll)
+                return Observed(False, "SELECT 1 gave an unexpected answer", last_poll_at)
             statuses = dict(self.storage.channel_statuses())
             return Observed(
-                True, None, last_poll, statuses,
+                True, None, last_poll_at, statuses,
                 failing_sources=self._failing_sources(),
                 waiting_posts=self._waiting_posts(statuses),
             )  # fmt: skip
         except Exception as exc:  # any failure here is the answer, not a crash of the server
-            return Observed(False, f"{type(exc).__name__}: {exc}", last_poll)
+            return Observed(False, f"{type(exc).__name__}: {exc}", last_poll_at)
 
     def _failing_sources(self) -> dict[str, str | None]:
         states = self.storage.source_states(self.sources)
@@ -342,7 +402,7 @@ class HealthServer:
             return (200 if health.healthy else 503), "application/json; charset=utf-8", body
         if path == "/metrics":
             try:
-                text = await asyncio.wait_for(asyncio.to_thread(self.metrics.render), DB_TIMEOUT_S)
+                text = await asyncio.wait_for(aio.read(self.metrics.render), DB_TIMEOUT_S)
             except TimeoutError:
                 return 503, "text/plain", b"metrics: the database did not answer in time\n"
             return 200, CONTENT_TYPE, text if isinstance(text, bytes) else text.encode()

@@ -20,7 +20,7 @@ import structlog
 
 from syndicator.errors import CredentialsError, PublishError, ThrottledError
 from syndicator.publishing.lifecycle import EventKind
-from syndicator.storage import PostRecord, Storage
+from syndicator.storage import PostRecord, Storage, aio
 from syndicator.storage.channels import NEEDS_CREDENTIALS
 from syndicator.types import Post, PostStatus
 
@@ -52,7 +52,9 @@ async def take_down(
     via: str,
 ) -> Done:
     """Commit the take-down of one live post, then try the delete once."""
-    started = storage.begin_takedown(record.id, actor=actor, reason=reason, now=now, via=via)
+    started = await aio.call(
+        storage.begin_takedown, record.id, actor=actor, reason=reason, now=now, via=via
+    )
     if started is None:
         return Done(record.id, False, f"post {record.id} is {record.status.value}, not live")
     channel = channels.get(record.channel)
@@ -68,36 +70,40 @@ async def finish_removals(
 ) -> None:
     """The publisher's turn: make the delete calls still owed (after a failure or a crash)."""
     now = clock()
-    for record in storage.due_removals(now):
+    for record in await aio.call(storage.due_removals, now):
         channel = channels.get(record.channel)
-        if channel is not None and storage.channel_status(record.channel).can_publish(now):
+        if channel is None:
+            continue
+        if (await aio.call(storage.channel_status, record.channel)).can_publish(now):
             await _remove(storage, channel, record, now)
 
 
 async def _remove(storage: Storage, channel: Channel, record: PostRecord, now: datetime) -> Done:
     if not record.external_id:
-        storage.finish_takedown(record.id, now=now, found=False)
+        await aio.call(storage.finish_takedown, record.id, now=now, found=False)
         return Done(record.id, True, f"post {record.id}: nothing was live")
     try:
         found = await channel.remove(record.external_id)
     except PublishError as exc:
         wait = exc.retry_after if isinstance(exc, ThrottledError) and exc.retry_after else None
         later = now + (timedelta(seconds=wait) if wait else RETRY_REMOVE)
-        storage.record_outcome(
+        await aio.call(
+            storage.record_outcome,
             record.id, status=S.REMOVING, now=now, error=str(exc)[:2000],
             error_class="credentials" if isinstance(exc, CredentialsError) else "remove",
             next_attempt_at=later, event=EventKind.REMOVE_RETRY, expected=S.REMOVING,
         )  # fmt: skip
         if isinstance(exc, CredentialsError):
-            storage.set_channel_status(
-                record.channel, NEEDS_CREDENTIALS, reason=exc.message, actor="publisher", now=now
-            )
+            await aio.call(
+                storage.set_channel_status,
+                record.channel, NEEDS_CREDENTIALS, reason=exc.message, actor="publisher", now=now,
+            )  # fmt: skip
         log.warning("takedown_pending", post=record.id, channel=record.channel, error=str(exc))
         return Done(
             record.id, False, f"post {record.id} ({record.channel}): not yet removed — {exc}; "
             "the daemon tries again"
         )  # fmt: skip
-    storage.finish_takedown(record.id, now=now, found=found)
+    await aio.call(storage.finish_takedown, record.id, now=now, found=found)
     gone = "removed" if found else "was already gone"
     log.info("post_removed", post=record.id, channel=record.channel, found=found)
     return Done(record.id, True, f"post {record.id} ({record.channel}): {gone}")
@@ -119,10 +125,11 @@ async def correct(
     try:
         await channel.update(post, record.external_id)
     except PublishError as exc:
-        storage.record_event(
+        await aio.call(
+            storage.record_event,
             EventKind.UPDATE_FAILED, actor=actor, subject=f"post:{record.id}",
             data={"channel": record.channel, "error": str(exc)[:500], "via": via}, now=now,
         )  # fmt: skip
         return Done(record.id, False, f"post {record.id} ({record.channel}): not corrected — {exc}")
-    storage.record_correction(record.id, post, actor=actor, now=now, via=via)
+    await aio.call(storage.record_correction, record.id, post, actor=actor, now=now, via=via)
     return Done(record.id, True, f"post {record.id} ({record.channel}): corrected")

@@ -31,7 +31,7 @@ from syndicator.publishing.digest import maybe_send_digest
 from syndicator.publishing.lifecycle import EventKind, Next, Phase, outcome_for
 from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
-from syndicator.storage import PostPlan, PostRecord, Storage
+from syndicator.storage import PostPlan, PostRecord, Storage, aio
 from syndicator.storage.channels import NEEDS_CREDENTIALS
 from syndicator.types import PostStatus, PublishResult
 
@@ -91,7 +91,7 @@ class Publisher:
     async def run_once(self) -> None:
         if not self.started:
             await self.reconcile_all(startup=True)
-        await asyncio.to_thread(self.plan)
+        await aio.call(self.plan)
         await self.reconcile_all()
         await finish_removals(self.storage, self.channels, self.clock)
         await asyncio.gather(*(self.drain(name) for name in self.channels))
@@ -141,11 +141,13 @@ class Publisher:
 
     async def reconcile_all(self, *, startup: bool = False) -> None:
         now = self.clock()
-        due = self.storage.due_reconciliations(datetime.max.replace(tzinfo=UTC) if startup else now)
+        until = datetime.max.replace(tzinfo=UTC) if startup else now
+        due = await aio.call(self.storage.due_reconciliations, until)
         self.started = True
         for record in due:
             # A paused or throttled channel is not asked anything; its posts keep their place.
-            if self.storage.channel_status(record.channel).can_publish(now):
+            status = await aio.call(self.storage.channel_status, record.channel)
+            if status.can_publish(now):
                 await self.reconcile(record)
 
     async def reconcile(self, record: PostRecord) -> None:
@@ -167,7 +169,8 @@ class Publisher:
             return
         checks = record.reconcile_checks + 1
         if checks < self.settings.reconcile_checks:
-            self.storage.record_outcome(
+            await aio.call(
+                self.storage.record_outcome,
                 record.id, status=S.PUBLISHING, now=now, error=record.last_error,
                 error_class=record.error_class or "ambiguous",
                 next_attempt_at=now + self.settings.reconcile_delay, reconcile_checks=checks,
@@ -187,7 +190,7 @@ class Publisher:
             )  # fmt: skip
             return
         # Confirmed absent after the checks: a new attempt is safe.
-        restarted = self.storage.restart_attempt(record.id, now)
+        restarted = await aio.call(self.storage.restart_attempt, record.id, now)
         if restarted is not None:
             await self._send(channel, restarted)
 
@@ -204,8 +207,9 @@ class Publisher:
         if outcome.next is Next.LOOK_AGAIN and now - started <= window:
             if isinstance(exc, ThrottledError) and exc.retry_after:
                 until = now + timedelta(seconds=exc.retry_after)
-                self.storage.set_channel_blocked(record.channel, until, now)
-            self.storage.record_outcome(
+                await aio.call(self.storage.set_channel_blocked, record.channel, until, now)
+            await aio.call(
+                self.storage.record_outcome,
                 record.id, status=S.PUBLISHING, now=now, error=str(exc)[:2000],
                 error_class=record.error_class or "ambiguous",
                 next_attempt_at=now + self.settings.reconcile_delay,
@@ -229,11 +233,13 @@ class Publisher:
         sent = 0
         while True:
             now = self.clock()
-            if not self.storage.channel_status(name).can_publish(now):
+            if not (await aio.call(self.storage.channel_status, name)).can_publish(now):
                 return sent
-            if self.storage.list_posts(status=[S.PUBLISHING], channel=name, limit=1):
+            if await aio.call(
+                self.storage.list_posts, status=[S.PUBLISHING], channel=name, limit=1
+            ):
                 return sent  # an unknown outcome first
-            today, last = self.storage.publishing_counts(name, local_midnight(now))
+            today, last = await aio.call(self.storage.publishing_counts, name, local_midnight(now))
             cfg = channel.settings
             slot = next_allowed(
                 now, min_interval=cfg.min_interval, max_per_day=cfg.max_per_day,
@@ -241,7 +247,7 @@ class Publisher:
             )  # fmt: skip
             if slot > now:
                 return sent
-            record = self.storage.claim_post(name, now)
+            record = await aio.call(self.storage.claim_post, name, now)
             if record is None:
                 return sent
             if await self._send(channel, record):
@@ -258,12 +264,12 @@ class Publisher:
         known is resolved through that handle, never created a second time."""
         if record.handle:
             await self.reconcile(record)
-            fresh = self.storage.get_post(record.id)
+            fresh = await aio.call(self.storage.get_post, record.id)
             return fresh is not None and fresh.status == S.PUBLISHED
         started = record.last_attempt_at or self.clock()
 
         async def save_handle(handle: dict[str, Any]) -> None:
-            await asyncio.to_thread(self.storage.save_handle, record.id, handle, self.clock())
+            await aio.call(self.storage.save_handle, record.id, handle, self.clock())
 
         try:
             async for attempt in AsyncRetrying(
@@ -296,9 +302,9 @@ class Publisher:
         """Apply `lifecycle.outcome_for` to an error of a send."""
         handle = getattr(exc, "handle", None)
         if handle:
-            await asyncio.to_thread(self.storage.save_handle, record.id, handle, self.clock())
+            await aio.call(self.storage.save_handle, record.id, handle, self.clock())
         # Re-read: the channel may have committed a handle during the call.
-        fresh = self.storage.get_post(record.id) or record
+        fresh = await aio.call(self.storage.get_post, record.id) or record
         phase = Phase.VERIFY if fresh.handle else Phase.CREATE
         outcome = outcome_for(exc, phase)
         now = self.clock()
@@ -308,12 +314,12 @@ class Publisher:
         elif outcome.next is Next.THROTTLE:
             seconds = exc.retry_after if isinstance(exc, ThrottledError) else None
             until = now + timedelta(seconds=seconds or 60)
-            self.storage.set_channel_blocked(record.channel, until, now)
+            await aio.call(self.storage.set_channel_blocked, record.channel, until, now)
             await self._outcome(fresh, S.APPROVED, exc, kind, next_at=until, event=E.THROTTLED)
         elif outcome.next is Next.BLOCK_CHANNEL:
             assert isinstance(exc, ChannelBlockedError)
             until = now + timedelta(seconds=exc.retry_after)
-            self.storage.set_channel_blocked(record.channel, until, now)
+            await aio.call(self.storage.set_channel_blocked, record.channel, until, now)
             await self._outcome(
                 fresh, S.APPROVED, exc, kind, next_at=until, event=E.BLOCKED,
                 data={"blocked_until": until},
@@ -331,7 +337,7 @@ class Publisher:
         else:  # RECONCILE: the outcome is unknown; look before anything else is sent
             log.warning("publish_ambiguous", post=record.id, channel=record.channel, error=str(exc))
             await self._outcome(fresh, S.PUBLISHING, exc, kind, next_at=now, event=E.AMBIGUOUS)
-            latest = self.storage.get_post(record.id)
+            latest = await aio.call(self.storage.get_post, record.id)
             if latest is not None and latest.status == S.PUBLISHING:
                 await self.reconcile(latest)
 
@@ -339,7 +345,7 @@ class Publisher:
 
     async def _published(self, record: PostRecord, result: PublishResult, *, how: str) -> None:
         now = self.clock()
-        stored = self.storage.record_published(record.id, result, now, how=how)
+        stored = await aio.call(self.storage.record_published, record.id, result, now, how=how)
         if record.decided_at is not None:
             self.last_publish_latency = (now - record.decided_at).total_seconds()
         log.info(
@@ -364,7 +370,8 @@ class Publisher:
         event: EventKind | None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        stored = self.storage.record_outcome(
+        stored = await aio.call(
+            self.storage.record_outcome,
             record.id, status=status, now=self.clock(), error=str(exc)[:2000], error_class=kind,
             next_attempt_at=next_at, event=event, expected=record.status, data=data,
         )  # fmt: skip
@@ -386,18 +393,24 @@ class Publisher:
         now = self.clock()
         # With a vendor handle something was created and must still be reconciled; without
         # one the call was refused for its token, so nothing went out and it can wait approved.
-        fresh = self.storage.get_post(record.id) or record
+        fresh = await aio.call(self.storage.get_post, record.id) or record
         status = S.PUBLISHING if fresh.handle else S.APPROVED
-        self.storage.record_outcome(
+        await aio.call(
+            self.storage.record_outcome,
             record.id, status=status, now=now, error=str(exc), error_class="credentials",
             next_attempt_at=None, event=E.WAITING_CREDENTIALS, expected=S.PUBLISHING,
         )  # fmt: skip
         fix = f"{exc.message} — fix: `syndicator channels set-token {record.channel}`"
-        changed = self.storage.set_channel_status(
-            record.channel, NEEDS_CREDENTIALS, reason=fix, actor="publisher", now=now
+        changed = await aio.call(
+            self.storage.set_channel_status,
+            record.channel,
+            NEEDS_CREDENTIALS,
+            reason=fix,
+            actor="publisher",
+            now=now,
         )
         if changed:
-            stored = self.storage.get_post(record.id)
+            stored = await aio.call(self.storage.get_post, record.id)
             if stored is not None:
                 await self._notify("needs_credentials", stored)
 
