@@ -112,8 +112,8 @@ PROMPT_CORRECT = (
 )
 CORRECT_BLOCK = "✏️ Đề xuất sửa {label} (của {who}), chờ duyệt:"
 CORRECT_PROPOSED = (
-    "✏️ Đã ghi đề xuất sửa {label} của bài #{article}. Bài đã đăng chỉ đổi khi có người bấm "
-    "«✅ Duyệt sửa»."
+    "✏️ Đã ghi đề xuất sửa {label} của bài #{article}. Bài đã đăng chỉ đổi khi có người duyệt "
+    "bản sửa."
 )
 CORRECT_SAME = "⚠️ Nội dung mới giống hệt nội dung đang hiển thị trên {label}, không có gì để sửa."
 CORRECT_NOT_LIVE = "⚠️ Bài #{article} không còn hiển thị trên {label}, không sửa được."
@@ -123,9 +123,7 @@ CORRECT_OUTDATED = (
     "Bài đăng trên {label} đã thay đổi (hoặc đã gỡ) sau khi đề xuất sửa, nên đề xuất bị huỷ. "
     "Hãy đề xuất lại nếu vẫn cần."
 )
-CORRECT_FAILED = (
-    "⚠️ {label} chưa nhận bản sửa. Đề xuất vẫn được giữ: hãy bấm «✅ Duyệt sửa» lại sau ít phút."
-)
+CORRECT_FAILED = "⚠️ {label} chưa nhận bản sửa. Đề xuất vẫn được giữ: hãy duyệt sửa lại sau ít phút."
 CORRECT_DONE = "✅ Đã sửa bài đã đăng trên {label} (bài #{article})."
 CORRECT_NOTHING = "Bài này không còn bài đăng nào đang hiển thị để sửa."
 CORRECT_CHOOSE = "Chọn kênh cần sửa bài đã đăng."
