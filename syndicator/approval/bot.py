@@ -269,6 +269,8 @@ class ApprovalBot:
             key=lambda p: (order.get(p.channel, len(order)), p.channel),
         )
         previews = self.storage.previews_of(article_id)
+        from syndicator.approval import correct_buttons  # it imports this module
+
         return PreviewInput(
             article=article, posts=tuple(posts), kinds=self.kinds,
             version=self.storage.article_version(article_id),
@@ -276,6 +278,7 @@ class ApprovalBot:
             urgent=is_urgent(article, self.cfg),
             closed=any(p.state == "closed" for p in previews),
             menu=self.menus.get(article_id, "main"),
+            corrections=correct_buttons.shown(self, posts),
         )  # fmt: skip
 
     async def send_new_previews(self, now: datetime) -> int:

@@ -8,6 +8,11 @@ Format (short ASCII, at most 64 bytes as the Bot API demands, api-notes 3.6):
   rj:<article>  reject menu                  rn:<article>  reject now
   rr:<article>  reject with a reason         bk:<article>  back to the main buttons
   gb:<article>  take the published posts down (admins; asks for the reason first)
+  cb:<article>  published preview: the menu of live posts to correct (approvers)
+  cn:<article>  published preview: back from that menu
+  cc:<post>     ask the new text of one live post (forced reply)
+  ca:<post>     approve the pending correction (revision: of the proposed payload)
+  cx:<post>     cancel the pending correction (revision: of the proposed payload)
   wu:<article>  watch alert: re-render the live posts from the changed article
   wa:<article>  watch alert: approve the re-rendered posts (then they are corrected live)
   wr:<article>  watch alert: take the live posts down (as gb)
@@ -35,11 +40,14 @@ from syndicator.storage.posts import PostRecord
 
 DATA_MAX_BYTES = 64
 REVISION_LEN = 8
-ACTIONS = ("ap", "tg", "em", "ed", "sc", "sp", "rj", "rn", "rr", "bk", "gb", "wu", "wa", "wr", "wx")
-MENUS = ("em", "sc", "rj", "bk")  # navigation only: no decision, no revision needed
-POST_ACTIONS = ("tg", "ed")  # the id is a post id; for the others an article id
+ACTIONS = (
+    "ap", "tg", "em", "ed", "sc", "sp", "rj", "rn", "rr", "bk", "gb", "wu", "wa", "wr", "wx",
+    "cb", "cn", "cc", "ca", "cx",
+)  # fmt: skip
+MENUS = ("em", "sc", "rj", "bk", "cn")  # navigation only: no decision, no revision needed
+POST_ACTIONS = ("tg", "ed", "cc", "ca", "cx")  # the id is a post id; for the others an article id
 _DATA = re.compile(
-    r"^(?P<action>ap|tg|em|ed|sc|sp|rj|rn|rr|bk|gb|wu|wa|wr|wx):(?P<id>\d{1,18})"
+    r"^(?P<action>ap|tg|em|ed|sc|sp|rj|rn|rr|bk|gb|wu|wa|wr|wx|cb|cn|cc|ca|cx):(?P<id>\d{1,18})"
     r"(?::(?P<extra>1h|3h|7am|ask))?(?::(?P<revision>[0-9a-f]{8}))?$"
 )
 

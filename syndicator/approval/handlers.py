@@ -22,7 +22,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from syndicator.approval import buttons as B
-from syndicator.approval import takedown, watch_buttons
+from syndicator.approval import correct_buttons, takedown, watch_buttons
 from syndicator.approval import texts as T
 from syndicator.approval.bot import ApprovalBot
 from syndicator.approval.decisions import Action, Actor, Request, Result, done_by
@@ -94,6 +94,9 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if button.action == takedown.ACTION:  # on a published preview, so before the open check
         await answer(query, takedown.ask(bot, query, article_id, who))
+        return
+    if button.action in correct_buttons.ACTIONS:  # correcting a published post: same reason
+        await answer(query, await correct_buttons.on_tap(bot, query, button, article_id, who, now))
         return
     posts = bot.storage.list_posts(article_id=article_id)
     if not is_open(posts) or any(p.state == "closed" for p in bot.storage.previews_of(article_id)):
@@ -280,6 +283,15 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if prompt.action == takedown.PROMPT_ACTION:
         reply = await takedown.confirm(bot, prompt, who, text, now)
         bot.say(message.chat.id, reply, reply_to=message.message_id)
+        bot.refresh(prompt.article_id, force=True)
+        return
+    if prompt.action == correct_buttons.PROMPT_ACTION:
+        outcome = correct_buttons.answer(bot, prompt, who, text, now)
+        if outcome.status == "invalid":
+            bot.storage.reopen_prompt(prompt.id, now)  # the person may reply again
+        else:
+            bot.storage.delete_values([ASKED.format(id=prompt.id)])
+        bot.say(message.chat.id, outcome.message, reply_to=message.message_id)
         bot.refresh(prompt.article_id, force=True)
         return
     result = _answer_prompt(bot, prompt, who, text, now)

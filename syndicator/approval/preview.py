@@ -38,6 +38,18 @@ OPEN = (S.PENDING, S.HELD)
 DECIDED = (S.APPROVED, S.PUBLISHING, S.PUBLISHED, S.FAILED, S.NEEDS_HUMAN)
 
 Keyboard = tuple[tuple[tuple[str, str], ...], ...]  # rows of (label, callback_data)
+CORRECTION_MAX, CORRECTION_PHOTO_MAX = 1200, 200  # a proposed correction's text shown
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A correction of a live post waiting for approval (approval/corrections.py)."""
+
+    post_id: int
+    channel: str
+    who: str  # the proposer's name
+    text: str  # the proposed preview_text
+    revision: str  # of the proposed payload; the approve button carries it
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +63,8 @@ class PreviewInput:
     also_at: tuple[str, ...] = ()  # agencies of duplicates of this article
     urgent: bool = False
     closed: bool = False  # closed by the bot (expired) even if posts look open
-    menu: str = "main"  # main | edit | schedule | reject
+    menu: str = "main"  # main | edit | schedule | reject | correct (a published article)
+    corrections: tuple[Correction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +137,7 @@ Block = tuple[str, str, str]  # (kind, visible text, href) with kind in p | b | 
 
 def render(data: PreviewInput, *, limit: int, photo: bool = False) -> Rendered:
     """The preview within `limit` visible units; channel texts give way first."""
-    head, quotes, foot = _header(data, photo), _channel_quotes(data), _footer(data)
+    head, quotes, foot = _header(data, photo), _channel_quotes(data), _footer(data, photo)
     fixed = sum(utf16_len(text) for _, text, _ in head + foot) + len(head) + len(foot)
     titles = [title for title, _ in quotes]
     fixed += sum(utf16_len(t) + 2 for t in titles)  # a title line and a quote line each
@@ -230,7 +243,7 @@ def _fit(bodies: list[str], budget: int, photo: bool) -> list[str]:
     return out
 
 
-def _footer(data: PreviewInput) -> list[Block]:
+def _footer(data: PreviewInput, photo: bool = False) -> list[Block]:
     blocks: list[Block] = []
     seen: set[str] = set()
     for post in data.posts:
@@ -269,6 +282,10 @@ def _footer(data: PreviewInput) -> list[Block]:
         elif post.status in (S.REMOVING, S.REMOVED):
             reason = clip(post.reason or "", 300)
             blocks.append(("p", T.REMOVED_LINE.format(label=label, reason=reason), ""))
+    for fix in data.corrections:
+        head = T.CORRECT_BLOCK.format(label=_label(data, fix.channel), who=clip(fix.who, 100))
+        blocks.append(("b", head, ""))
+        blocks.append(("q", clip(fix.text, CORRECTION_PHOTO_MAX if photo else CORRECTION_MAX), ""))
     return blocks
 
 
@@ -281,9 +298,7 @@ def keyboard(data: PreviewInput) -> Keyboard:
     aid, rev = data.article.id, revision(data.posts)
     assert aid is not None  # previews are built from stored articles only
     if not is_open(data.posts, data.closed):
-        if any(p.status == S.PUBLISHED for p in data.posts):  # admins may take it down
-            return (((T.BTN_TAKEDOWN, button("gb", aid, rev)),),)
-        return ()
+        return _published_keyboard(data)
     open_posts = [p for p in data.posts if p.status in OPEN]
     if data.menu == "edit" and open_posts:
         edits = [((T.BTN_EDIT_CHANNEL.format(label=_label(data, p.channel)), button("ed", p.id, rev)),)
@@ -325,4 +340,26 @@ def keyboard(data: PreviewInput) -> Keyboard:
         ((T.BTN_EDIT, edit), (T.BTN_SCHEDULE, button("sc", aid, rev)),
          (T.BTN_REJECT, button("rj", aid, rev)))
     )  # fmt: skip
+    return tuple(rows)
+
+
+def _published_keyboard(data: PreviewInput) -> Keyboard:
+    """A decided article with live posts: take down (admins) and correct (approvers)."""
+    aid, rev = data.article.id or 0, revision(data.posts)
+    live = [p for p in data.posts if p.status == S.PUBLISHED]
+    if not live:
+        return ()
+    if data.menu == "correct":  # one button per live post
+        choices = [((T.BTN_CORRECT_CHANNEL.format(label=_label(data, p.channel)),
+                     button("cc", p.id, rev)),) for p in live]  # fmt: skip
+        return (*choices, ((T.BTN_BACK, button("cn", aid, rev)),))
+    rows: list[tuple[tuple[str, str], ...]] = []
+    many = len(data.corrections) > 1
+    for fix in data.corrections:  # approve or cancel exactly the texts shown
+        label = _label(data, fix.channel)
+        yes = T.BTN_CORRECT_APPROVE_CHANNEL.format(label=label) if many else T.BTN_CORRECT_APPROVE
+        no = T.BTN_CORRECT_CANCEL_CHANNEL.format(label=label) if many else T.BTN_CORRECT_CANCEL
+        rows.append(((yes, button("ca", fix.post_id, fix.revision)),
+                     (no, button("cx", fix.post_id, fix.revision))))  # fmt: skip
+    rows.append(((T.BTN_TAKEDOWN, button("gb", aid, rev)), (T.BTN_CORRECT, button("cb", aid, rev))))
     return tuple(rows)

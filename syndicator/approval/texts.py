@@ -98,6 +98,35 @@ TAKEDOWN_PENDING = "  • {label}: chưa gỡ được, hệ thống sẽ tự t
 TAKEDOWN_NOTHING = "Bài này không còn bài đăng nào đang hiển thị để gỡ."
 TAKEDOWN_NEED_REASON = "Cần ghi lý do gỡ bài. Hãy trả lời lại tin nhắn yêu cầu."
 REMOVED_LINE = "🗑 {label}: đã gỡ — {reason}"
+# Correcting a published post (approval/corrections.py, approval/correct_buttons.py)
+BTN_CORRECT = "✏️ Sửa bài đã đăng"
+BTN_CORRECT_CHANNEL = "✏️ Sửa {label}"
+BTN_CORRECT_APPROVE = "✅ Duyệt sửa"
+BTN_CORRECT_APPROVE_CHANNEL = "✅ Duyệt sửa {label}"
+BTN_CORRECT_CANCEL = "↩️ Huỷ"
+BTN_CORRECT_CANCEL_CHANNEL = "↩️ Huỷ sửa {label}"
+PROMPT_CORRECT = (
+    "✏️ {who}, hãy trả lời tin nhắn này bằng nội dung mới cho bài đã đăng trên {label} ({field}, "
+    "tối đa {limit} ký tự) của bài #{article}. Nội dung sửa chỉ được đăng sau khi có người "
+    "duyệt. Nội dung đang hiển thị:\n{current}"
+)
+CORRECT_BLOCK = "✏️ Đề xuất sửa {label} (của {who}), chờ duyệt:"
+CORRECT_PROPOSED = (
+    "✏️ Đã ghi đề xuất sửa {label} của bài #{article}. Bài đã đăng chỉ đổi khi có người duyệt "
+    "bản sửa."
+)
+CORRECT_SAME = "⚠️ Nội dung mới giống hệt nội dung đang hiển thị trên {label}, không có gì để sửa."
+CORRECT_NOT_LIVE = "⚠️ Bài #{article} không còn hiển thị trên {label}, không sửa được."
+CORRECT_GONE = "Đề xuất sửa này không còn (đã được duyệt hoặc huỷ)."
+CORRECT_CANCELLED = "Đã huỷ đề xuất sửa {label}. Bài đã đăng giữ nguyên."
+CORRECT_OUTDATED = (
+    "Bài đăng trên {label} đã thay đổi (hoặc đã gỡ) sau khi đề xuất sửa, nên đề xuất bị huỷ. "
+    "Hãy đề xuất lại nếu vẫn cần."
+)
+CORRECT_FAILED = "⚠️ {label} chưa nhận bản sửa. Đề xuất vẫn được giữ: hãy duyệt sửa lại sau ít phút."
+CORRECT_DONE = "✅ Đã sửa bài đã đăng trên {label} (bài #{article})."
+CORRECT_NOTHING = "Bài này không còn bài đăng nào đang hiển thị để sửa."
+CORRECT_CHOOSE = "Chọn kênh cần sửa bài đã đăng."
 
 # -- answers to taps (answerCallbackQuery: at most 200 characters) ----------------------------
 ANS_REFUSED = "Xin lỗi, bạn chưa có quyền duyệt bài. Gửi /whoami rồi nhờ quản trị viên thêm bạn."

@@ -92,7 +92,7 @@ def test_caption_mode_fits_1024_and_keeps_the_stamp() -> None:
     assert "Đã duyệt bởi Nguyễn Văn A lúc 10:00 14/11/2025" in visible(out.html)
     assert "https://facebook.com/p/1" in visible(out.html) and [
         b[1].split(":")[0] for row in out.keyboard for b in row
-    ] == ["gb"]  # only Gỡ bài
+    ] == ["gb", "cb"]  # only Gỡ bài and Sửa bài đã đăng
 
 
 def test_photo_only_when_everything_fits() -> None:

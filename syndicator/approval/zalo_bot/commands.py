@@ -3,6 +3,7 @@
 Zalo basic bots have no buttons (issue 13), so every decision is a typed sentence:
   duyệt 12 [fb|zalo]          từ chối 12 [lý do]          sửa 12 fb|zalo <nội dung>
   hẹn 12 15:30 [24/11]        chờ        trạng thái        giúp        /lienket CODE
+  duyệt sửa 12 [fb|zalo]      huỷ sửa 12 [fb|zalo]   (a correction of a published post)
 Matching runs on a folded copy of the text (lower case, marks removed, đ → d) that keeps one
 character per character of the NFC original, so the free text after a command (a reason, a new
 post text) is sliced from the original with its diacritics and line breaks intact.
@@ -21,7 +22,7 @@ CHANNEL_ALIASES = {"fb": "facebook_page", "facebook": "facebook_page", "zalo": "
 @dataclass(frozen=True, slots=True)
 class Command:
     """What the person asked: kind in link | approve | reject | edit | schedule | waiting |
-    status | help | unknown; `kind_of_channel` is a channel kind (facebook_page, zalo_oa)."""
+    status | help | approve_fix | cancel_fix | unknown; `kind_of_channel` is a channel kind (facebook_page, zalo_oa)."""
 
     kind: str
     article_id: int | None = None
@@ -42,6 +43,8 @@ def fold(text: str) -> str:
 _N = r"\s*#?(\d{1,12})"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("link", re.compile(r"^/?\s*lien\s*ket\s+(?P<rest>\S.*)$", re.S)),
+    ("approve_fix", re.compile(rf"^/?duyet\s*sua{_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
+    ("cancel_fix", re.compile(rf"^/?huy\s*sua{_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
     ("approve", re.compile(rf"^/?(?:duyet|dong y|ok){_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
     ("reject", re.compile(rf"^/?tu\s*choi{_N}(?:\s+(?P<rest>.*))?$", re.S)),
     ("edit", re.compile(rf"^/?sua{_N}\s+(?P<ch>[a-z]+)\b\s*(?P<rest>.*)$", re.S)),

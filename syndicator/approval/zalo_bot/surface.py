@@ -178,6 +178,10 @@ class ZaloBotSurface:
         if command.kind == "status":
             return self._status()
         assert command.article_id is not None
+        from syndicator.approval.zalo_bot import fixes  # it imports this module
+
+        if fixes.wants(self, command):  # a correction of a published post
+            return await fixes.answer(self, command, actor, ident is not None, now)
         return await self._decide(command, actor, chat_id, ident, now)
 
     async def _decide(

@@ -6,7 +6,8 @@ HELP = (
     "Các lệnh (có dấu hay không dấu đều được):\n"
     "• duyệt 12 — duyệt bài số 12 cho mọi kênh; duyệt 12 fb / duyệt 12 zalo — một kênh\n"
     "• từ chối 12 [lý do]\n"
-    "• sửa 12 fb <nội dung mới> — thay nội dung đăng Facebook (zalo: phần mô tả Zalo OA)\n"
+    "• sửa 12 fb <nội dung mới> — thay nội dung đăng Facebook (zalo: phần mô tả Zalo OA); "
+    "với bài đã đăng, đây là đề xuất sửa: duyệt sửa 12 để đăng bản sửa, huỷ sửa 12 để bỏ\n"
     "• hẹn 12 15:30 [24/11] — hẹn giờ đăng\n"
     "• chờ — các bài đang chờ duyệt\n"
     "• trạng thái — tình trạng hệ thống\n"
@@ -97,3 +98,8 @@ REMINDER_URGENT = (
     "Trả lời «duyệt {n}» hoặc «từ chối {n} lý do»."
 )
 ALERT = "🛠 Cảnh báo cho quản trị viên:\n{text}"
+FIX_PROPOSED = (
+    "{message}\n\nBản sửa {label}:\n{text}\n\n"
+    "Gửi «duyệt sửa {n}» để sửa bài đã đăng, hoặc «huỷ sửa {n}» để bỏ đề xuất."
+)
+FIX_NONE = "Bài #{n} không có đề xuất sửa nào đang chờ duyệt."

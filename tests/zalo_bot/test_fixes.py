@@ -1,0 +1,56 @@
+"""`sửa N fb|zalo …` on a published article proposes a correction; `duyệt sửa N` edits the
+live Graph post / Zalo article, `huỷ sửa N` drops it; strangers are refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from syndicator.types import PostStatus as S
+from tests.zalo_bot.conftest import A_ID, A_NAME, B_ID, B_NAME, STRANGER, ZDesk, article
+
+NEW = "Lịch tiếp công dân chuyển sang thứ Năm, ngày 20 (đã đính chính)."
+
+
+async def test_correction_from_the_zalo_bot(zdesk: ZDesk) -> None:
+    surface = await zdesk.surface()
+    await zdesk.link(A_ID, A_NAME)
+    await zdesk.link(B_ID, B_NAME)
+    (aid,) = zdesk.add(article(7))
+    await surface.tick(datetime.now(UTC))
+    assert "Đã duyệt" in await zdesk.ask(A_ID, f"duyệt {aid}")
+    pub = zdesk.publisher(surface)
+    for _ in range(3):
+        await pub.run_once()
+    assert {p.status for p in zdesk.storage.list_posts(article_id=aid)} == {S.PUBLISHED}
+    (before,) = zdesk.zalo.live_articles()
+    fb_before = [p.message for p in zdesk.graph.live_posts()]
+
+    assert "không có đề xuất sửa" in await zdesk.ask(A_ID, f"duyệt sửa {aid}")
+    proposed = await zdesk.ask(A_ID, f"sửa {aid} zalo {NEW}")
+    assert "đề xuất sửa Zalo OA" in proposed and NEW in proposed and f"duyệt sửa {aid}" in proposed
+    assert zdesk.zalo.live_articles()[0].description == before.description  # not yet
+
+    refused = await zdesk.ask(STRANGER, f"duyet sua {aid}", "Người lạ")
+    assert "không có quyền" in refused
+    assert zdesk.zalo.live_articles()[0].description == before.description
+
+    done = await zdesk.ask(B_ID, f"DUYỆT SỬA {aid}")
+    assert "Đã sửa bài đã đăng trên Zalo OA" in done
+    (after,) = zdesk.zalo.live_articles()
+    assert after.description == NEW and after.title == before.title
+
+    # Facebook: the link is added back; then the proposal is cancelled and nothing changes.
+    proposed = await zdesk.ask(A_ID, f"sua {aid} fb Bài đã được đính chính.")
+    assert "Liên kết bài gốc đã được thêm lại" in proposed
+    assert "Đã huỷ đề xuất sửa Facebook" in await zdesk.ask(B_ID, f"huỷ sửa {aid} fb")
+    assert [p.message for p in zdesk.graph.live_posts()] == fb_before
+    assert "không có đề xuất sửa" in await zdesk.ask(B_ID, f"duyệt sửa {aid}")
+
+    kinds = [e.kind for e in zdesk.storage.audit_events() if "correct" in e.kind]
+    assert kinds == ["post.correction_proposed", "post.correction_approved", "post.corrected",
+                     "post.correction_proposed", "post.correction_cancelled"]  # fmt: skip
+    corrected = [e for e in zdesk.storage.audit_events() if e.kind == "post.corrected"]
+    assert B_NAME in corrected[0].actor and '"via":"zalo_bot"' in corrected[0].data
+    assert any(e.kind == "approval.refused" and STRANGER in e.actor
+               for e in zdesk.storage.audit_events())  # fmt: skip
+    assert zdesk.storage.verify_audit().ok
