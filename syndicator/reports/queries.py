@@ -42,7 +42,9 @@ class _Dialect:
         """Seconds from timestamp a to timestamp b."""
         if self.name == "sqlite":
             return f"((julianday({b}) - julianday({a})) * 86400.0)"
-        return f"EXTRACT(EPOCH FROM ({b} - {a}))"
+        # EXTRACT gives numeric (PG 14+), slow to sort; its microseconds convert to float8
+        # monotonically and exactly enough that ranks and the reported 0.1 s do not change.
+        return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) AS DOUBLE PRECISION)"
 
     def categories(self, column: str) -> str:
         """A FROM item yielding one row per key of a JSON list column, as `c.value`."""
@@ -54,6 +56,11 @@ class _Dialect:
         if self.name == "sqlite":
             return f"json_extract({column}, '$.{key}')"
         return f"(CAST({column} AS json) ->> '{key}')"
+
+    def bytewise(self, expr: str) -> str:
+        """Text compared byte by byte: SQLite's default; on PostgreSQL the database's locale
+        collation is several times slower to sort on, and partitions need only equality."""
+        return expr if self.name == "sqlite" else f'({expr} COLLATE "C")'
 
     def floor(self, expr: str) -> str:
         # SQLite's CAST truncates (floor for the non-negative values used here); PG's rounds.
@@ -180,7 +187,7 @@ WITH arts AS MATERIALIZED (
     ROW_NUMBER() OVER per_agency AS rn, COUNT(*) OVER (per_agency {whole}) AS n,
     ROW_NUMBER() OVER overall AS rn_all, COUNT(*) OVER (overall {whole}) AS n_all
   FROM d
-  WINDOW per_agency AS (PARTITION BY metric, agency ORDER BY v),
+  WINDOW per_agency AS (PARTITION BY metric, {d.bytewise("agency")} ORDER BY v),
     overall AS (PARTITION BY metric ORDER BY v)
 ), picked AS MATERIALIZED (
   SELECT * FROM ranked
@@ -276,6 +283,16 @@ def known_agencies(conn: Connection, end: datetime) -> set[str]:
 
 def collect(conn: Connection, start: datetime, end: datetime) -> Mapping[str, Any]:
     """Run every query of one report inside one read transaction (one consistent snapshot)."""
+    if conn.dialect.name == "postgresql":
+        # Both only for this transaction (SET LOCAL). The correlated MINs make the planner's
+        # cost estimate large enough to JIT-compile the timeliness query, which took ~1.6 s of
+        # a 5 s year (EXPLAIN ANALYZE, docs/benchmarks.md) to save nothing; and the default
+        # 4 MB work_mem sorts a year's ~440,000 stage values on disk.
+        try:
+            conn.execute(text("SET LOCAL jit = off"))
+            conn.execute(text("SET LOCAL work_mem = '64MB'"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"report query failed: {exc}") from exc
     return {
         "articles": agency_articles(conn, start, end),
         "last_article_at": last_article_at(conn, start, end),
