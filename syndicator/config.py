@@ -27,6 +27,7 @@ from pydantic import (
 
 from syndicator.durations import parse_duration
 from syndicator.errors import ConfigError
+from syndicator.types import CATEGORIES
 
 DEFAULT_CONFIG_PATH = "syndicator.toml"
 CONFIG_ENV = "SYNDICATOR_CONFIG"
@@ -284,20 +285,7 @@ class SecuritySettings(_Strict):
     allow_plaintext_tokens: bool = False
 
 
-_CATEGORY_KEYS = (
-    "chi_dao_dieu_hanh",
-    "khen_thuong_xu_phat",
-    "quy_hoach_ke_hoach",
-    "dau_tu_moi_goi",
-    "dau_thau_mua_sam",
-    "ho_tro_doanh_nghiep",
-    "van_ban_phap_luat",
-    "thu_tuc_hanh_chinh",
-    "pho_bien_phap_luat",
-    "khoa_hoc_cong_nghe",
-    "hoi_dap",
-    "tin_tuc",
-)  # fmt: skip  (the keys of shared/domain.md; sources/classify.py has the same tuple)
+_CATEGORY_KEYS = CATEGORIES  # shared/domain.md, defined once in syndicator/types.py
 
 
 def _known_categories(value: list[str]) -> list[str]:

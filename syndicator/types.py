@@ -36,6 +36,15 @@ class ParseResult:
     error: str | None = None  # set when the document was broken (entries may still be non-empty)
 
 
+# The category keys of the directives (shared/domain.md), in their table's order: data, config
+# and exports use them; the Vietnamese names are for people. `tin_tuc` is the default.
+CATEGORIES = (
+    "chi_dao_dieu_hanh", "khen_thuong_xu_phat", "quy_hoach_ke_hoach", "dau_tu_moi_goi",
+    "dau_thau_mua_sam", "ho_tro_doanh_nghiep", "van_ban_phap_luat", "thu_tuc_hanh_chinh",
+    "pho_bien_phap_luat", "khoa_hoc_cong_nghe", "hoi_dap", "tin_tuc",
+)  # fmt: skip
+
+
 class Flag(enum.StrEnum):
     HOLD = "hold"  # carries a secrecy marker: never auto-published
     TCVN3 = "tcvn3"  # legacy TCVN3 mojibake detected (and converted)

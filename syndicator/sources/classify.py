@@ -23,13 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator.errors import ConfigError
-from syndicator.types import Article, Flag
+from syndicator.types import CATEGORIES, Article, Flag
 
-CATEGORIES = (
-    "chi_dao_dieu_hanh", "khen_thuong_xu_phat", "quy_hoach_ke_hoach", "dau_tu_moi_goi",
-    "dau_thau_mua_sam", "ho_tro_doanh_nghiep", "van_ban_phap_luat", "thu_tuc_hanh_chinh",
-    "pho_bien_phap_luat", "khoa_hoc_cong_nghe", "hoi_dap", "tin_tuc",
-)  # fmt: skip
 DEFAULT_CATEGORY = "tin_tuc"
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "defaults" / "classification.toml"
 # Secrecy stamps sit at the top of a document; deeper in the body "MẬT" is prose.
