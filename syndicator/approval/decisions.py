@@ -3,7 +3,7 @@
 A surface parses what the person did into a `Request`, names the person as an `Actor`, and
 calls `Decisions.apply(request, actor, now)`; it gets back a `Result` with a Vietnamese
 message ready to show. Inside: authorise → check the revision the person saw → decide → answer.
-Every change is a compare-and-set in storage (decide_seen / edit_seen), audited with the actor's
+Every change is a compare-and-set in storage (decide / edit_post, given the hashes the person saw), audited with the actor's
 label and the surface (`via`), so the first decision wins whatever surface or process made it,
 and a stale preview can never decide anything. Listeners (each surface's "refresh the previews
 of this article") are called after every change made here; changes made by other processes
@@ -161,7 +161,7 @@ class Decisions:
         reason: str | None = None, extra: Mapping[str, Any] | None = None,
     ) -> tuple[PostRecord, ...]:  # fmt: skip
         return tuple(
-            self.storage.decide_seen(
+            self.storage.decide(
                 [p.id for p in targets], to, actor=actor.label, now=now,
                 allowed_from=allowed_from, seen=seen, reason=reason,
                 scheduled_for=request.when if to == S.SCHEDULED else None,
@@ -296,7 +296,7 @@ class Decisions:
                 return Result("invalid", T.EDIT_EMPTY, posts)
             text = T.EDIT_TOO_LONG.format(length=exc.length, limit=exc.limit, label=label)
             return Result("invalid", text, posts)
-        record = self.storage.edit_seen(
+        record = self.storage.edit_post(
             post.id, edited, expected_hash=seen.get(post.id) if seen else None,
             actor=actor.label, now=now, data={"via": actor.surface, "url_restored": restored},
         )  # fmt: skip

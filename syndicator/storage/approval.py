@@ -6,10 +6,9 @@ working and nothing is sent twice. Decisions themselves stay in the posts table 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import exists, func, select, update
 
@@ -23,8 +22,7 @@ from syndicator.storage.models import (
     AuditRow,
     PostRow,
 )
-from syndicator.storage.posts import PostRecord, _record, canonical_payload, payload_hash
-from syndicator.types import Post, PostStatus
+from syndicator.types import PostStatus
 
 OPEN_STATUSES = (PostStatus.PENDING.value, PostStatus.HELD.value)
 
@@ -59,85 +57,6 @@ class Prompt:
 
 
 class ApprovalMixin(StorageBase):
-    # -- decisions bound to what was seen ---------------------------------------------------
-
-    def decide_seen(
-        self,
-        post_ids: Sequence[int],
-        to: PostStatus,
-        *,
-        actor: str,
-        now: datetime,
-        allowed_from: Sequence[PostStatus],
-        seen: Mapping[int, str] | None = None,
-        reason: str | None = None,
-        scheduled_for: datetime | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> list[PostRecord]:
-        """Like PostsMixin.decide, and a post moves only while its payload hash is still the one
-        in `seen` (when given): the compare-and-set covers what the person saw, so a re-render
-        between their look and their tap cannot slip through. Returns the posts that moved."""
-        moved: list[PostRecord] = []
-        with self._write() as session:
-            events = []
-            for post_id in post_ids:
-                values: dict[str, Any] = {
-                    "status": to.value, "updated_at": now, "decided_at": now, "decided_by": actor,
-                }  # fmt: skip
-                if reason is not None:
-                    values["reason"] = reason
-                if to == PostStatus.SCHEDULED:
-                    values["scheduled_for"] = scheduled_for
-                if to in (PostStatus.APPROVED, PostStatus.SCHEDULED):
-                    values["next_attempt_at"] = scheduled_for
-                query = (
-                    update(PostRow)
-                    .where(PostRow.id == post_id)
-                    .where(PostRow.status.in_([s.value for s in allowed_from]))
-                )
-                if seen is not None:
-                    query = query.where(PostRow.payload_hash == seen.get(post_id, ""))
-                if not session.execute(query.values(**values)).rowcount:  # type: ignore[attr-defined]
-                    continue
-                row = session.get(PostRow, post_id)
-                assert row is not None
-                session.refresh(row)
-                moved.append(_record(row))
-                events.append((f"post.{to.value}", actor, f"post:{post_id}", {
-                    "article": row.article_id, "channel": row.channel, "reason": reason,
-                    "scheduled_for": scheduled_for, "payload_hash": row.payload_hash,
-                    **(data or {}),
-                }))  # fmt: skip
-            self._audit_many(session, events, now)
-        return moved
-
-    def edit_seen(
-        self, post_id: int, post: Post, *, expected_hash: str | None, actor: str, now: datetime,
-        data: Mapping[str, Any] | None = None,
-    ) -> PostRecord | None:  # fmt: skip
-        """Replace a waiting post's payload if it is still the one the editor was shown
-        (`expected_hash`; None = not checked); audited with `data` (the surface)."""
-        with self._write() as session:
-            row = session.get(PostRow, post_id)
-            if row is None or row.status not in OPEN_STATUSES:
-                return None
-            if expected_hash is not None and row.payload_hash != expected_hash:
-                return None
-            old = row.payload_hash
-            row.payload, row.payload_hash = (
-                canonical_payload(post.payload),
-                payload_hash(post.payload),
-            )
-            row.preview_text, row.marker = post.preview_text, post.marker
-            row.edited, row.updated_at = True, now
-            self._audit(
-                session, "post.edited", actor=actor, subject=f"post:{post_id}",
-                data={"article": row.article_id, "channel": row.channel, "old_hash": old,
-                      "new_hash": row.payload_hash, **(data or {})},
-                now=now,
-            )  # fmt: skip
-            return _record(row)
-
     # -- previews -----------------------------------------------------------------------------
 
     def articles_needing_preview(self, limit: int = 100) -> list[int]:

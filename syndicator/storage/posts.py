@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -213,9 +213,14 @@ class PostsMixin(StorageBase):
         reason: str | None = None,
         scheduled_for: datetime | None = None,
         allowed_from: Iterable[PostStatus] = OPEN,
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        seen: Mapping[int, str] | None = None,
     ) -> list[PostRecord]:
-        """Move posts still in `allowed_from` to `to`; return only those that moved."""
+        """Move posts still in `allowed_from` to `to`; return only those that moved.
+
+        With `seen` (post id -> the payload hash the person was shown), a post moves only while
+        its payload is still that one: the compare-and-set covers what was seen, so a re-render
+        between a look and a tap cannot slip through."""
         sources = [src for src in allowed_from if allowed(src, to)]
         if not sources:
             raise StorageError(f"no post may move from {sorted(allowed_from)} to {to.value}")
@@ -232,12 +237,14 @@ class PostsMixin(StorageBase):
                     values["scheduled_for"] = scheduled_for
                 if to in (S.APPROVED, S.SCHEDULED):
                     values["next_attempt_at"] = scheduled_for
-                result = session.execute(
+                query = (
                     update(PostRow)
                     .where(PostRow.id == post_id)
                     .where(PostRow.status.in_([s.value for s in sources]))
-                    .values(**values)
                 )
+                if seen is not None:
+                    query = query.where(PostRow.payload_hash == seen.get(post_id, ""))
+                result = session.execute(query.values(**values))
                 if not result.rowcount:  # type: ignore[attr-defined]
                     continue
                 row = session.get(PostRow, post_id)
@@ -253,12 +260,22 @@ class PostsMixin(StorageBase):
         return moved
 
     def edit_post(
-        self, post_id: int, post: Post, *, actor: str, now: datetime
+        self,
+        post_id: int,
+        post: Post,
+        *,
+        actor: str,
+        now: datetime,
+        expected_hash: str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> PostRecord | None:
-        """Replace a waiting post's payload with an edited one (the editor's exact text)."""
+        """Replace a waiting post's payload with an edited one (the editor's exact text), if it
+        is still the one the editor was shown (`expected_hash`; None = not checked)."""
         with self._write() as session:
             row = session.get(PostRow, post_id)
             if row is None or row.status not in [s.value for s in OPEN]:
+                return None
+            if expected_hash is not None and row.payload_hash != expected_hash:
                 return None
             old = row.payload_hash
             row.payload, row.payload_hash = (
@@ -276,7 +293,13 @@ class PostsMixin(StorageBase):
                 E.EDITED,
                 actor=actor,
                 subject=f"post:{post_id}",
-                data={"old_hash": old, "new_hash": row.payload_hash},
+                data={
+                    "article": row.article_id,
+                    "channel": row.channel,
+                    "old_hash": old,
+                    "new_hash": row.payload_hash,
+                    **(data or {}),
+                },
                 now=now,
             )
             return _record(row)
