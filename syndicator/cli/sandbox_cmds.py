@@ -12,7 +12,7 @@ from typing import Any
 from syndicator import secretbox
 from syndicator.cli.common import Context
 from syndicator.durations import parse_duration
-from syndicator.errors import StorageError
+from syndicator.errors import StorageError, UsageError
 from syndicator.logs import configure_logging
 
 
@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
         "--port",
         type=int,
         default=8700,
-        help="first port: portal, Graph +1, Zalo +2, Telegram +3, console +4 (0: any free)",
+        help="first port: portal, Graph +1, Zalo +2, Telegram +3, Zalo Bot +4, console +5 "
+        "(0: any free)",
     )
     p.add_argument(
         "--write-config",
@@ -76,7 +77,14 @@ async def _serve(ctx: Context) -> None:
     from syndicator.sandbox import world as w
 
     world = w.SandboxWorld(base_port=ctx.args.port)
-    await world.start()
+    try:
+        await world.start()
+    except OSError as exc:  # a port of the range is taken (another sandbox, another program)
+        await world.stop()
+        raise UsageError(
+            f"cannot listen on ports {ctx.args.port}-{ctx.args.port + 5}: {exc.strerror}; "
+            "stop the other program or pick another range with --port (0: any free ports)"
+        ) from exc
     console = None
     try:
         from syndicator.sandbox.console import ConsoleServer
@@ -88,11 +96,17 @@ async def _serve(ctx: Context) -> None:
             staff_chat_id=w.STAFF_CHAT,
             admin_chat_id=w.ADMIN_CHAT,
             trainee_id=w.APPROVER,
-            port=ctx.args.port + 4 if ctx.args.port else 0,
+            port=ctx.args.port + 5 if ctx.args.port else 0,  # +4 is the Zalo Bot stand-in
         )
         await console.start()
     except ImportError:
         console = None
+    except OSError as exc:
+        await world.stop()
+        raise UsageError(
+            f"cannot listen on the console port {ctx.args.port + 5}: {exc.strerror}; "
+            "pick another range with --port"
+        ) from exc
     config_path = (
         Path(ctx.args.write_config)
         if ctx.args.write_config
@@ -113,6 +127,7 @@ async def _serve(ctx: Context) -> None:
     print(f"  Graph API      {world.graph.base_url}")
     print(f"  Zalo OA        {world.zalo.api_base}  (OAuth {world.zalo.oauth_base})")
     print(f"  Telegram       {world.telegram.base_url}/bot<token>/")
+    print(f"  Zalo Bot       {world.zalo_bot.base_url}/bot<token>/")
     if console is not None:
         print(f"  training page  {console.base_url}  (open it in a browser)")
     # The daemon stores rotated Zalo tokens encrypted: a throwaway key kept beside the config.

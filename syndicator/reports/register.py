@@ -30,7 +30,9 @@ from syndicator.storage.models import UTCDateTime
 if TYPE_CHECKING:
     from syndicator.storage import Storage
 
-STATUSES = ("published", "failed", "needs_human", "rejected")
+# A post taken down after publication stays on the register (status removing/removed): it
+# was public, and the take-down's who and why are in the audit trail.
+STATUSES = ("published", "failed", "needs_human", "rejected", "removing", "removed")
 FIELDS = (
     "post_id", "status", "agency", "source", "portal_url", "article_content_hash", "channel",
     "payload_hash", "approver_id", "approver_name", "decided_at", "published_at",
