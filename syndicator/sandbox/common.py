@@ -221,6 +221,9 @@ class SandboxServer(abc.ABC):
         self.requests.append({"at": time.time(), "method": method, "path": path, "params": params})
 
     async def _control(self, request: web.Request) -> web.Response:
+        refused = _browser_refusal(request)
+        if refused is not None:
+            return refused
         action = self.control_actions().get(request.match_info["action"])
         if action is None:
             return json_response({"ok": False, "error": "unknown sandbox action"}, status=404)
@@ -238,3 +241,24 @@ class SandboxServer(abc.ABC):
 
     async def _state_route(self, request: web.Request) -> web.Response:
         return json_response({**self.state(), "faults": self.faults.pending()})
+
+
+def _browser_refusal(request: web.Request) -> web.Response | None:
+    """Why a control POST is refused, or None: a web page must not drive the stand-ins.
+
+    The control routes inject staff button presses and faults. Tests, the bench and the CLI send
+    JSON without an `Origin`; a page on another site the trainee has open could otherwise press
+    buttons through a "simple" cross-site POST (a form or `fetch(..., {mode: "no-cors"})` with
+    `text/plain`, which needs no CORS preflight). So: a body must be `application/json` (anything
+    else from a browser needs a preflight this server never grants), and a request that a browser
+    marks as coming from another origin (`Origin`, `Sec-Fetch-Site`) is refused outright. Same
+    rule as the training console's guard (console.py).
+    """
+    if request.can_read_body and request.content_type != "application/json":
+        return json_response({"ok": False, "error": "JSON only"}, status=415)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"http://{request.host.lower()}":
+        return json_response({"ok": False, "error": "cross-origin request refused"}, status=403)
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return json_response({"ok": False, "error": "cross-site request refused"}, status=403)
+    return None

@@ -301,6 +301,33 @@ async def test_http_control_and_state_endpoints(client):
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({"Content-Type": "text/plain"}, '{"kind": "error", "code": 2}', 415),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "kind=error&code=2", 415),
+        ({"Origin": "https://evil.example"}, None, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, None, 403),
+    ],
+)
+async def test_control_routes_refuse_what_a_web_page_could_send(
+    client, graph, headers, body, status
+):
+    """A page on another site cannot queue faults or press buttons through a simple POST."""
+    if body is None:
+        response = await client.post(
+            "/_sandbox/faults", json={"kind": "error", "code": 2}, headers=headers
+        )
+    else:
+        response = await client.post("/_sandbox/faults", content=body, headers=headers)
+    assert response.status_code == status
+    assert response.json()["ok"] is False
+    assert graph.faults.pending() == []
+    same_origin = {"Origin": str(client.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"}
+    ok = await client.post("/_sandbox/clear_faults", json={}, headers=same_origin)
+    assert ok.json()["ok"] is True
+
+
 @pytest.mark.parametrize("field", ["link", "caption", "description", "name", "object_id", "type"])
 async def test_deprecated_post_fields_fail_the_whole_read(client, field):
     """Since v3.3 Graph answers (#12) for the aggregated attachment fields (restfb#990)."""
