@@ -164,3 +164,30 @@ def _scratch_tables(conn: Connection) -> list[str]:
     else:
         sql = "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema()"
     return [r[0] for r in conn.execute(text(sql))]
+
+
+def test_two_reports_at_once(storage: Storage) -> None:
+    """Two reports in two threads (the bot's /report and the weekly send can overlap): each
+    connection has its own scratch table, so both get the full, equal figures."""
+    _seed(storage)
+    results: list[dict[str, object]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def one() -> None:
+        try:
+            start.wait(30)
+            results.append(build_report(storage, PERIOD, ReportSpec())["timeliness"])
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(results) == 2 and results[0] == results[1]
+    overall = results[0]["overall"]
+    assert isinstance(overall, dict)
+    assert overall["portal_to_detected"] == {"count": 102, "median_s": 20.0, "p90_s": 60.0}
