@@ -110,11 +110,14 @@ def _by_index(
     run(conn, f"INSERT INTO {t} (metric, agency, v) {stage_values(d)}", start, end)
     _ddl(conn, f"CREATE INDEX temp.{TABLE}_agency ON {TABLE} (metric, agency, v)")
     _ddl(conn, f"CREATE INDEX temp.{TABLE}_all ON {TABLE} (metric, v)")
+    # Each partition's size and the offsets of its two ranks (rank k is OFFSET k - 1); `whole`
+    # marks the stage-wide rows, so an agency's name can never select them.
     counts = f"""
-SELECT metric, agency, n, {P50}, {P90}
+SELECT metric, 0, agency, n, {P50} - 1, {P90} - 1
 FROM (SELECT metric, agency, COUNT(*) AS n FROM {t} GROUP BY metric, agency)
 UNION ALL
-SELECT metric, '*', n, {P50}, {P90} FROM (SELECT metric, COUNT(*) AS n FROM {t} GROUP BY metric)
+SELECT metric, 1, '*', n, {P50} - 1, {P90} - 1
+FROM (SELECT metric, COUNT(*) AS n FROM {t} GROUP BY metric)
 """
     at_agency = text(
         f"SELECT v FROM {t} WHERE metric = :m AND agency = :a ORDER BY v LIMIT 1 OFFSET :k"
@@ -122,14 +125,12 @@ SELECT metric, '*', n, {P50}, {P90} FROM (SELECT metric, COUNT(*) AS n FROM {t} 
     at_all = text(f"SELECT v FROM {t} WHERE metric = :m ORDER BY v LIMIT 1 OFFSET :k")
     rows = []
     try:
-        for metric, agency, n, k50, k90 in conn.execute(text(counts)).all():
-            values = []
-            for k in (k50, k90):
-                if agency == "*":
-                    stmt, params = at_all, {"m": metric, "k": k - 1}
-                else:
-                    stmt, params = at_agency, {"m": metric, "a": agency, "k": k - 1}
-                values.append(conn.execute(stmt, params).scalar_one())
+        for metric, whole, agency, n, k50, k90 in conn.execute(text(counts)).all():
+            stmt = at_all if whole else at_agency
+            values = [
+                conn.execute(stmt, {"m": metric, "a": agency, "k": k}).scalar_one()
+                for k in (k50, k90)
+            ]
             rows.append((metric, agency, n, *values))
     except SQLAlchemyError as exc:
         raise StorageError(f"report query failed: {exc}") from exc
