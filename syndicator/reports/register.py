@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.errors import StorageError
-from syndicator.reports.queries import AGENCY, _Dialect
+from syndicator.reports.sql import AGENCY, Dialect
 from syndicator.storage.models import UTCDateTime
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def register_rows(
     storage: Storage, start: datetime | None, end: datetime | None
 ) -> Iterator[dict[str, Any]]:
     """Stream the register in post id order (constant memory)."""
-    d = _Dialect(storage.engine.dialect.name)
+    d = Dialect(storage.engine.dialect.name)
     when = "COALESCE(p.published_at, p.decided_at, p.updated_at)"
     statuses = ", ".join(f"'{s}'" for s in STATUSES)
     sql = f"""
