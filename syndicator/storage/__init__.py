@@ -20,6 +20,7 @@ from syndicator.storage.articles import ArticlesMixin, IngestResult
 from syndicator.storage.audit_log import AuditMixin
 from syndicator.storage.channels import ChannelsMixin, ChannelStatus, StoredTokens
 from syndicator.storage.engine import make_engine, upgrade
+from syndicator.storage.planning import PlanningMixin
 from syndicator.storage.posts import PostPlan, PostRecord, PostsMixin
 from syndicator.storage.sources import PollRecord, SourcesMixin, SourceState
 
@@ -37,7 +38,7 @@ __all__ = [
 
 
 class Storage(
-    SourcesMixin, ArticlesMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
+    SourcesMixin, ArticlesMixin, PlanningMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
     ApproversMixin, AftercareMixin,
 ):  # fmt: skip
     """Verb methods over the database (see the mixins for each area)."""

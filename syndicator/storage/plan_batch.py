@@ -3,9 +3,9 @@
 `Publisher.plan` used to spend ~11 ms per article (an ORM get, a select of its posts, an
 audit row and a commit each): a third of the daemon's CPU in steady state, and the limit of a
 first poll (issue 11). These functions do the same work for a whole batch with Core
-statements; `PostsMixin.articles_for_planning` and `PostsMixin.save_plans_many` call them
+statements; `PlanningMixin.articles_for_planning` and `PlanningMixin.save_plans_many` call them
 inside their transactions. They produce exactly the posts and audit events that
-`PostsMixin.save_plans` would, article after article (tests/storage/test_plan_batch.py).
+`PlanningMixin.save_plans` would, article after article (tests/storage/test_plan_batch.py).
 """
 
 from __future__ import annotations
