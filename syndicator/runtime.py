@@ -25,6 +25,7 @@ from syndicator.build import (
     settle_heap,
 )
 from syndicator.config import Settings
+from syndicator.decision_watch import DecisionWatch
 from syndicator.metrics import Metrics
 from syndicator.poller import utcnow
 from syndicator.server import HealthServer
@@ -79,9 +80,11 @@ class Runtime:
             if self.bot is not None:  # a decision on Zalo shows on the Telegram preview at once
                 self.zalo.decisions.add_listener(self.bot.refresh)
         # A decision on any surface wakes the publisher at once: approval -> live is not held
-        # back by the publishing interval (issue 11). A CLI decision waits for the next turn.
+        # back by the publishing interval (issue 11). A decision made by another process (the
+        # CLI, another instance) reaches it through the decision watch (decision_watch.py).
         self.wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.decision_watch: DecisionWatch | None = None  # started by the publisher loop
         for surface in (self.bot, self.zalo):
             if surface is not None:
                 surface.decisions.add_listener(self._wake_publisher)
@@ -137,6 +140,9 @@ class Runtime:
         if self.zalo is not None and self._zalo_started:
             with contextlib.suppress(Exception):
                 await self.zalo.stop()
+        if self.decision_watch is not None:
+            await asyncio.to_thread(self.decision_watch.stop)
+            self.decision_watch = None
         self.leader.release()
         if self.health is not None:
             with contextlib.suppress(Exception):
@@ -169,6 +175,9 @@ class Runtime:
         # Start-up: whatever a previous run left in "publishing" is reconciled before any send.
         await self.publisher.reconcile_all(startup=True)
         self._loop = asyncio.get_running_loop()
+        if self.decision_watch is None:  # decisions made by other processes wake it too
+            self.decision_watch = DecisionWatch(self.settings.database.url, self._wake_soon)
+            self.decision_watch.start()
         while not stop.is_set():
             self.wake.clear()
             await self.publisher.run_once()
@@ -184,6 +193,10 @@ class Runtime:
 
     def _wake_publisher(self, _article_id: int) -> None:
         """Decisions listener; thread-safe, since a decision may be made off the loop."""
+        self._wake_soon()
+
+    def _wake_soon(self) -> None:
+        """Wake the publisher from any thread (the decision watch runs in its own)."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.wake.set)
 
