@@ -32,6 +32,7 @@ from syndicator.config_warnings import config_warnings
 from syndicator.poller import utcnow
 from syndicator.runtime import Runtime, zalo_start_wait
 from syndicator.service import InstanceLock, sleep_or_stop, supervise
+from syndicator.storage import aio
 
 log = structlog.get_logger("syndicator.daemon")
 Clock = Callable[[], datetime]
@@ -52,7 +53,7 @@ async def run(
     uninstall = service.install_signals(stop, reload)
     storage = build_storage(settings)
     try:
-        storage.require_readable_tokens()
+        await aio.call(storage.require_readable_tokens)
         async with build_http_client(settings) as client:
             runtime = Runtime(settings, storage, client, config_path=config_path, clock=clock)
             await runtime.start()
@@ -81,7 +82,7 @@ async def run(
             await runtime.stop()
     finally:
         uninstall()
-        storage.close()
+        await aio.call(storage.close)  # after the storage calls still queued
         lock.release()
         log.info("daemon_stopped")
 

@@ -30,7 +30,7 @@ from syndicator.metrics import Metrics
 from syndicator.poller import utcnow
 from syndicator.server import HealthServer
 from syndicator.service import LeaderLock, Vitals, sleep_or_stop
-from syndicator.storage import Storage
+from syndicator.storage import Storage, aio
 
 log = structlog.get_logger("syndicator.daemon")
 Clock = Callable[[], datetime]
@@ -227,7 +227,7 @@ class Runtime:
         while not stop.is_set():
             try:
                 expire_after = self.settings.approval.expire_after
-                await asyncio.to_thread(expire_due, self.storage, expire_after, self.clock())
+                await aio.call(expire_due, self.storage, expire_after, self.clock())
             except Exception:
                 log.exception("expiry_failed")
             await sleep_or_stop(stop, 10.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,7 @@ from syndicator.approval.sendqueue import BULK, URGENT, SendQueue
 from syndicator.approval.unconfirmed import Unconfirmed
 from syndicator.config import Settings
 from syndicator.network import telegram_proxy
-from syndicator.storage import PostRecord, Storage
+from syndicator.storage import PostRecord, Storage, aio
 
 if TYPE_CHECKING:
     from channels.base import Channel
@@ -82,6 +82,13 @@ def link_preview(image: str | None) -> LinkPreviewOptions:
     if image:
         return LinkPreviewOptions(url=image, prefer_large_media=True, show_above_text=True)
     return LinkPreviewOptions(is_disabled=True)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def not_modified(exc: BadRequest) -> bool:
@@ -119,6 +126,8 @@ class ApprovalBot:
         self._shown: dict[tuple[int, int], tuple[str, Keyboard]] = {}  # skip identical edits
         self._sending: set[int] = set()  # articles whose preview is queued
         self._preview_failures: dict[int, tuple[int, datetime]] = {}  # id -> (count, retry at)
+        self._loop: asyncio.AbstractEventLoop | None = None  # where refresh() schedules its work
+        self._tasks: set[asyncio.Task[None]] = set()  # refreshes under way (kept referenced)
         self.decisions = Decisions(
             storage, is_approver=self._is_approver, is_admin=self._is_admin,
             edit_rules=self.rules, kinds=self.kinds, listeners=[self.refresh],
@@ -152,6 +161,11 @@ class ApprovalBot:
 
     def administers(self, user_id: int) -> bool:
         return self._is_admin(Actor("telegram", str(user_id), ""))
+
+    async def role_of(self, user_id: int) -> tuple[bool, bool]:
+        """(approves, administers) from a coroutine: a linked identity is a storage read, made
+        on the readers' thread so a held write lock cannot hold the answer up."""
+        return await aio.read(lambda: (self.approves(user_id), self.administers(user_id)))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -202,6 +216,7 @@ class ApprovalBot:
         can simply try again later; `error_callback` gets getUpdates errors instead of PTB
         logging a traceback for each.
         """
+        self._loop = asyncio.get_running_loop()
         try:
             await self.app.initialize()
             with contextlib.suppress(NetworkError):  # commands are a nicety; never block start
@@ -219,7 +234,7 @@ class ApprovalBot:
                     await self.app.stop()
                 await self.app.shutdown()
             raise
-        self.alerts.load()
+        await aio.call(self.alerts.load)
         self._started = True
         log.info("approval_bot_started", chat=self.chat_id, approvers=len(self.approvers))
 
@@ -283,12 +298,10 @@ class ApprovalBot:
 
     async def send_new_previews(self, now: datetime) -> int:
         queued = 0
-        for article_id in self.storage.articles_needing_preview():
+        for article_id in await aio.read(self._due_previews, now):
             if article_id in self._sending:
                 continue
-            failures, retry_at = self._preview_failures.get(article_id, (0, now))
-            if retry_at > now or not self.unconfirmed.may_send(article_id, now):
-                continue  # Telegram refused it recently: back off instead of retrying each tick
+            failures, _retry_at = self._preview_failures.get(article_id, (0, now))
             self._sending.add(article_id)
 
             async def job(article_id: int = article_id, failures: int = failures) -> None:
@@ -298,7 +311,7 @@ class ApprovalBot:
                 except RetryAfter:
                     raise  # not a failure: the queue waits as told and runs the job again
                 except Exception as exc:
-                    self._preview_failed(article_id, failures + 1, exc)
+                    await self._preview_failed(article_id, failures + 1, exc)
                     raise
                 finally:
                     self._sending.discard(article_id)
@@ -309,21 +322,35 @@ class ApprovalBot:
                 self._sending.discard(article_id)
         return queued
 
-    def _preview_failed(self, article_id: int, failures: int, exc: Exception) -> None:
+    def _due_previews(self, now: datetime) -> list[int]:
+        """Articles whose preview may be sent now (blocking: storage reads). Not those that
+        Telegram refused recently (back off instead of retrying each tick), nor a lost send
+        still waiting out its delay (unconfirmed.py)."""
+        due = []
+        for article_id in self.storage.articles_needing_preview():
+            _failures, retry_at = self._preview_failures.get(article_id, (0, now))
+            if retry_at <= now and self.unconfirmed.may_send(article_id, now):
+                due.append(article_id)
+        return due
+
+    async def _preview_failed(self, article_id: int, failures: int, exc: Exception) -> None:
         """Back off 20 s, 40 s, ... up to an hour; the third failure is audited (once)."""
         now = self.clock()
         wait = timedelta(seconds=min(3600, 10 * 2**failures))
         self._preview_failures[article_id] = (failures, now + wait)
         log.error("preview_failed", article=article_id, failures=failures, error=str(exc)[:300])
         if failures == 3:
-            self.storage.record_event(
-                "telegram.preview_failed", actor="approval", subject=f"article:{article_id}",
+            await aio.call(
+                self.storage.record_event, "telegram.preview_failed", actor="approval",
+                subject=f"article:{article_id}",
                 data={"error": str(exc)[:500], "failures": failures}, now=now,
             )  # fmt: skip
 
     async def _send_preview(self, article_id: int) -> None:
-        data = self.gather(article_id)
-        if data is None or not is_open(data.posts) or self.storage.previews_of(article_id):
+        data, previews = await aio.read(
+            lambda: (self.gather(article_id), self.storage.previews_of(article_id))
+        )
+        if data is None or not is_open(data.posts) or previews:
             return  # decided elsewhere meanwhile, or already sent
         bot, photo = self.app.bot, wants_photo(data)
         rendered = render(data, limit=CAPTION_MAX if photo else TEXT_MAX, photo=photo)
@@ -349,20 +376,47 @@ class ApprovalBot:
             if isinstance(exc, BadRequest):
                 raise  # refused: nothing was delivered, the usual back-off applies
             # Timed out or dropped: it may have been delivered. Never re-send blindly.
-            self.unconfirmed.lost(article_id, self.chat_id, rendered.keyboard, photo, exc)
+            await aio.call(
+                self.unconfirmed.lost, article_id, self.chat_id, rendered.keyboard, photo, exc
+            )
             return
         self.unconfirmed.saw(self.chat_id, message.message_id)
-        self.storage.record_preview(
-            article_id, self.chat_id, message.message_id, has_photo=photo, now=self.clock()
-        )
+        await aio.call(
+            self.storage.record_preview, article_id, self.chat_id, message.message_id,
+            has_photo=photo, now=self.clock(),
+        )  # fmt: skip
         self._shown[(self.chat_id, message.message_id)] = (rendered.html, rendered.keyboard)
         await self.unconfirmed.sent(article_id, self.chat_id, message.message_id)
         log.info("preview_sent", article=article_id, message=message.message_id, photo=photo)
 
     def refresh(self, article_id: int, *, priority: int = URGENT, force: bool = False) -> None:
         """Queue an edit of every preview of the article to its current state; `force` when
-        the chat may show something else than we last sent (a stale tap, an adopted message)."""
-        for preview in self.storage.previews_of(article_id):
+        the chat may show something else than we last sent (a stale tap, an adopted message).
+
+        Returns at once, from any thread (a Decisions listener): the previews are looked up on
+        the readers' thread by a task on the bot's loop, never on the caller's."""
+        loop = self._loop
+        if loop is None:
+            try:
+                loop = self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop yet: nothing is shown, the first preview will be current
+        if loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._spawn_refresh, article_id, priority, force)
+
+    def _spawn_refresh(self, article_id: int, priority: int, force: bool) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh(article_id, priority, force))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, article_id: int, priority: int, force: bool) -> None:
+        try:
+            previews = await aio.read(self.storage.previews_of, article_id)
+        except Exception:
+            log.exception("refresh_failed", article=article_id)
+            return
+        for preview in previews:
             if force:
                 self._shown.pop((preview.chat_id, preview.message_id), None)
 
@@ -375,12 +429,13 @@ class ApprovalBot:
             )  # fmt: skip
 
     async def _edit_preview(self, article_id: int, chat_id: int, message_id: int) -> None:
-        preview = self.storage.find_preview(chat_id, message_id)
-        data = self.gather(article_id)
+        preview, data = await aio.read(
+            lambda: (self.storage.find_preview(chat_id, message_id), self.gather(article_id))
+        )
         if preview is None or data is None:
             return
         if preview.state == "open" and not is_open(data.posts):
-            self.storage.set_preview_state(article_id, "closed", self.clock())
+            await aio.call(self.storage.set_preview_state, article_id, "closed", self.clock())
             self.menus.pop(article_id, None)
         limit = CAPTION_MAX if preview.has_photo else TEXT_MAX
         rendered = render(data, limit=limit, photo=preview.has_photo)
@@ -409,14 +464,25 @@ class ApprovalBot:
 
     # -- sending helpers --------------------------------------------------------------------
 
+    def submit(self, chat_id: int, job: Callable[[], Awaitable[None]], **options: Any) -> None:
+        """`queue.submit` from any thread: work that runs on the storage thread (a watch
+        alert, an edit decided there) hands its send to the loop instead of touching the
+        queue from outside it."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or _on_loop(loop):
+            self.queue.submit(chat_id, job, **options)
+            return
+        loop.call_soon_threadsafe(lambda: self.queue.submit(chat_id, job, **options))
+
     def say(
         self, chat_id: int, text: str, *, reply_to: int | None = None, priority: int = URGENT,
         html: bool = False, force_reply: bool = False,
-        on_sent: Callable[[int], None] | None = None,
-        on_done: Callable[[], None] | None = None,
+        on_sent: Callable[[int], Awaitable[None] | None] | None = None,
+        on_done: Callable[[], Awaitable[None] | None] | None = None,
     ) -> None:  # fmt: skip
         """Queue a plain (or HTML) message; `on_sent` gets its message id once sent,
-        `on_done` runs after the attempt whatever its outcome."""
+        `on_done` runs after the attempt whatever its outcome (either may be a coroutine
+        function, awaited: storage work belongs on the storage thread, not here)."""
         from telegram import ForceReply, ReplyParameters
 
         async def job() -> None:
@@ -424,7 +490,9 @@ class ApprovalBot:
                 await send()
             finally:
                 if on_done is not None:
-                    on_done()
+                    pending = on_done()
+                    if pending is not None:
+                        await pending
 
         async def send() -> None:
             message = await self.app.bot.send_message(
@@ -436,11 +504,16 @@ class ApprovalBot:
             )  # fmt: skip
             self.unconfirmed.saw(chat_id, message.message_id)
             if on_sent is not None:
-                on_sent(message.message_id)
+                pending = on_sent(message.message_id)
+                if pending is not None:  # e.g. storing a prompt: awaited, off the loop
+                    await pending
 
         self.queue.submit(chat_id, job, priority=priority)
 
     async def idle(self, timeout: float = 30.0) -> None:
         """Wait until the send queue is empty (tests)."""
         await self.queue.drain(timeout)
+        while self._tasks:  # refreshes still looking up their previews
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+            await self.queue.drain(timeout)
         await asyncio.sleep(0)
