@@ -71,7 +71,7 @@ async def run(
                 await sleep_or_stop(stop, 0.5)
                 if reload.is_set():
                     reload.clear()
-                    runtime.reload()
+                    await runtime.reload()
             log.info("daemon_stopping")
             # In-flight work gets a few seconds; a publish cut short stays "publishing" and is
             # reconciled at the next start, so cancelling is safe.

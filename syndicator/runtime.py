@@ -258,19 +258,29 @@ class Runtime:
             self._zalo_started, self._zalo_failures, self._zalo_retry_at = True, 0, None
         await self.zalo.tick(self.clock())
 
-    def reload(self) -> bool:
-        """Re-read the config; keep the old one (and say why) when the new one is bad."""
-        from syndicator.config import config_path, load_config
+    def _rebuild(self, path: Any) -> tuple[Settings, dict[str, Any], Any]:
+        """The new config's settings, channels and poller (blocking: reads the file, loads
+        tokens and syncs the sources table; run on the storage thread)."""
+        from syndicator.config import load_config
+
+        fresh = load_config(path)
+        channels = build_channels(fresh, self.storage, self.client, clock=self.clock)
+        poller = build_poller(fresh, self.storage, self.client, clock=self.clock)
+        return fresh, channels, poller
+
+    async def reload(self) -> bool:
+        """Re-read the config; keep the old one (and say why) when the new one is bad. The
+        building and the audit run on the storage thread; the swap happens here, on the loop,
+        between two steps of the loops that use what is swapped."""
+        from syndicator.config import config_path
 
         path = config_path(self.config_path)
         try:
-            fresh = load_config(path)
-            channels = build_channels(fresh, self.storage, self.client, clock=self.clock)
-            poller = build_poller(fresh, self.storage, self.client, clock=self.clock)
+            fresh, channels, poller = await aio.call(self._rebuild, path)
         except Exception as exc:
             log.error("reload_rejected", config=str(path), reason=str(exc))
-            self.storage.record_event("config.reload_rejected", actor="daemon",
-                                      data={"reason": str(exc)[:500]}, now=self.clock())  # fmt: skip
+            await aio.call(self.storage.record_event, "config.reload_rejected", actor="daemon",
+                           data={"reason": str(exc)[:500]}, now=self.clock())  # fmt: skip
             return False
         self.settings, self.poller, self.channels = fresh, poller, channels
         self.storage.allow_plaintext_tokens = fresh.security.allow_plaintext_tokens
@@ -290,7 +300,8 @@ class Runtime:
         )
         if restart:
             log.warning("reload_needs_restart", keys=restart)
-        self.storage.record_event(
+        await aio.call(
+            self.storage.record_event,
             "config.reloaded",
             actor="daemon",
             data={
