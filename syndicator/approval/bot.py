@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syndicator.approval")
 Clock = Callable[[], datetime]
 ALLOWED_UPDATES = ["message", "callback_query"]
+CONCURRENT_UPDATES = 8  # updates handled at once (each waits on storage, not the loop)
 
 
 def utcnow() -> datetime:
@@ -177,6 +178,11 @@ class ApprovalBot:
             .base_url(self.cfg.api_base)
             .base_file_url(file_base)
             .job_queue(None)
+            # Updates are handled concurrently (PTB "ApplicationBuilder.concurrent_updates",
+            # SimpleUpdateProcessor): a decision waiting on the storage thread for a write lock
+            # must not hold up another editor's /help. Safe: every decision is a
+            # compare-and-set in storage, so two concurrent taps still decide once.
+            .concurrent_updates(CONCURRENT_UPDATES)
         )
         # Telegram is blocked in Vietnam: both PTB clients (getUpdates and the rest) go through
         # the proxy the one rule picks for api_base (syndicator/network.py).
