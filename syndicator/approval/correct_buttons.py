@@ -27,7 +27,7 @@ from syndicator.approval import corrections
 from syndicator.approval import texts as T
 from syndicator.approval.decisions import Actor
 from syndicator.approval.preview import Correction
-from syndicator.storage import PostRecord, aio
+from syndicator.storage import PostRecord, Storage, aio
 from syndicator.storage.approval import Prompt
 from syndicator.types import PostStatus
 
@@ -39,13 +39,13 @@ PROMPT_ACTION = "correct"
 CURRENT_MAX = 3000  # characters of the live text quoted in the prompt
 
 
-def shown(bot: ApprovalBot, posts: list[PostRecord]) -> tuple[Correction, ...]:
-    """The pending corrections the preview of these posts shows (bot.gather)."""
+def shown(storage: Storage, posts: list[PostRecord]) -> tuple[Correction, ...]:
+    """The pending corrections the preview of these posts shows (bot.gather; blocking)."""
     return tuple(
         Correction(
             record.id, record.channel, proposal.name, proposal.preview_text, proposal.revision
         )
-        for record, proposal in corrections.pending(bot.storage, posts)
+        for record, proposal in corrections.pending(storage, posts)
     )
 
 
