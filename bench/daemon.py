@@ -254,7 +254,7 @@ class TelegramStandIn(threading.Thread):
         self.url: str | None = None
         self.ready = threading.Event()
         self._loop: Any = None
-        self._stop: Any = None
+        self._stopping: Any = None
 
     def run(self) -> None:
         import asyncio
@@ -265,16 +265,16 @@ class TelegramStandIn(threading.Thread):
             server = TelegramServer((BOT_TOKEN,))
             self.url = await server.start()
             server.add_chat(STAFF_CHAT, type="supergroup", title="Ban biên tập")
-            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
             self.ready.set()
-            await self._stop.wait()
+            await self._stopping.wait()
             await server.stop()
 
         asyncio.run(serve())
 
     def close(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
             self.join(10)
 
     def control(self, action: str, **kwargs: Any) -> Any:
