@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,7 +164,9 @@ class Runtime:
                 ticks += 1
                 # After the first wave of polls (or a minute, if a slow source never ends).
                 if not settled and ((reports and not poller.in_flight) or ticks >= 60):
+                    started = time.perf_counter()
                     settle_heap()
+                    log.info("heap_settled", ms=round((time.perf_counter() - started) * 1000))
                     settled = True
                 await sleep_or_stop(stop, 1.0)
         finally:

@@ -16,7 +16,6 @@ import structlog
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from syndicator.reports import charts
 from syndicator.reports.build import ReportSpec, build_report
 from syndicator.reports.period import KINDS, LOCAL, last_period
 from syndicator.storage import aio
@@ -111,6 +110,10 @@ async def send_report(bot: ApprovalBot, chat_id: int, kind: str, now: datetime) 
     spec = ReportSpec.from_settings(bot.settings)
 
     def make() -> tuple[dict[str, Any], bytes, bytes]:
+        # Imported here: matplotlib costs the daemon ~46 MB of RSS (issue 11's RSS goal) and
+        # is needed only when a report is drawn.
+        from syndicator.reports import charts
+
         report = build_report(bot.storage, last_period(kind, now), spec)
         return report, charts.articles_chart(report), charts.timeliness_chart(report)
 
