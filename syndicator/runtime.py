@@ -184,7 +184,8 @@ class Runtime:
         while not stop.is_set():
             self.wake.clear()
             await self.publisher.run_once()
-            await self._nap(stop, self.settings.publishing.interval.total_seconds())
+            interval = self.settings.publishing.interval.total_seconds()
+            await self._nap(stop, self.publisher.next_send_in(interval))
 
     async def watch_loop(self, stop: asyncio.Event) -> None:
         """Published articles watched for changes and withdrawals, on the leader only."""
