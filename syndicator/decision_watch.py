@@ -64,6 +64,7 @@ class DecisionWatch:
             target=target, name="syndicator-decision-watch", daemon=True
         )
         self._thread.start()
+        log.info("decision_watch_started", backend=self.backend)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -73,6 +74,7 @@ class DecisionWatch:
 
     def _fire(self) -> None:
         self.wakes += 1
+        log.debug("decision_watch_woke", backend=self.backend, wakes=self.wakes)
         try:
             self.wake()
         except RuntimeError:  # the loop is closed: the daemon is stopping
