@@ -55,7 +55,11 @@ async def run(
     try:
         await aio.call(storage.require_readable_tokens)
         async with build_http_client(settings) as client:
-            runtime = Runtime(settings, storage, client, config_path=config_path, clock=clock)
+            # Built on the storage thread: it syncs the sources table and loads tokens (0.2 s
+            # for 300 sources), and nothing blocks the loop, even before anything is served.
+            runtime = await aio.call(
+                Runtime, settings, storage, client, config_path=config_path, clock=clock
+            )
             await runtime.start()
             log.info("daemon_started", sources=len(runtime.poller.sources),
                      channels=sorted(runtime.channels), approval=settings.approval.mode)  # fmt: skip
