@@ -370,10 +370,10 @@ def main() -> int:
             pinger.stopping.set()
             for d in daemons:
                 d.stop()
+            farm.terminate()  # first: a failing close below must not leave the farm running
+            farm.wait()
             if telegram is not None:
                 telegram.close()
-            farm.terminate()
-            farm.wait()
 
 
 def run(
