@@ -27,6 +27,7 @@ from syndicator.approval import texts as T
 from syndicator.approval.preview import clip
 from syndicator.approval.sendqueue import NORMAL
 from syndicator.audit import AuditEvent
+from syndicator.storage import aio
 
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
@@ -57,42 +58,53 @@ class Alerts:
         self.watermark = int(stored)
 
     async def run(self, now: datetime) -> None:
+        # The audit reads and the incident bookkeeping run on the storage thread (aio.call);
+        # only the refreshes and the sends happen here, on the loop.
+        found = await aio.call(self._collect, now)
+        for event_id, text, article in found:
+            if article is not None:
+                self.bot.refresh(article)
+            if text is not None:
+                self._send(text, event_id)
+            self.watermark = event_id
+        if found and self.in_flight == 0:
+            await aio.call(self.bot.storage.set_value, self.cursor, str(self.watermark), now)
+        await self._verify(now)
+
+    def _collect(self, now: datetime) -> list[tuple[int, str | None, int | None]]:
+        """(event id, alert text, article to refresh) for each audit event after the
+        watermark (blocking: run on the storage thread)."""
         if self.watermark is None:
             self.load()
         assert self.watermark is not None
         events = self.bot.storage.audit_events_after(self.watermark)
-        for event in events:
-            text = self.describe(event, now)
-            self._refresh_for(event)
-            if text is not None:
-                self._send(text, event.id)
-            self.watermark = event.id
-        if events and self.in_flight == 0:
-            self.bot.storage.set_value(self.cursor, str(self.watermark), now)
-        await self._verify(now)
+        return [(e.id, self.describe(e, now), self._article_for(e)) for e in events]
 
     def _send(self, text: str, event_id: int) -> None:
         bot = self.bot
         self.in_flight += 1
 
-        def done() -> None:
-            self.in_flight -= 1
+        def advance() -> None:
             stored = int(bot.storage.get_value(self.cursor) or 0)
             if event_id > stored:
                 bot.storage.set_value(self.cursor, str(event_id), bot.clock())
 
+        async def done() -> None:
+            self.in_flight -= 1
+            await aio.call(advance)
+
         bot.say(bot.admin_chat_id, text, priority=NORMAL, on_done=done)
 
-    def _refresh_for(self, event: AuditEvent) -> None:
+    def _article_for(self, event: AuditEvent) -> int | None:
+        """The article whose previews this post event changes (blocking: a storage read)."""
         if not event.kind.startswith("post.") or event.kind == "post.created":
-            return
+            return None
         data = _data(event)
         article = data.get("article")
         if article is None and (event.subject or "").startswith("post:"):
             record = self.bot.storage.get_post(int(str(event.subject).split(":")[1]))
             article = record.article_id if record else None
-        if isinstance(article, int):
-            self.bot.refresh(article)
+        return article if isinstance(article, int) else None
 
     def describe(self, event: AuditEvent, now: datetime) -> str | None:
         """The alert for one audit event, or None when it is not one (stateful for incidents)."""
@@ -153,25 +165,38 @@ class Alerts:
 
     async def _verify(self, now: datetime) -> None:
         """Check the audit chain every `verify_every`; alert once per broken event."""
-        storage = self.bot.storage
-        last = storage.get_value(self.last_verify)
-        every = self.bot.cfg.verify_every
-        if last is not None and now - datetime.fromisoformat(last) < every:
+        if not await aio.call(self._verify_due, now):
             return
-        storage.set_value(self.last_verify, now.isoformat(), now)
-        result = await asyncio.to_thread(storage.verify_audit)
-        if result.ok:
-            storage.delete_values([self.audit_broken])
+        # The whole chain is read: its own thread, so neither storage thread waits for it.
+        result = await asyncio.to_thread(self.bot.storage.verify_audit)
+        if not await aio.call(self._newly_broken, result.ok, result.bad_id, now):
             return
-        if storage.get_value(self.audit_broken) == str(result.bad_id):
-            return
-        storage.set_value(self.audit_broken, str(result.bad_id), now)
         log.error("audit_chain_broken", bad_id=result.bad_id, reason=result.reason)
         self.bot.say(
             self.bot.admin_chat_id,
             T.ALERT_AUDIT.format(bad_id=result.bad_id, reason=result.reason),
             priority=NORMAL,
         )
+
+    def _verify_due(self, now: datetime) -> bool:
+        """Whether a check is due; if so, remember it started now (blocking)."""
+        storage = self.bot.storage
+        last = storage.get_value(self.last_verify)
+        if last is not None and now - datetime.fromisoformat(last) < self.bot.cfg.verify_every:
+            return False
+        storage.set_value(self.last_verify, now.isoformat(), now)
+        return True
+
+    def _newly_broken(self, ok: bool, bad_id: int | None, now: datetime) -> bool:
+        """Record the check's outcome; True the first time a given event is found broken."""
+        storage = self.bot.storage
+        if ok:
+            storage.delete_values([self.audit_broken])
+            return False
+        if storage.get_value(self.audit_broken) == str(bad_id):
+            return False
+        storage.set_value(self.audit_broken, str(bad_id), now)
+        return True
 
 
 def _data(event: AuditEvent) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""ApprovalBot: the PTB application, the preview lifecycle and the daemon-facing verbs.
+"""ApprovalBot: the PTB application and the daemon-facing verbs; the previews are in
+preview_desk.py (PreviewDesk, which ApprovalBot inherits).
 
 The bot runs inside the daemon's loop: start() initialises and starts the Application and its
 updater itself (no run_polling), tick(now) is called by the daemon's scheduler, and
@@ -10,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     LinkPreviewOptions,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -39,20 +38,22 @@ from syndicator.approval.alerts import Alerts
 from syndicator.approval.decisions import Actor, Decisions
 from syndicator.approval.edits import EditRule, default_rules
 from syndicator.approval.preview import (
-    CAPTION_MAX,
     TEXT_MAX,
     Keyboard,
-    PreviewInput,
-    is_open,
-    render,
-    wants_photo,
 )
-from syndicator.approval.reminders import Reminders, is_urgent
-from syndicator.approval.sendqueue import BULK, URGENT, SendQueue
+from syndicator.approval.preview_desk import (
+    PreviewDesk,
+    link_preview,
+    markup,
+    not_modified,
+    on_loop,
+)
+from syndicator.approval.reminders import Reminders
+from syndicator.approval.sendqueue import URGENT, SendQueue
 from syndicator.approval.unconfirmed import Unconfirmed
 from syndicator.config import Settings
 from syndicator.network import telegram_proxy
-from syndicator.storage import PostRecord, Storage
+from syndicator.storage import PostRecord, Storage, aio
 
 if TYPE_CHECKING:
     from channels.base import Channel
@@ -60,35 +61,14 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syndicator.approval")
 Clock = Callable[[], datetime]
 ALLOWED_UPDATES = ["message", "callback_query"]
+CONCURRENT_UPDATES = 8  # updates handled at once (each waits on storage, not the loop)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label, callback_data=data) for label, data in row]
-            for row in keyboard
-        ]
-    )
-
-
-def link_preview(image: str | None) -> LinkPreviewOptions:
-    """The article image as the link preview of a text preview, or none."""
-    if image:
-        return LinkPreviewOptions(url=image, prefer_large_media=True, show_above_text=True)
-    return LinkPreviewOptions(is_disabled=True)
-
-
-def not_modified(exc: BadRequest) -> bool:
-    return "not modified" in str(exc).lower()
-
-
-class ApprovalBot:
+class ApprovalBot(PreviewDesk):
     """The Telegram approval workspace (see syndicator/approval/__init__.py for the design)."""
 
     def __init__(
@@ -119,6 +99,8 @@ class ApprovalBot:
         self._shown: dict[tuple[int, int], tuple[str, Keyboard]] = {}  # skip identical edits
         self._sending: set[int] = set()  # articles whose preview is queued
         self._preview_failures: dict[int, tuple[int, datetime]] = {}  # id -> (count, retry at)
+        self._loop: asyncio.AbstractEventLoop | None = None  # where refresh() schedules its work
+        self._tasks: set[asyncio.Task[None]] = set()  # refreshes under way (kept referenced)
         self.decisions = Decisions(
             storage, is_approver=self._is_approver, is_admin=self._is_admin,
             edit_rules=self.rules, kinds=self.kinds, listeners=[self.refresh],
@@ -153,6 +135,11 @@ class ApprovalBot:
     def administers(self, user_id: int) -> bool:
         return self._is_admin(Actor("telegram", str(user_id), ""))
 
+    async def role_of(self, user_id: int) -> tuple[bool, bool]:
+        """(approves, administers) from a coroutine: a linked identity is a storage read, made
+        on the readers' thread so a held write lock cannot hold the answer up."""
+        return await aio.read(lambda: (self.approves(user_id), self.administers(user_id)))
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -163,6 +150,11 @@ class ApprovalBot:
             .base_url(self.cfg.api_base)
             .base_file_url(file_base)
             .job_queue(None)
+            # Updates are handled concurrently (PTB "ApplicationBuilder.concurrent_updates",
+            # SimpleUpdateProcessor): a decision waiting on the storage thread for a write lock
+            # must not hold up another editor's /help. Safe: every decision is a
+            # compare-and-set in storage, so two concurrent taps still decide once.
+            .concurrent_updates(CONCURRENT_UPDATES)
         )
         # Telegram is blocked in Vietnam: both PTB clients (getUpdates and the rest) go through
         # the proxy the one rule picks for api_base (syndicator/network.py).
@@ -202,6 +194,7 @@ class ApprovalBot:
         can simply try again later; `error_callback` gets getUpdates errors instead of PTB
         logging a traceback for each.
         """
+        self._loop = asyncio.get_running_loop()
         try:
             await self.app.initialize()
             with contextlib.suppress(NetworkError):  # commands are a nicety; never block start
@@ -219,7 +212,7 @@ class ApprovalBot:
                     await self.app.stop()
                 await self.app.shutdown()
             raise
-        self.alerts.load()
+        await aio.call(self.alerts.load)
         self._started = True
         log.info("approval_bot_started", chat=self.chat_id, approvers=len(self.approvers))
 
@@ -257,166 +250,27 @@ class ApprovalBot:
         """Publisher listener: show live links or the failure on the article's preview."""
         self.refresh(record.article_id)
 
-    # -- previews ---------------------------------------------------------------------------
-
-    def gather(self, article_id: int) -> PreviewInput | None:
-        article = self.storage.get_article(article_id)
-        if article is None:
-            return None
-        order = {name: i for i, name in enumerate(self.channels)}
-        posts = sorted(
-            self.storage.list_posts(article_id=article_id),
-            key=lambda p: (order.get(p.channel, len(order)), p.channel),
-        )
-        previews = self.storage.previews_of(article_id)
-        from syndicator.approval import correct_buttons  # it imports this module
-
-        return PreviewInput(
-            article=article, posts=tuple(posts), kinds=self.kinds,
-            version=self.storage.article_version(article_id),
-            also_at=tuple(agency for _, agency in self.storage.duplicates_of(article_id)),
-            urgent=is_urgent(article, self.cfg),
-            closed=any(p.state == "closed" for p in previews),
-            menu=self.menus.get(article_id, "main"),
-            corrections=correct_buttons.shown(self, posts),
-        )  # fmt: skip
-
-    async def send_new_previews(self, now: datetime) -> int:
-        queued = 0
-        for article_id in self.storage.articles_needing_preview():
-            if article_id in self._sending:
-                continue
-            failures, retry_at = self._preview_failures.get(article_id, (0, now))
-            if retry_at > now or not self.unconfirmed.may_send(article_id, now):
-                continue  # Telegram refused it recently: back off instead of retrying each tick
-            self._sending.add(article_id)
-
-            async def job(article_id: int = article_id, failures: int = failures) -> None:
-                try:
-                    await self._send_preview(article_id)
-                    self._preview_failures.pop(article_id, None)
-                except RetryAfter:
-                    raise  # not a failure: the queue waits as told and runs the job again
-                except Exception as exc:
-                    self._preview_failed(article_id, failures + 1, exc)
-                    raise
-                finally:
-                    self._sending.discard(article_id)
-
-            if self.queue.submit(self.chat_id, job, priority=BULK, key=f"preview:{article_id}"):
-                queued += 1
-            else:
-                self._sending.discard(article_id)
-        return queued
-
-    def _preview_failed(self, article_id: int, failures: int, exc: Exception) -> None:
-        """Back off 20 s, 40 s, ... up to an hour; the third failure is audited (once)."""
-        now = self.clock()
-        wait = timedelta(seconds=min(3600, 10 * 2**failures))
-        self._preview_failures[article_id] = (failures, now + wait)
-        log.error("preview_failed", article=article_id, failures=failures, error=str(exc)[:300])
-        if failures == 3:
-            self.storage.record_event(
-                "telegram.preview_failed", actor="approval", subject=f"article:{article_id}",
-                data={"error": str(exc)[:500], "failures": failures}, now=now,
-            )  # fmt: skip
-
-    async def _send_preview(self, article_id: int) -> None:
-        data = self.gather(article_id)
-        if data is None or not is_open(data.posts) or self.storage.previews_of(article_id):
-            return  # decided elsewhere meanwhile, or already sent
-        bot, photo = self.app.bot, wants_photo(data)
-        rendered = render(data, limit=CAPTION_MAX if photo else TEXT_MAX, photo=photo)
-        message = None
-        try:
-            if photo:
-                try:
-                    message = await bot.send_photo(
-                        self.chat_id, data.article.image_url or "", caption=rendered.html,
-                        parse_mode=ParseMode.HTML, reply_markup=markup(rendered.keyboard),
-                    )  # fmt: skip
-                except BadRequest as exc:  # Telegram could not fetch the image: text instead
-                    log.warning("preview_photo_failed", article=article_id, error=str(exc))
-                    photo = False
-                    rendered = render(data, limit=TEXT_MAX)
-            if message is None:
-                message = await bot.send_message(
-                    self.chat_id, rendered.html, parse_mode=ParseMode.HTML,
-                    reply_markup=markup(rendered.keyboard),
-                    link_preview_options=link_preview(data.article.image_url),
-                )  # fmt: skip
-        except NetworkError as exc:
-            if isinstance(exc, BadRequest):
-                raise  # refused: nothing was delivered, the usual back-off applies
-            # Timed out or dropped: it may have been delivered. Never re-send blindly.
-            self.unconfirmed.lost(article_id, self.chat_id, rendered.keyboard, photo, exc)
-            return
-        self.unconfirmed.saw(self.chat_id, message.message_id)
-        self.storage.record_preview(
-            article_id, self.chat_id, message.message_id, has_photo=photo, now=self.clock()
-        )
-        self._shown[(self.chat_id, message.message_id)] = (rendered.html, rendered.keyboard)
-        await self.unconfirmed.sent(article_id, self.chat_id, message.message_id)
-        log.info("preview_sent", article=article_id, message=message.message_id, photo=photo)
-
-    def refresh(self, article_id: int, *, priority: int = URGENT, force: bool = False) -> None:
-        """Queue an edit of every preview of the article to its current state; `force` when
-        the chat may show something else than we last sent (a stale tap, an adopted message)."""
-        for preview in self.storage.previews_of(article_id):
-            if force:
-                self._shown.pop((preview.chat_id, preview.message_id), None)
-
-            async def job(chat: int = preview.chat_id, msg: int = preview.message_id) -> None:
-                await self._edit_preview(article_id, chat, msg)
-
-            self.queue.submit(
-                preview.chat_id, job, priority=priority,
-                key=f"refresh:{preview.chat_id}:{preview.message_id}", idempotent=True,
-            )  # fmt: skip
-
-    async def _edit_preview(self, article_id: int, chat_id: int, message_id: int) -> None:
-        preview = self.storage.find_preview(chat_id, message_id)
-        data = self.gather(article_id)
-        if preview is None or data is None:
-            return
-        if preview.state == "open" and not is_open(data.posts):
-            self.storage.set_preview_state(article_id, "closed", self.clock())
-            self.menus.pop(article_id, None)
-        limit = CAPTION_MAX if preview.has_photo else TEXT_MAX
-        rendered = render(data, limit=limit, photo=preview.has_photo)
-        if self._shown.get((chat_id, message_id)) == (rendered.html, rendered.keyboard):
-            return
-        bot, keyboard = self.app.bot, markup(rendered.keyboard)
-        try:
-            if preview.has_photo:
-                await bot.edit_message_caption(
-                    chat_id, message_id, caption=rendered.html, parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard,
-                )  # fmt: skip
-            else:
-                await bot.edit_message_text(
-                    rendered.html, chat_id, message_id, parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard,
-                    link_preview_options=link_preview(data.article.image_url),
-                )  # fmt: skip
-        except BadRequest as exc:
-            if not not_modified(exc):
-                raise
-        except Forbidden:
-            log.error("preview_edit_forbidden", chat=chat_id, message=message_id)
-            return
-        self._shown[(chat_id, message_id)] = (rendered.html, rendered.keyboard)
-
     # -- sending helpers --------------------------------------------------------------------
+
+    def submit(self, chat_id: int, job: Callable[[], Awaitable[None]], **options: Any) -> None:
+        """`queue.submit` from any thread: work that runs on the storage thread (a watch
+        alert, an edit decided there) hands its send to the loop instead of touching the
+        queue from outside it."""
+        loop = self._loop
+        if loop is None or not loop.is_running() or on_loop(loop):
+            self.queue.submit(chat_id, job, **options)
+            return
+        loop.call_soon_threadsafe(lambda: self.queue.submit(chat_id, job, **options))
 
     def say(
         self, chat_id: int, text: str, *, reply_to: int | None = None, priority: int = URGENT,
         html: bool = False, force_reply: bool = False,
-        on_sent: Callable[[int], None] | None = None,
-        on_done: Callable[[], None] | None = None,
+        on_sent: Callable[[int], Awaitable[None] | None] | None = None,
+        on_done: Callable[[], Awaitable[None] | None] | None = None,
     ) -> None:  # fmt: skip
         """Queue a plain (or HTML) message; `on_sent` gets its message id once sent,
-        `on_done` runs after the attempt whatever its outcome."""
+        `on_done` runs after the attempt whatever its outcome (either may be a coroutine
+        function, awaited: storage work belongs on the storage thread, not here)."""
         from telegram import ForceReply, ReplyParameters
 
         async def job() -> None:
@@ -424,7 +278,9 @@ class ApprovalBot:
                 await send()
             finally:
                 if on_done is not None:
-                    on_done()
+                    pending = on_done()
+                    if pending is not None:
+                        await pending
 
         async def send() -> None:
             message = await self.app.bot.send_message(
@@ -436,11 +292,19 @@ class ApprovalBot:
             )  # fmt: skip
             self.unconfirmed.saw(chat_id, message.message_id)
             if on_sent is not None:
-                on_sent(message.message_id)
+                pending = on_sent(message.message_id)
+                if pending is not None:  # e.g. storing a prompt: awaited, off the loop
+                    await pending
 
         self.queue.submit(chat_id, job, priority=priority)
 
     async def idle(self, timeout: float = 30.0) -> None:
         """Wait until the send queue is empty (tests)."""
         await self.queue.drain(timeout)
+        while self._tasks:  # refreshes still looking up their previews
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+            await self.queue.drain(timeout)
         await asyncio.sleep(0)
+
+
+__all__ = ["ApprovalBot", "link_preview", "markup", "not_modified"]

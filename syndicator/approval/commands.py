@@ -18,6 +18,7 @@ from syndicator.approval.decisions import Action, Request
 from syndicator.approval.handlers import actor, actor_of, bot_of
 from syndicator.approval.preview import OPEN, clip, local_time
 from syndicator.approval.reminders import age_text, is_urgent
+from syndicator.storage import aio
 from syndicator.storage.channels import ACTIVE, NEEDS_CREDENTIALS, PAUSED
 from syndicator.types import PostStatus
 
@@ -31,20 +32,21 @@ async def _reply(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) 
         bot_of(context).say(message.chat.id, text, reply_to=message.message_id)
 
 
-def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> bool:
+async def _allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> bool:
     user = update.effective_user
-    bot = bot_of(context)
     if user is None:
         return False
-    return bot.administers(user.id) if who == "admin" else bot.approves(user.id)
+    approves, administers = await bot_of(context).role_of(user.id)
+    return administers if who == "admin" else approves
 
 
 async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, who: str) -> None:
     bot, user = bot_of(context), update.effective_user
     text = update.effective_message.text if update.effective_message else ""
     if user is not None:
-        bot.storage.record_event(
-            "approval.refused", actor=actor(user), subject="telegram:command",
+        await aio.call(
+            bot.storage.record_event, "approval.refused", actor=actor(user),
+            subject="telegram:command",
             data={"command": (text or "")[:100], "user_id": user.id}, now=bot.clock(),
         )  # fmt: skip
     await _reply(update, context, T.NOT_ADMIN if who == "admin" else T.NOT_APPROVER)
@@ -61,27 +63,29 @@ async def cmd_whoami(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     user, bot = update.effective_user, bot_of(context)
     if user is None:
         return
-    role = (
-        T.ROLE_ADMIN if bot.administers(user.id)
-        else T.ROLE_APPROVER if bot.approves(user.id) else T.ROLE_NONE
-    )  # fmt: skip
+    approves, administers = await bot.role_of(user.id)
+    role = T.ROLE_ADMIN if administers else T.ROLE_APPROVER if approves else T.ROLE_NONE
     await _reply(update, context, T.WHOAMI.format(id=user.id, name=user.full_name, role=role))
 
 
 async def cmd_pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """What waits for a decision, oldest first."""
-    if not _allowed(update, context, "approver"):
+    if not await _allowed(update, context, "approver"):
         await _refuse(update, context, "approver")
         return
-    bot, now = bot_of(context), bot_of(context).clock()
+    bot = bot_of(context)
+    await _reply(update, context, await aio.read(pending_text, bot, bot.clock()))
+
+
+def pending_text(bot: ApprovalBot, now: datetime) -> str:
+    """The /pending answer (blocking: storage reads)."""
     waiting: dict[int, datetime] = {}
     for post in bot.storage.list_posts(status=list(OPEN)):
         waiting[post.article_id] = min(
             waiting.get(post.article_id, post.created_at), post.created_at
         )
     if not waiting:
-        await _reply(update, context, T.PENDING_NONE)
-        return
+        return T.PENDING_NONE
     lines = [T.PENDING_HEAD.format(count=len(waiting))]
     for article_id, since in sorted(waiting.items(), key=lambda item: item[1])[:PENDING_MAX]:
         article = bot.storage.get_article(article_id)
@@ -95,19 +99,19 @@ async def cmd_pending(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         )  # fmt: skip
     if len(waiting) > PENDING_MAX:
         lines.append(T.PENDING_MORE.format(more=len(waiting) - PENDING_MAX))
-    await _reply(update, context, "\n".join(lines))
+    return "\n".join(lines)
 
 
 async def cmd_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Sources health, channels health, queue sizes, last poll."""
-    if not _allowed(update, context, "approver"):
+    if not await _allowed(update, context, "approver"):
         await _refuse(update, context, "approver")
         return
-    await _reply(update, context, status_text(bot_of(context)))
+    await _reply(update, context, await aio.read(status_text, bot_of(context)))
 
 
 def status_text(bot: ApprovalBot) -> str:
-    """The /status report in full sentences (also handy for a heartbeat)."""
+    """The /status report in full sentences (blocking: storage reads)."""
     storage = bot.storage
     sources = storage.source_states()
     counts: dict[str, int] = {}
@@ -162,7 +166,7 @@ def _kind_label(bot: ApprovalBot, name: str) -> str:
 async def _set_channels(
     update: Update, context: ContextTypes.DEFAULT_TYPE, to: str, from_: tuple[str, ...]
 ) -> None:
-    if not _allowed(update, context, "admin"):
+    if not await _allowed(update, context, "admin"):
         await _refuse(update, context, "admin")
         return
     bot, user = bot_of(context), update.effective_user
@@ -176,13 +180,13 @@ async def _set_channels(
         )  # fmt: skip
         return
     reason = T.PAUSE_REASON.format(who=user.full_name) if to == PAUSED else None
-    changed = [
-        name
-        for name in names
-        if bot.storage.set_channel_status(
-            name, to, reason=reason, actor=actor(user), now=bot.clock(), only_from=from_
-        )
-    ]
+    changed = []
+    for name in names:
+        if await aio.call(
+            bot.storage.set_channel_status, name, to, reason=reason, actor=actor(user),
+            now=bot.clock(), only_from=from_,
+        ):  # fmt: skip
+            changed.append(name)
     template = T.PAUSED if to == PAUSED else T.RESUMED
     text = (
         template.format(channels=", ".join(changed))
@@ -204,7 +208,7 @@ async def cmd_resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def cmd_retry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send a failed (or needs-human) post again: back to approved, audited."""
-    if not _allowed(update, context, "admin"):
+    if not await _allowed(update, context, "admin"):
         await _refuse(update, context, "admin")
         return
     bot, user = bot_of(context), update.effective_user
@@ -214,12 +218,12 @@ async def cmd_retry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, context, T.RETRY_USAGE)
         return
     post_id = int(args[0])
-    record = bot.storage.get_post(post_id)
+    record = await aio.read(bot.storage.get_post, post_id)
     if record is None:
         await _reply(update, context, T.RETRY_NOT_FOUND.format(post=post_id))
         return
     request = Request(Action.RETRY, record.article_id, channel=record.channel)
-    result = bot.decisions.apply(request, actor_of(user), bot.clock())
+    result = await bot.decisions.submit(request, actor_of(user), bot.clock())
     if result.status == "nothing":
         status = T.STATUS[record.status].split("{")[0].strip()
         await _reply(update, context, T.RETRY_NOT_FAILED.format(post=post_id, status=status))

@@ -27,7 +27,7 @@ from syndicator.approval import corrections
 from syndicator.approval import texts as T
 from syndicator.approval.decisions import Actor
 from syndicator.approval.preview import Correction
-from syndicator.storage import PostRecord
+from syndicator.storage import PostRecord, Storage, aio
 from syndicator.storage.approval import Prompt
 from syndicator.types import PostStatus
 
@@ -39,13 +39,13 @@ PROMPT_ACTION = "correct"
 CURRENT_MAX = 3000  # characters of the live text quoted in the prompt
 
 
-def shown(bot: ApprovalBot, posts: list[PostRecord]) -> tuple[Correction, ...]:
-    """The pending corrections the preview of these posts shows (bot.gather)."""
+def shown(storage: Storage, posts: list[PostRecord]) -> tuple[Correction, ...]:
+    """The pending corrections the preview of these posts shows (bot.gather; blocking)."""
     return tuple(
         Correction(
             record.id, record.channel, proposal.name, proposal.preview_text, proposal.revision
         )
-        for record, proposal in corrections.pending(bot.storage, posts)
+        for record, proposal in corrections.pending(storage, posts)
     )
 
 
@@ -54,16 +54,17 @@ async def on_tap(
     now: datetime,
 ) -> str:  # fmt: skip
     """A correction button on a (bound) preview; returns the answer to show the person."""
-    posts = bot.storage.list_posts(article_id=article_id)
+    posts = await aio.read(bot.storage.list_posts, article_id=article_id)
     if button.action in ("ca", "cx"):
         if button.action == "ca":
             outcome = await corrections.approve(
                 bot.storage, bot.channels, bot.kinds, button.number, who, now, button.revision
             )
         else:
-            outcome = corrections.cancel(
-                bot.storage, bot.kinds, button.number, who, now, button.revision
-            )
+            outcome = await aio.call(
+                corrections.cancel, bot.storage, bot.kinds, button.number, who, now,
+                button.revision,
+            )  # fmt: skip
         if outcome.status == "done" and query.message is not None:
             # The whole group sees who corrected (or cancelled) what, not only the tapper.
             name = who.name or who.user_id
@@ -111,7 +112,7 @@ def _ask(bot: ApprovalBot, query: CallbackQuery, record: PostRecord | None, who:
         current=html.escape(str(record.payload.get(field, ""))[:CURRENT_MAX]),
     )  # fmt: skip
 
-    def remember(message_id: int) -> None:
+    def store(message_id: int) -> None:
         from syndicator.approval.handlers import ASKED  # it imports this module
 
         prompt = bot.storage.add_prompt(
@@ -121,6 +122,9 @@ def _ask(bot: ApprovalBot, query: CallbackQuery, record: PostRecord | None, who:
         # The asker's name, so a reply from anybody else is refused naming who asked.
         asked = json.dumps({"name": user.full_name}, ensure_ascii=False)
         bot.storage.set_value(ASKED.format(id=prompt.id), asked, bot.clock())
+
+    async def remember(message_id: int) -> None:
+        await aio.call(store, message_id)  # a write: on the storage thread
 
     bot.say(
         chat_id, text, reply_to=query.message.message_id if query.message else None, html=True,
@@ -133,7 +137,8 @@ def _ask(bot: ApprovalBot, query: CallbackQuery, record: PostRecord | None, who:
 
 def answer(bot: ApprovalBot, prompt: Prompt, who: Actor, text: str,
            now: datetime) -> corrections.Outcome:  # fmt: skip
-    """The reply to the prompt: store it as the pending correction (shown on the preview)."""
+    """The reply to the prompt: store it as the pending correction (shown on the preview);
+    blocking: run it on the storage thread."""
     record = bot.storage.get_post(prompt.post_id or 0)
     if record is None:
         return corrections.Outcome("gone", T.CORRECT_NOTHING)

@@ -28,7 +28,7 @@ from syndicator.approval import texts as T
 from syndicator.approval.decisions import Actor
 from syndicator.approval.edits import EditError, EditRule, apply_edit
 from syndicator.publishing.aftercare import correct
-from syndicator.storage import PostRecord, Storage
+from syndicator.storage import PostRecord, Storage, aio
 from syndicator.storage.posts import payload_hash
 from syndicator.types import Article, PostStatus
 
@@ -177,12 +177,12 @@ def cancel(storage: Storage, kinds: Mapping[str, str], post_id: int, who: Actor,
     return Outcome("done", T.CORRECT_CANCELLED.format(label=label_of(kinds, record.channel)))
 
 
-async def approve(
+def _approving(
     storage: Storage, channels: Mapping[str, Channel], kinds: Mapping[str, str], post_id: int,
     who: Actor, now: datetime, revision: str | None,
-) -> Outcome:  # fmt: skip
-    """Approve exactly the proposal shown (`revision`; None: the surface showed it by number
-    only, as the Zalo bot's confirmation does), then edit the live post."""
+) -> Outcome | tuple[Proposal, PostRecord, Channel]:  # fmt: skip
+    """The checks and the audit before the edit is sent (blocking: run on the storage thread):
+    an Outcome when there is nothing to send, else what to send it with."""
     proposal, record = load(storage, post_id), storage.get_post(post_id)
     if proposal is None or record is None:
         return Outcome("gone", T.CORRECT_GONE)
@@ -209,6 +209,21 @@ async def approve(
               "proposed_by": proposal.actor, "new_hash": payload_hash(proposal.payload),
               "via": who.surface}, now=now,
     )  # fmt: skip
+    return proposal, record, channel
+
+
+async def approve(
+    storage: Storage, channels: Mapping[str, Channel], kinds: Mapping[str, str], post_id: int,
+    who: Actor, now: datetime, revision: str | None,
+) -> Outcome:  # fmt: skip
+    """Approve exactly the proposal shown (`revision`; None: the surface showed it by number
+    only, as the Zalo bot's confirmation does), then edit the live post. Storage work runs
+    on the storage thread (aio.call), the channel call here."""
+    ready = await aio.call(_approving, storage, channels, kinds, post_id, who, now, revision)
+    if isinstance(ready, Outcome):
+        return ready
+    proposal, record, channel = ready
+    label = label_of(kinds, record.channel)
     post = replace(record.post, payload=proposal.payload, preview_text=proposal.preview_text)
     # A plain call: aftercare owns exactly-once (the stored payload changes only once the
     # channel confirmed; the same edit sent twice leaves the same post).
@@ -219,5 +234,5 @@ async def approve(
         # Editors read a plain sentence; the technical answer is in the log and the trail.
         log.warning("correction_failed", post=post_id, channel=record.channel, error=done.message)
         return Outcome("failed", T.CORRECT_FAILED.format(label=label))
-    storage.delete_values([KEY.format(post=post_id)])
+    await aio.call(storage.delete_values, [KEY.format(post=post_id)])
     return Outcome("done", T.CORRECT_DONE.format(label=label, article=record.article_id))

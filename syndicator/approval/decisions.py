@@ -24,7 +24,7 @@ from syndicator.approval import texts as T
 from syndicator.approval.buttons import revision
 from syndicator.approval.edits import EditError, EditRule, edit_keeping
 from syndicator.approval.preview import OPEN, actor_name, local_time
-from syndicator.storage import PostRecord, Storage
+from syndicator.storage import PostRecord, Storage, aio
 from syndicator.types import PostStatus
 
 S = PostStatus
@@ -125,7 +125,38 @@ class Decisions:
         return Result("refused", message, ())
 
     def apply(self, request: Request, actor: Actor, now: datetime) -> Result:
-        """Do what the request says if the actor may and the article still looks as seen."""
+        """Do what the request says if the actor may and the article still looks as seen
+        (blocking: the CLI calls it; a coroutine awaits `submit`)."""
+        result = self._apply(request, actor, now)
+        self._notify(request, actor, result)
+        return result
+
+    async def submit(self, request: Request, actor: Actor, now: datetime) -> Result:
+        """`apply` for the bots: the storage work runs on the storage thread (aio.call), so a
+        held write lock delays this decision only, never the loop; the listeners (preview
+        refreshes, the publisher's wake) then run here, on the loop."""
+        result = await aio.call(self._apply, request, actor, now)
+        self._notify(request, actor, result)
+        return result
+
+    async def refuse_async(
+        self, actor: Actor, subject: str, now: datetime, message: str, **data: Any
+    ) -> Result:
+        """`refuse` from a coroutine: the audit write waits on the storage thread."""
+        return await aio.call(self.refuse, actor, subject, now, message, **data)
+
+    async def may(self, action: Action, actor: Actor) -> bool:
+        """`allowed` from a coroutine: a linked approver is looked up on the readers' thread."""
+        return await aio.read(self.allowed, action, actor)
+
+    def _notify(self, request: Request, actor: Actor, result: Result) -> None:
+        if result.status == "done":
+            log.info("decision", action=request.action.value, article=request.article_id,
+                     actor=actor.label, posts=[p.id for p in result.posts])  # fmt: skip
+            for listener in self.listeners:
+                listener(request.article_id)
+
+    def _apply(self, request: Request, actor: Actor, now: datetime) -> Result:
         subject = f"article:{request.article_id}"
         if not self.allowed(request.action, actor):
             message = T.NOT_ADMIN if request.action == Action.RETRY else T.ANS_REFUSED
@@ -146,11 +177,6 @@ class Decisions:
         seen = {p.id: p.payload_hash for p in posts} if request.revision is not None else None
         handler = getattr(self, f"_{request.action.value}")
         result: Result = handler(request, actor, now, posts, seen)
-        if result.status == "done":
-            log.info("decision", action=request.action.value, article=request.article_id,
-                     actor=actor.label, posts=[p.id for p in result.posts])  # fmt: skip
-            for listener in self.listeners:
-                listener(request.article_id)
         return result
 
     # -- one method per action --------------------------------------------------------------

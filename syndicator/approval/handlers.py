@@ -28,6 +28,7 @@ from syndicator.approval.bot import ApprovalBot
 from syndicator.approval.decisions import Action, Actor, Request, Result, done_by
 from syndicator.approval.preview import is_open
 from syndicator.approval.when import preset_time
+from syndicator.storage import aio
 from syndicator.storage.approval import Prompt
 
 log = structlog.get_logger("syndicator.approval.handlers")
@@ -72,8 +73,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await answer(query, T.ANS_UNKNOWN)
         return
     who, now = actor_of(query.from_user), bot.clock()
-    if not bot.decisions.allowed(Action.APPROVE, who):
-        result = bot.decisions.refuse(
+    if not await bot.decisions.may(Action.APPROVE, who):
+        result = await bot.decisions.refuse_async(
             who, f"telegram:{chat_id}", now, T.ANS_REFUSED, callback=query.data, chat_id=chat_id
         )
         await answer(query, result.message, alert=True)
@@ -81,25 +82,27 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if button.action in watch_buttons.ACTIONS:  # a watch alert, bound to itself, not a preview
         await answer(query, await watch_buttons.on_tap(bot, query, button, who, now))
         return
-    article_id = _article_of(bot, button)
+    article_id = await aio.read(_article_of, bot, button)
     if article_id is None:
         await answer(query, T.ANS_UNKNOWN)
         return
-    if not _bound(bot, query, article_id):
-        bot.decisions.refuse(
+    if not await aio.call(_bound, bot, query, article_id):  # may adopt the message: a write
+        await bot.decisions.refuse_async(
             who, f"article:{article_id}", now, T.ANS_WRONG_MESSAGE, callback=query.data,
             chat_id=chat_id, message_id=query.message.message_id, reason="other_message",
         )  # fmt: skip
         await answer(query, T.ANS_WRONG_MESSAGE, alert=True)
         return
     if button.action == takedown.ACTION:  # on a published preview, so before the open check
-        await answer(query, takedown.ask(bot, query, article_id, who))
+        await answer(query, await takedown.ask(bot, query, article_id, who))
         return
     if button.action in correct_buttons.ACTIONS:  # correcting a published post: same reason
         await answer(query, await correct_buttons.on_tap(bot, query, button, article_id, who, now))
         return
-    posts = bot.storage.list_posts(article_id=article_id)
-    if not is_open(posts) or any(p.state == "closed" for p in bot.storage.previews_of(article_id)):
+    posts, previews = await aio.read(
+        lambda: (bot.storage.list_posts(article_id=article_id), bot.storage.previews_of(article_id))
+    )
+    if not is_open(posts) or any(p.state == "closed" for p in previews):
         await answer(query, done_by(posts))
         bot.refresh(article_id)  # a stale message (e.g. missed edit) gets its stamp now
         return
@@ -113,6 +116,7 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 def _article_of(bot: ApprovalBot, button: B.Button) -> int | None:
+    """The article a button acts on (blocking: a storage read)."""
     if button.action not in B.POST_ACTIONS:
         return button.number
     record = bot.storage.get_post(button.number)
@@ -120,7 +124,8 @@ def _article_of(bot: ApprovalBot, button: B.Button) -> int | None:
 
 
 def _bound(bot: ApprovalBot, query: CallbackQuery, article_id: int) -> bool:
-    """Is the tapped message a preview of `article_id`? Unknown messages may be adopted."""
+    """Is the tapped message a preview of `article_id`? Unknown messages may be adopted
+    (blocking, and it may write: run it with aio.call)."""
     message = query.message
     assert message is not None
     preview = bot.storage.find_preview(message.chat.id, message.message_id)
@@ -168,11 +173,11 @@ async def _act(
         bot.menus[article_id] = menus[action]
         return T.ANS_OK
     if action in ("ed", "rr") or (action == "sp" and button.extra == "ask"):
-        return _ask(bot, query, button, article_id, who, now)
+        return await _ask(bot, query, button, article_id, who, now)
     if action == "ap":
         request = Request(Action.APPROVE, article_id, revision=rev)
     elif action == "tg":
-        record = bot.storage.get_post(button.number)
+        record = await aio.read(bot.storage.get_post, button.number)
         assert record is not None
         skip = record.status != "skipped"
         request = Request(
@@ -186,7 +191,7 @@ async def _act(
         request = Request(Action.REJECT, article_id, revision=rev)
     else:
         return T.ANS_UNKNOWN
-    result = bot.decisions.apply(request, who, now)
+    result = await bot.decisions.submit(request, who, now)
     if result.status == "done" and action in ("sp", "rn"):
         bot.menus.pop(article_id, None)
     if result.status == "stale":
@@ -194,13 +199,13 @@ async def _act(
     return result.message
 
 
-def _ask(
+async def _ask(
     bot: ApprovalBot, query: CallbackQuery, button: B.Button, article_id: int, who: Actor,
     now: datetime,
 ) -> str:  # fmt: skip
     """Send a forced-reply question to the person who tapped; the prompt (with the revision
     it was asked on) is stored once sent, so it survives restarts."""
-    posts = bot.storage.list_posts(article_id=article_id)
+    posts = await aio.read(bot.storage.list_posts, article_id=article_id)
     if button.revision != B.revision(posts):
         bot.refresh(article_id, force=True)
         return T.ANS_STALE
@@ -233,19 +238,23 @@ def _ask(
         action, post_id = "schedule", None
     asked = json.dumps({"revision": button.revision, "name": user.full_name}, ensure_ascii=False)
 
-    def remember(message_id: int) -> None:
+    def store(message_id: int) -> None:
         prompt = bot.storage.add_prompt(
             chat_id, message_id, user_id=user.id, action=action, article_id=article_id,
             post_id=post_id, now=bot.clock(),
         )  # fmt: skip
         bot.storage.set_value(ASKED.format(id=prompt.id), asked, bot.clock())
 
+    async def remember(message_id: int) -> None:
+        await aio.call(store, message_id)
+
     bot.say(chat_id, text, reply_to=preview_id, html=True, force_reply=True, on_sent=remember)
     return T.ANS_REPLY_PROMPT
 
 
 def _asked(bot: ApprovalBot, prompt: Prompt) -> dict[str, str | None]:
-    """What was stored when the prompt was sent: the revision and the asker's name."""
+    """What was stored when the prompt was sent: the revision and the asker's name
+    (blocking: a storage read)."""
     try:
         value = json.loads(bot.storage.get_value(ASKED.format(id=prompt.id)) or "{}")
     except ValueError:
@@ -259,26 +268,27 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or message.reply_to_message is None or message.from_user is None:
         return
     bot = bot_of(context)
-    prompt = bot.storage.find_prompt(message.chat.id, message.reply_to_message.message_id)
+    reply_to = message.reply_to_message.message_id
+    prompt = await aio.read(bot.storage.find_prompt, message.chat.id, reply_to)
     if prompt is None or prompt.state != "open":
         return
     who, now, text = actor_of(message.from_user), bot.clock(), (message.text or "").strip()
     subject = f"article:{prompt.article_id}"
-    if not bot.decisions.allowed(Action.APPROVE, who):
-        bot.decisions.refuse(who, subject, now, T.ANS_REFUSED, prompt=prompt.action)
+    if not await bot.decisions.may(Action.APPROVE, who):
+        await bot.decisions.refuse_async(who, subject, now, T.ANS_REFUSED, prompt=prompt.action)
         bot.say(message.chat.id, T.ANS_REFUSED, reply_to=message.message_id)
         return
     if message.from_user.id != prompt.user_id:
         # Only the person who asked may answer (issue 9 point 8): otherwise the edit would be
         # recorded under someone who never chose to make it.
-        owner = _prompt_owner(bot, prompt)
-        bot.decisions.refuse(
+        owner = await aio.read(_prompt_owner, bot, prompt)
+        await bot.decisions.refuse_async(
             who, subject, now, T.NOT_YOUR_PROMPT, prompt=prompt.action,
             owner=prompt.user_id, reason="not_prompt_owner",
         )  # fmt: skip
         bot.say(message.chat.id, T.NOT_YOUR_PROMPT.format(who=owner), reply_to=message.message_id)
         return
-    if not bot.storage.close_prompt(prompt.id, now):
+    if not await aio.call(bot.storage.close_prompt, prompt.id, now):
         return  # a re-delivered update: the first one was handled
     if prompt.action == takedown.PROMPT_ACTION:
         reply = await takedown.confirm(bot, prompt, who, text, now)
@@ -286,37 +296,41 @@ async def on_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         bot.refresh(prompt.article_id, force=True)
         return
     if prompt.action == correct_buttons.PROMPT_ACTION:
-        outcome = correct_buttons.answer(bot, prompt, who, text, now)
-        if outcome.status == "invalid":
-            bot.storage.reopen_prompt(prompt.id, now)  # the person may reply again
-        else:
-            bot.storage.delete_values([ASKED.format(id=prompt.id)])
+        outcome = await aio.call(correct_buttons.answer, bot, prompt, who, text, now)
+        await aio.call(_settle_prompt, bot, prompt, outcome.status == "invalid", now)
         bot.say(message.chat.id, outcome.message, reply_to=message.message_id)
         bot.refresh(prompt.article_id, force=True)
         return
-    result = _answer_prompt(bot, prompt, who, text, now)
-    if result.status == "invalid":
-        bot.storage.reopen_prompt(prompt.id, now)  # the person may reply again
-    else:
-        bot.storage.delete_values([ASKED.format(id=prompt.id)])
+    result = await _answer_prompt(bot, prompt, who, text, now)
+    await aio.call(_settle_prompt, bot, prompt, result.status == "invalid", now)
+    if result.status != "invalid":
         bot.menus.pop(prompt.article_id, None)  # back to the main buttons, showing the new text
     bot.say(message.chat.id, result.message, reply_to=message.message_id)
     bot.refresh(prompt.article_id, force=result.status == "stale")
+
+
+def _settle_prompt(bot: ApprovalBot, prompt: Prompt, invalid: bool, now: datetime) -> None:
+    """An invalid answer reopens the prompt (the person may reply again); any other ends it
+    (blocking: storage writes)."""
+    if invalid:
+        bot.storage.reopen_prompt(prompt.id, now)
+    else:
+        bot.storage.delete_values([ASKED.format(id=prompt.id)])
 
 
 def _prompt_owner(bot: ApprovalBot, prompt: Prompt) -> str:
     return str(_asked(bot, prompt).get("name") or prompt.user_id)
 
 
-def _answer_prompt(
+async def _answer_prompt(
     bot: ApprovalBot, prompt: Prompt, who: Actor, text: str, now: datetime
 ) -> Result:
-    """Turn the reply into a Decisions request and apply it."""
+    """Turn the reply into a Decisions request and submit it."""
     from syndicator.approval.when import parse_when
 
-    rev = _asked(bot, prompt).get("revision") or None
+    rev = (await aio.read(_asked, bot, prompt)).get("revision") or None
     if prompt.action == "edit":
-        record = bot.storage.get_post(prompt.post_id or 0)
+        record = await aio.read(bot.storage.get_post, prompt.post_id or 0)
         channel = record.channel if record else None
         request = Request(Action.EDIT, prompt.article_id, channel=channel, text=text, revision=rev)
     elif prompt.action == "schedule":
@@ -327,4 +341,4 @@ def _answer_prompt(
         request = Request(Action.SCHEDULE, prompt.article_id, when=when, revision=rev)
     else:
         request = Request(Action.REJECT, prompt.article_id, text=text, revision=rev)
-    return bot.decisions.apply(request, who, now)
+    return await bot.decisions.submit(request, who, now)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from syndicator.approval import report_cmd, texts
 from syndicator.publishing.pacing import LOCAL
+from syndicator.storage import aio
 from syndicator.types import PostStatus
 
 if TYPE_CHECKING:
@@ -63,8 +64,16 @@ async def run(bot: ApprovalBot, now: datetime) -> bool:
     if not bot.cfg.heartbeat:
         return False
     at = time.fromisoformat(bot.cfg.heartbeat)
-    if not heartbeat_due(now, at, bot.storage.get_value(KEY)):
+    text = await aio.call(_due_summary, bot, at, now)
+    if text is None:
         return False
-    bot.storage.set_value(KEY, now.astimezone(LOCAL).date().isoformat(), now)
-    bot.say(bot.admin_chat_id, summary(bot, now))
+    bot.say(bot.admin_chat_id, text)
     return True
+
+
+def _due_summary(bot: ApprovalBot, at: time, now: datetime) -> str | None:
+    """Today's summary if the heartbeat is due, marked sent first (blocking: storage)."""
+    if not heartbeat_due(now, at, bot.storage.get_value(KEY)):
+        return None
+    bot.storage.set_value(KEY, now.astimezone(LOCAL).date().isoformat(), now)
+    return summary(bot, now)

@@ -13,6 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from syndicator.approval.handlers import bot_of
+from syndicator.storage import aio
 
 SURFACE = "telegram"
 USAGE = "Cách dùng: /lienket MÃ (mã do cán bộ quản trị cấp bằng `syndicator approvers add`)."
@@ -36,8 +37,8 @@ async def cmd_lienket(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not code:
         bot.say(message.chat.id, USAGE, reply_to=message.message_id)
         return
-    outcome = bot.storage.redeem_link_code(
-        code, surface=SURFACE, user_id=str(user.id), chat_id=str(message.chat.id),
+    outcome = await aio.call(
+        bot.storage.redeem_link_code, code, surface=SURFACE, user_id=str(user.id), chat_id=str(message.chat.id),
         display_name=user.full_name, now=bot.clock(),
     )  # fmt: skip
     if outcome.status == "linked" and outcome.approver is not None:

@@ -20,6 +20,7 @@ from syndicator.approval.expiry import expire_article
 from syndicator.approval.preview import clip, is_open
 from syndicator.approval.sendqueue import NORMAL
 from syndicator.config import ApprovalSettings
+from syndicator.storage import aio
 from syndicator.types import Article, Flag, PostStatus
 
 if TYPE_CHECKING:
@@ -52,20 +53,35 @@ class Reminders:
         self.bot = bot
 
     async def run(self, now: datetime) -> None:
-        """One pass over the open previews."""
+        """One pass over the open previews: the storage work on the storage thread, then the
+        refreshes and the reminders queued here."""
+        refresh, expired, reminders = await aio.call(self._pass, now)
+        for article_id in expired:
+            self.bot.menus.pop(article_id, None)
+        for article_id in (*refresh, *expired):
+            self.bot.refresh(article_id)  # closes it and stamps the decision
+        for chat_id, message_id, text in reminders:
+            self.bot.say(chat_id, text, reply_to=message_id, priority=NORMAL)
+
+    def _pass(self, now: datetime) -> tuple[list[int], list[int], list[tuple[int, int, str]]]:
+        """(articles to refresh, articles expired, reminders to send); blocking."""
         bot, cfg, done = self.bot, self.bot.cfg, set()
+        refresh: list[int] = []
+        expired: list[int] = []
+        reminders: list[tuple[int, int, str]] = []
         for preview in bot.storage.open_previews():
             if preview.article_id in done:
                 continue
             done.add(preview.article_id)
             posts = bot.storage.list_posts(article_id=preview.article_id)
             if not is_open(posts):
-                bot.refresh(preview.article_id)  # closes it and stamps the decision
+                refresh.append(preview.article_id)
                 continue
             since = min(p.created_at for p in posts)
             age = now - since
             if age >= cfg.expire_after:
                 self._expire(preview.article_id, [p.id for p in posts], now)
+                expired.append(preview.article_id)
                 continue
             article = bot.storage.get_article(preview.article_id)
             if article is None:
@@ -79,13 +95,12 @@ class Reminders:
                 text = template.format(
                     article=article.id, age=age_text(age), title=clip(article.title, 200)
                 )
-                bot.say(preview.chat_id, text, reply_to=preview.message_id, priority=NORMAL)
+                reminders.append((preview.chat_id, preview.message_id, text))
                 log.info("approval_reminded", article=article.id, urgent=urgent)
+        return refresh, expired, reminders
 
     def _expire(self, article_id: int, post_ids: list[int], now: datetime) -> None:
         bot = self.bot
         moved = expire_article(bot.storage, post_ids, now)  # the daemon's expiry, shared
         bot.storage.set_preview_state(article_id, "closed", now)
-        bot.menus.pop(article_id, None)
-        bot.refresh(article_id)
         log.info("approval_expired", article=article_id, posts=[r.id for r in moved])

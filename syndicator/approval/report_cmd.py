@@ -16,9 +16,9 @@ import structlog
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from syndicator.reports import charts
 from syndicator.reports.build import ReportSpec, build_report
 from syndicator.reports.period import KINDS, LOCAL, last_period
+from syndicator.storage import aio
 
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
@@ -104,10 +104,16 @@ def _minutes(seconds: float) -> str:
 
 
 async def send_report(bot: ApprovalBot, chat_id: int, kind: str, now: datetime) -> None:
-    """Build (in a thread), then queue the summary and the two charts for `chat_id`."""
+    """Build (in a thread), then queue the summary and the two charts for `chat_id`. Its own
+    thread, not aio's: a year's report reads for seconds, and neither the writers nor the
+    health snapshot should queue behind it."""
     spec = ReportSpec.from_settings(bot.settings)
 
     def make() -> tuple[dict[str, Any], bytes, bytes]:
+        # Imported here: matplotlib costs the daemon ~46 MB of RSS (issue 11's RSS goal) and
+        # is needed only when a report is drawn.
+        from syndicator.reports import charts
+
         report = build_report(bot.storage, last_period(kind, now), spec)
         return report, charts.articles_chart(report), charts.timeliness_chart(report)
 
@@ -125,10 +131,18 @@ async def send_report(bot: ApprovalBot, chat_id: int, kind: str, now: datetime) 
 async def run_weekly(bot: ApprovalBot, now: datetime) -> bool:
     """Send last week's report to the staff chat when due; True when it was queued."""
     spec = bot.settings.reports.weekly
-    if not spec or not weekly_due(now, spec, bot.storage.get_value(KEY)):
+    if not spec or not await aio.call(_mark_weekly, bot, spec, now):
         return False
-    bot.storage.set_value(KEY, week_key(now), now)  # first: a failure is logged, not repeated
     await send_report(bot, bot.chat_id, "week", now)
+    return True
+
+
+def _mark_weekly(bot: ApprovalBot, spec: str, now: datetime) -> bool:
+    """Whether the weekly report is due; if so, mark this week sent first, so a failure is
+    logged and not repeated (blocking: storage)."""
+    if not weekly_due(now, spec, bot.storage.get_value(KEY)):
+        return False
+    bot.storage.set_value(KEY, week_key(now), now)
     return True
 
 
@@ -138,7 +152,7 @@ async def cmd_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message, user = update.effective_message, update.effective_user
     if message is None:
         return
-    if user is None or not (bot.approves(user.id) or bot.administers(user.id)):
+    if user is None or not any(await bot.role_of(user.id)):
         bot.say(message.chat.id, NOT_ALLOWED, reply_to=message.message_id)
         return
     args = context.args or []

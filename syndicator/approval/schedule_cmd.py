@@ -7,7 +7,6 @@ like /pending. The storage reads run in a worker thread so the bot's loop never 
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from telegram.ext import ContextTypes
 from syndicator.approval import texts as T
 from syndicator.publishing.pacing import LOCAL
 from syndicator.publishing.queue import QueueEntry, Wait, explain, snapshot
+from syndicator.storage import aio
 
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
@@ -125,7 +125,7 @@ def schedule_text(entries: Sequence[QueueEntry], now: datetime, labels: Mapping[
 
 
 def gather(bot: ApprovalBot, now: datetime) -> list[QueueEntry]:
-    """Read the queue (blocking: run it in a thread)."""
+    """Read the queue (blocking: run it with aio.read)."""
     pacing = {name: ch.settings for name, ch in bot.channels.items()}
     snap = snapshot(bot.storage, pacing, now)
     return explain(now, snap.posts, snap.channels, snap.titles,
@@ -138,18 +138,19 @@ async def cmd_lich(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, user = update.effective_message, update.effective_user
     if message is None:
         return
-    if user is None or not (bot.approves(user.id) or bot.administers(user.id)):
+    if user is None or not any(await bot.role_of(user.id)):
         if user is not None:  # refusals are on record, as for the other approver commands
             from syndicator.approval.handlers import actor
 
-            bot.storage.record_event(
-                "approval.refused", actor=actor(user), subject="telegram:command",
+            await aio.call(
+                bot.storage.record_event, "approval.refused", actor=actor(user),
+                subject="telegram:command",
                 data={"command": "/lich", "user_id": user.id}, now=bot.clock(),
             )  # fmt: skip
         bot.say(message.chat.id, T.NOT_APPROVER, reply_to=message.message_id)
         return
     now = bot.clock()
-    entries = await asyncio.to_thread(gather, bot, now)
+    entries = await aio.read(gather, bot, now)
     labels = {name: T.KIND_NAMES.get(kind, name) for name, kind in bot.kinds.items()}
     if len(set(labels.values())) < len(labels):  # two Pages: keep the names apart
         labels = {name: f"{label} ({name})" for name, label in labels.items()}

@@ -18,6 +18,7 @@ from telegram import CallbackQuery
 from syndicator.approval import texts as T
 from syndicator.approval.decisions import Actor
 from syndicator.publishing.aftercare import take_down
+from syndicator.storage import aio
 from syndicator.storage.approval import Prompt
 from syndicator.types import PostStatus
 
@@ -28,13 +29,13 @@ ACTION = "gb"  # the button; the stored prompt's action is "takedown"
 PROMPT_ACTION = "takedown"
 
 
-def ask(bot: ApprovalBot, query: CallbackQuery, article_id: int, who: Actor) -> str:
+async def ask(bot: ApprovalBot, query: CallbackQuery, article_id: int, who: Actor) -> str:
     """The tap: check the admin and that something is live, then ask for the reason."""
-    if not bot.decisions.is_admin(who):
-        bot.decisions.refuse(who, f"article:{article_id}", bot.clock(), T.NOT_ADMIN,
-                             action="takedown")  # fmt: skip
+    if not await aio.read(bot.decisions.is_admin, who):
+        await bot.decisions.refuse_async(who, f"article:{article_id}", bot.clock(), T.NOT_ADMIN,
+                                         action="takedown")  # fmt: skip
         return T.NOT_ADMIN
-    live = [p for p in bot.storage.list_posts(article_id=article_id)
+    live = [p for p in await aio.read(bot.storage.list_posts, article_id=article_id)
             if p.status == PostStatus.PUBLISHED]  # fmt: skip
     if not live:
         return T.TAKEDOWN_NOTHING
@@ -44,10 +45,10 @@ def ask(bot: ApprovalBot, query: CallbackQuery, article_id: int, who: Actor) -> 
     labels = ", ".join(T.KIND_NAMES.get(bot.kinds.get(p.channel, ""), p.channel) for p in live)
     text = T.PROMPT_TAKEDOWN.format(who=mention, article=article_id, channels=html.escape(labels))
 
-    def remember(message_id: int) -> None:
-        bot.storage.add_prompt(
-            chat_id, message_id, user_id=user.id, action=PROMPT_ACTION, article_id=article_id,
-            post_id=None, now=bot.clock(),
+    async def remember(message_id: int) -> None:
+        await aio.call(
+            bot.storage.add_prompt, chat_id, message_id, user_id=user.id, action=PROMPT_ACTION,
+            article_id=article_id, post_id=None, now=bot.clock(),
         )  # fmt: skip
 
     bot.say(
@@ -59,13 +60,13 @@ def ask(bot: ApprovalBot, query: CallbackQuery, article_id: int, who: Actor) -> 
 
 async def confirm(bot: ApprovalBot, prompt: Prompt, who: Actor, reason: str, now: datetime) -> str:
     """The reply: the reason confirms; every live post of the article is taken down."""
-    if not bot.decisions.is_admin(who):
-        bot.decisions.refuse(who, f"article:{prompt.article_id}", now, T.NOT_ADMIN,
-                             action="takedown")  # fmt: skip
+    if not await aio.read(bot.decisions.is_admin, who):
+        await bot.decisions.refuse_async(who, f"article:{prompt.article_id}", now, T.NOT_ADMIN,
+                                         action="takedown")  # fmt: skip
         return T.NOT_ADMIN
     if not reason.strip():
         return T.TAKEDOWN_NEED_REASON
-    live = [p for p in bot.storage.list_posts(article_id=prompt.article_id)
+    live = [p for p in await aio.read(bot.storage.list_posts, article_id=prompt.article_id)
             if p.status == PostStatus.PUBLISHED]  # fmt: skip
     if not live:
         return T.TAKEDOWN_NOTHING

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from telegram.error import BadRequest, NetworkError
 
+from syndicator.storage import aio
+
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
     from syndicator.approval.preview import Keyboard
@@ -94,18 +96,26 @@ class Unconfirmed:
 
     async def sent(self, article_id: int, chat_id: int, message_id: int) -> None:
         """A (re-)send of the article's preview got its answer: look for the lost one."""
+        found = await aio.call(self._candidates, article_id, chat_id, message_id)
+        if found is not None:
+            await self._probe(article_id, chat_id, *found)
+
+    def _candidates(
+        self, article_id: int, chat_id: int, message_id: int
+    ) -> tuple[list[int], dict[str, Any]] | None:
+        """The message ids that may be the lost send, and its record; blocking (storage)."""
         value = self.state(article_id)
         if not value:
-            return
+            return None
         self.bot.storage.delete_values([KEY.format(article=article_id)])
         after = value.get("after")
         others = self._chat_values(chat_id, exclude=article_id)
         if value.get("boot") != self.boot or after is None or others:
             log.info("preview_probe_skipped", article=article_id)
-            return
+            return None
         known = self.seen.get(chat_id, set()) | self._stored_ids(chat_id)
         candidates = [i for i in range(int(after) + 1, message_id) if i not in known]
-        await self._probe(article_id, chat_id, candidates[:PROBE_MAX], value)
+        return candidates[:PROBE_MAX], value
 
     def _chat_values(self, chat_id: int, *, exclude: int) -> list[dict[str, Any]]:
         """Other lost sends still outstanding (their articles have no preview row yet)."""
@@ -135,9 +145,9 @@ class Unconfirmed:
                 )
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
-                    self.bot.storage.record_preview(
-                        article_id, chat_id, message_id, has_photo=bool(value.get("photo")),
-                        now=self.bot.clock(),
+                    await aio.call(
+                        self.bot.storage.record_preview, article_id, chat_id, message_id,
+                        has_photo=bool(value.get("photo")), now=self.bot.clock(),
                     )  # fmt: skip
                     log.warning("preview_found", article=article_id, message=message_id)
                     return
@@ -148,8 +158,8 @@ class Unconfirmed:
             # The edit succeeded: an untracked message of ours now shows these buttons. The
             # guards above should make this impossible; make it loud if they ever fail.
             log.error("preview_probe_edited", article=article_id, message=message_id)
-            self.bot.storage.record_preview(
-                article_id, chat_id, message_id, has_photo=bool(value.get("photo")),
-                now=self.bot.clock(),
+            await aio.call(
+                self.bot.storage.record_preview, article_id, chat_id, message_id,
+                has_photo=bool(value.get("photo")), now=self.bot.clock(),
             )  # fmt: skip
             return

@@ -32,7 +32,7 @@ from syndicator.approval.decisions import Actor
 from syndicator.approval.preview import Keyboard, local_time
 from syndicator.publishing.aftercare import correct
 from syndicator.publishing.watch_runner import load, rebase, save
-from syndicator.storage import PostRecord
+from syndicator.storage import PostRecord, aio
 from syndicator.types import Article, Post, PostStatus
 
 if TYPE_CHECKING:
@@ -110,7 +110,8 @@ def alert_keyboard(article: Article, state: dict[str, Any]) -> Keyboard:
 
 
 def notify(bot: ApprovalBot, article_id: int) -> None:
-    """The watcher's hook: queue the alert for the staff chat; its id is stored once sent."""
+    """The watcher's hook: queue the alert for the staff chat; its id is stored once sent.
+    Blocking (storage reads); called on the storage thread by the watcher's turn."""
     article, state = bot.storage.get_article(article_id), load(bot.storage, article_id)
     if article is None or state is None or state.get("status") != "alerted":
         return
@@ -123,11 +124,15 @@ def notify(bot: ApprovalBot, article_id: int) -> None:
             bot.chat_id, text[:4096], reply_markup=markup(keyboard),
             link_preview_options=None,
         )  # fmt: skip
-        fresh = load(bot.storage, article_id) or state
-        fresh["message"] = [bot.chat_id, message.message_id]
-        save(bot.storage, article_id, fresh, bot.clock())
 
-    bot.queue.submit(bot.chat_id, job, key=f"watch:{article_id}")
+        def remember() -> None:
+            fresh = load(bot.storage, article_id) or state
+            fresh["message"] = [bot.chat_id, message.message_id]
+            save(bot.storage, article_id, fresh, bot.clock())
+
+        await aio.call(remember)
+
+    bot.submit(bot.chat_id, job, key=f"watch:{article_id}")
 
 
 def _edit(bot: ApprovalBot, where: tuple[int, int], text: str,
@@ -145,15 +150,18 @@ def _edit(bot: ApprovalBot, where: tuple[int, int], text: str,
             if "not modified" not in str(exc).lower():
                 raise
 
-    bot.queue.submit(chat_id, job, key=f"watch-edit:{chat_id}:{message_id}", idempotent=True)
+    bot.submit(chat_id, job, key=f"watch-edit:{chat_id}:{message_id}", idempotent=True)
 
 
 async def on_tap(
     bot: ApprovalBot, query: CallbackQuery, button: B.Button, who: Actor, now: datetime
 ) -> str:
-    """A tap on a watch alert; returns the answer to show the person."""
+    """A tap on a watch alert; returns the answer to show the person. The storage work of
+    each button runs on the storage thread (aio.call); the sends are queued from there."""
     article_id = button.number
-    state, article = load(bot.storage, article_id), bot.storage.get_article(article_id)
+    state, article = await aio.read(
+        lambda: (load(bot.storage, article_id), bot.storage.get_article(article_id))
+    )
     message = query.message
     assert message is not None
     where = (message.chat.id, message.message_id)
@@ -162,26 +170,36 @@ async def on_tap(
         return T.WATCH_GONE
     if button.action != "wa" and button.revision != article_revision(article):
         # The article changed again since this alert: show the newest difference instead.
-        _edit(bot, (message.chat.id, message.message_id), alert_text(bot, article, state),
-              alert_keyboard(article, state))  # fmt: skip
+        text = await aio.read(alert_text, bot, article, state)
+        _edit(bot, where, text, alert_keyboard(article, state))
         return T.WATCH_STALE
     subject = f"article:{article_id}"
     if button.action == "wx":
-        bot.storage.record_event("watch.dismissed", actor=who.label, subject=subject,
-                                 data={"kind": state.get("kind")}, now=now)  # fmt: skip
-        save(bot.storage, article_id, rebase(state, article), now)
-        stamp = T.WATCH_DISMISSED.format(who=who.name or who.user_id, when=local_time(now))
-        _edit(bot, where, alert_text(bot, article, state) + "\n\n" + stamp, ())
-        return T.WATCH_ANS_DISMISSED
+        return await aio.call(_dismiss, bot, article, state, who, where, now)
     if button.action == "wr":
-        answer = takedown.ask(bot, query, article_id, who)
+        answer = await takedown.ask(bot, query, article_id, who)
         if answer == T.ANS_REPLY_PROMPT:
-            bot.storage.record_event("watch.takedown_asked", actor=who.label, subject=subject,
-                                     data={"kind": state.get("kind")}, now=now)  # fmt: skip
+            await aio.call(
+                bot.storage.record_event, "watch.takedown_asked", actor=who.label,
+                subject=subject, data={"kind": state.get("kind")}, now=now,
+            )  # fmt: skip
         return answer
     if button.action == "wu":
-        return _show_update(bot, article, state, who, where, now)
+        return await aio.call(_show_update, bot, article, state, who, where, now)
     return await _approve_update(bot, article, state, button, who, where, now)
+
+
+def _dismiss(bot: ApprovalBot, article: Article, state: dict[str, Any], who: Actor,
+             where: tuple[int, int], now: datetime) -> str:  # fmt: skip
+    """✖ Bỏ qua: the alert is stamped and the article watched from what it is now
+    (blocking: storage writes; the edit is queued on the loop)."""
+    assert article.id is not None
+    bot.storage.record_event("watch.dismissed", actor=who.label, subject=f"article:{article.id}",
+                             data={"kind": state.get("kind")}, now=now)  # fmt: skip
+    save(bot.storage, article.id, rebase(state, article), now)
+    stamp = T.WATCH_DISMISSED.format(who=who.name or who.user_id, when=local_time(now))
+    _edit(bot, where, alert_text(bot, article, state) + "\n\n" + stamp, ())
+    return T.WATCH_ANS_DISMISSED
 
 
 def _rendered(bot: ApprovalBot, article: Article) -> list[tuple[PostRecord, Post]]:
@@ -195,7 +213,8 @@ def _rendered(bot: ApprovalBot, article: Article) -> list[tuple[PostRecord, Post
 
 def _show_update(bot: ApprovalBot, article: Article, state: dict[str, Any], who: Actor,
                  where: tuple[int, int], now: datetime) -> str:  # fmt: skip
-    """🔄 Cập nhật: the re-rendered posts replace the alert's buttons, waiting for approval."""
+    """🔄 Cập nhật: the re-rendered posts replace the alert's buttons, waiting for approval
+    (blocking: storage reads and writes; the edit is queued on the loop)."""
     assert article.id is not None
     if not live_posts(bot, article.id):
         return T.WATCH_NOTHING_LIVE
@@ -230,14 +249,16 @@ async def _approve_update(
 ) -> str:  # fmt: skip
     """✅ Duyệt cập nhật: only the texts shown (same revision) are sent, then corrected live."""
     assert article.id is not None
-    pairs = _rendered(bot, article)
+    pairs = await aio.read(_rendered, bot, article)
     if state.get("status") != "confirming" or not pairs:
         return T.WATCH_GONE if pairs else T.WATCH_SAME
     if posts_revision([p for _, p in pairs]) != button.revision:
-        _show_update(bot, article, state, who, where, now)  # the newest texts, a fresh button
+        # the newest texts, a fresh button
+        await aio.call(_show_update, bot, article, state, who, where, now)
         return T.WATCH_STALE
-    bot.storage.record_event(
-        "watch.update_approved", actor=who.label, subject=f"article:{article.id}",
+    await aio.call(
+        bot.storage.record_event, "watch.update_approved", actor=who.label,
+        subject=f"article:{article.id}",
         data={"posts": [r.id for r, _ in pairs], "revision": button.revision}, now=now,
     )  # fmt: skip
     lines, ok = [], True
@@ -252,10 +273,12 @@ async def _approve_update(
         ok = ok and done.ok
     stamp = T.WATCH_UPDATED.format(who=who.name or who.user_id, when=local_time(now))
     if ok:
-        save(bot.storage, article.id, rebase(state, article), now)
-        _edit(bot, where, "\n".join([alert_text(bot, article, state), "", stamp, *lines]), ())
+        await aio.call(save, bot.storage, article.id, rebase(state, article), now)
+        head = await aio.read(alert_text, bot, article, state)
+        _edit(bot, where, "\n".join([head, "", stamp, *lines]), ())
         return T.WATCH_ANS_UPDATED
     # Some channel refused: the button stays, so the same texts can be approved again.
     keyboard = (((T.BTN_WATCH_APPROVE, B.data("wa", article.id, button.revision or "")),),)
-    _edit(bot, where, "\n".join([alert_text(bot, article, state), "", *lines]), keyboard)
+    head = await aio.read(alert_text, bot, article, state)
+    _edit(bot, where, "\n".join([head, "", *lines]), keyboard)
     return T.WATCH_ANS_PARTIAL

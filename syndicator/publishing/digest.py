@@ -16,7 +16,7 @@ import structlog
 
 from syndicator.errors import AmbiguousError, PublishError
 from syndicator.publishing.pacing import LOCAL
-from syndicator.storage import Storage
+from syndicator.storage import PostRecord, Storage, aio
 from syndicator.types import PostStatus
 
 if TYPE_CHECKING:
@@ -43,6 +43,22 @@ class Broadcaster(Protocol):
     async def broadcast_digest(self, article_ids: list[str]) -> str: ...
 
 
+def _due_posts(storage: Storage, name: str, at: time, now: datetime) -> list[PostRecord]:
+    """The posts of today's digest if it is due, else none (blocking: storage reads)."""
+    last_day = None
+    for event in storage.audit_events(since=now - timedelta(days=2), kinds=KINDS):
+        if event.subject == f"channel:{name}":
+            last_day = date.fromisoformat(json.loads(event.data)["day"])
+    if not digest_due(now, at, last_day):
+        return []
+    since = now - timedelta(days=1)
+    return [
+        p
+        for p in storage.list_posts(status=[PostStatus.PUBLISHED], channel=name)
+        if p.published_at and p.published_at >= since and p.external_id
+    ][-MAX_ARTICLES:]
+
+
 async def maybe_send_digest(
     storage: Storage, name: str, channel: Channel, now: datetime
 ) -> str | None:
@@ -52,18 +68,8 @@ async def maybe_send_digest(
         return None
     raw_at = getattr(settings, "digest_time", "07:00")
     at = raw_at if isinstance(raw_at, time) else time.fromisoformat(str(raw_at))
-    last_day = None
-    for event in storage.audit_events(since=now - timedelta(days=2), kinds=KINDS):
-        if event.subject == f"channel:{name}":
-            last_day = date.fromisoformat(json.loads(event.data)["day"])
-    if not digest_due(now, at, last_day):
-        return None
-    since = now - timedelta(days=1)
-    posts = [
-        p
-        for p in storage.list_posts(status=[PostStatus.PUBLISHED], channel=name)
-        if p.published_at and p.published_at >= since and p.external_id
-    ][-MAX_ARTICLES:]
+    # The publisher asks every cycle: its reads run on the readers' thread, never the loop.
+    posts = await aio.read(_due_posts, storage, name, at, now)
     day = now.astimezone(LOCAL).date().isoformat()
     if not posts:
         return None
@@ -74,7 +80,8 @@ async def maybe_send_digest(
     except (AmbiguousError, PublishError) as exc:
         # Unknown: Zalo may have sent it, so it is not retried today either way.
         outcome = "unknown" if isinstance(exc, AmbiguousError) else "failed"
-        storage.record_event(
+        await aio.call(
+            storage.record_event,
             f"zalo.digest_{outcome}",
             actor="publisher",
             subject=f"channel:{name}",
@@ -83,7 +90,8 @@ async def maybe_send_digest(
         )
         log.error(f"digest_{outcome}", channel=name, error=str(exc))
         return None
-    storage.record_event(
+    await aio.call(
+        storage.record_event,
         "zalo.digest",
         actor="publisher",
         subject=f"channel:{name}",

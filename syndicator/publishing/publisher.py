@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,7 @@ class Publisher:
         self.listener = listener
         self.started = False
         self.last_publish_latency: float | None = None
+        self._next_send: dict[str, float] = {}  # channel -> monotonic time of its next send
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -86,7 +88,15 @@ class Publisher:
             except Exception:
                 log.exception("publisher_cycle_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.interval.total_seconds())
+                nap = self.next_send_in(self.settings.interval.total_seconds())
+                await asyncio.wait_for(stop.wait(), nap)
+
+    def next_send_in(self, default: float) -> float:
+        """Seconds until a channel paced by `pause_between` may send again, at most
+        `default` (the publishing interval): how long the publisher may nap."""
+        now = time.monotonic()
+        waits = [at - now for at in self._next_send.values() if at > now]
+        return min([default, *waits])
 
     async def run_once(self) -> None:
         if not self.started:
@@ -247,6 +257,8 @@ class Publisher:
             )  # fmt: skip
             if slot > now:
                 return sent
+            if time.monotonic() < self._next_send.get(name, 0.0):
+                return sent  # within `pause_between` of its last send: the next cycle sends
             record = await aio.call(self.storage.claim_post, name, now)
             if record is None:
                 return sent
@@ -257,7 +269,11 @@ class Publisher:
             if usage is not None and usage > 75:
                 pause *= 10  # the service says we are near its limit: slow down before it throttles
             if pause:
-                await asyncio.sleep(pause)
+                # Not a sleep here: it held up the whole cycle (the other channels, a decision
+                # that woke the publisher meanwhile) for `pause_between` after every send. The
+                # daemon naps until this time instead (`next_send_in`).
+                self._next_send[name] = time.monotonic() + pause
+                return sent
 
     async def _send(self, channel: Channel, record: PostRecord) -> bool:
         """One attempt (the intent is already committed). A post whose service handle is

@@ -30,7 +30,7 @@ from syndicator.publishing.watch import (
     withdrawn,
 )
 from syndicator.sources.fetch import Fetcher
-from syndicator.storage import Storage
+from syndicator.storage import Storage, aio
 from syndicator.types import Article, PostStatus
 
 log = structlog.get_logger("syndicator.watch")
@@ -77,7 +77,7 @@ class WatchRunner:
         check_every: timedelta,
         threshold: float,
         clock: Callable[[], datetime],
-        notify: Callable[[int], None] | None = None,
+        notify: Callable[[int], None] | None = None,  # thread-safe: runs on the storage thread
     ) -> None:
         self.storage, self.fetcher, self.clock = storage, fetcher, clock
         self.days, self.check_every, self.threshold = days, check_every, threshold
@@ -95,8 +95,20 @@ class WatchRunner:
         return sorted(a for a, at in first.items() if watched(at, now, self.days))
 
     async def run_once(self) -> int:
-        """One turn; returns how many alerts it raised."""
-        now, raised, fetches = self.clock(), 0, 0
+        """One turn; returns how many alerts it raised. The storage work runs on the storage
+        thread (aio.call); only the withdrawal checks' fetches run here, on the loop."""
+        now = self.clock()
+        raised, to_check = await aio.call(self._turn, now)
+        for article, state in to_check:
+            assert self.fetcher is not None
+            result = await self.fetcher.fetch(article.url, now=now)
+            raised += await aio.call(self._checked, article, state, result, now)
+        return raised
+
+    def _turn(self, now: datetime) -> tuple[int, list[tuple[Article, dict[str, Any]]]]:
+        """Compare the stored articles (blocking); return the alerts raised and the articles
+        whose page is due a withdrawal check."""
+        raised, to_check = 0, list[tuple[Article, dict[str, Any]]]()
         for article_id in self.live_articles(now):
             article = self.storage.get_article(article_id)
             if article is None:
@@ -115,12 +127,11 @@ class WatchRunner:
             last = datetime.fromisoformat(checked) if checked else None
             if (
                 self.fetcher is not None
-                and fetches < MAX_FETCHES
+                and len(to_check) < MAX_FETCHES
                 and url_check_due(last, now, self.check_every)
             ):
-                fetches += 1
-                raised += await self._check_url(article, state, now)
-        return raised
+                to_check.append((article, state))
+        return raised, to_check
 
     def _compare(self, article: Article, state: dict[str, Any], now: datetime) -> bool:
         if article.content_hash == state.get("seen", state["hash"]):
@@ -137,9 +148,8 @@ class WatchRunner:
         }, now)  # fmt: skip
         return True
 
-    async def _check_url(self, article: Article, state: dict[str, Any], now: datetime) -> int:
-        assert self.fetcher is not None
-        result = await self.fetcher.fetch(article.url, now=now)
+    def _checked(self, article: Article, state: dict[str, Any], result: Any, now: datetime) -> int:
+        """Record a withdrawal check's outcome (blocking); 1 when it raised an alert."""
         state["checked_at"] = now.isoformat()
         if not withdrawn(result.status, result.error):
             if result.error:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 
 from syndicator.errors import StorageError
 from syndicator.publishing.lifecycle import OPEN, SENDABLE, EventKind, allowed
@@ -139,6 +139,10 @@ class PostsMixin(StorageBase):
                     **(data or {}),
                 }))  # fmt: skip
             self._audit_many(session, events, now)
+            if moved and to == S.APPROVED and session.get_bind().dialect.name == "postgresql":
+                # Wakes every daemon's publisher (syndicator/decision_watch.py); delivered at
+                # commit, never for a rolled-back decision (PostgreSQL docs, NOTIFY).
+                session.execute(text("SELECT pg_notify('syndicator_decision', '')"))
         return moved
 
     def edit_post(

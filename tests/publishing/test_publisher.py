@@ -223,3 +223,25 @@ async def test_a_later_copy_with_an_image_re_renders_waiting_posts(world: World)
     after = {p.channel: p for p in world.storage.list_posts()}
     assert after["zalo"].payload["cover"]["photo_url"] == image
     assert after["zalo"].id == before["zalo"].id  # the same post, re-rendered
+
+
+async def test_pause_between_paces_sends_without_holding_up_the_cycle(world: World) -> None:
+    """With `pause_between`, a cycle sends one post per channel and ends at once (no sleep
+    inside it); the next send waits for a later cycle, and `next_send_in` says when."""
+    import asyncio
+
+    world.add(article(1), article(2))
+    publishing = {**world.raw["publishing"], "pause_between": "30s"}
+    pub = world.publisher(world.settings(publishing=publishing))
+    await pub.run_once()
+    posts = [p for p in world.storage.list_posts() if p.channel == "facebook"]
+    world.storage.decide([p.id for p in posts], S.APPROVED, actor="test", now=datetime.now(UTC))
+    # Ends although the pause is 30 s: it used to sleep it out inside the cycle.
+    await asyncio.wait_for(pub.run_once(), 20)
+    assert len(world.graph.live_posts()) == 1
+    await asyncio.wait_for(pub.run_once(), 20)  # still within the pause: nothing more is sent
+    assert len(world.graph.live_posts()) == 1
+    assert 0 < pub.next_send_in(60.0) <= 30.0  # the daemon naps until then, not a full minute
+    assert pub.next_send_in(2.0) == 2.0  # never longer than the publishing interval
+    statuses = sorted(p.status for p in world.storage.list_posts() if p.channel == "facebook")
+    assert statuses == [S.APPROVED, S.PUBLISHED]  # the second waits its turn, not "publishing"

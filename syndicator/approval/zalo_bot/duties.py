@@ -13,7 +13,7 @@ is linked nothing is read, so the first admin to link starts at the end of the t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from syndicator.approval.alerts import Alerts
 from syndicator.approval.preview import clip, is_open
 from syndicator.approval.reminders import age_text, is_urgent
 from syndicator.approval.zalo_bot import texts as T
+from syndicator.storage import aio
 
 if TYPE_CHECKING:
     from syndicator.approval.zalo_bot.surface import ZaloBotSurface
@@ -42,9 +43,10 @@ class _AdminDesk:
         self.storage, self.clock = surface.storage, surface.clock
         self.cfg, self.kinds = surface.approval, surface.kinds
         self.admin_chat_id = 0  # unused: every linked admin gets the alert
-        self.outbox: list[tuple[str, Callable[[], None] | None]] = []
+        self.outbox: list[tuple[str, Callable[[], Awaitable[None] | None] | None]] = []
 
-    def say(self, chat_id: Any, text: str, *, on_done: Callable[[], None] | None = None,
+    def say(self, chat_id: Any, text: str, *,
+            on_done: Callable[[], Awaitable[None] | None] | None = None,
             **_: Any) -> None:  # fmt: skip
         self.outbox.append((text, on_done))
 
@@ -59,7 +61,9 @@ class _AdminDesk:
                     await self.surface.say(chat_id, T.ALERT.format(text=text))
             finally:
                 if on_done is not None:
-                    on_done()  # advances the stored cursor past this alert
+                    pending = on_done()  # advances the stored cursor past this alert
+                    if pending is not None:
+                        await pending
 
 
 class ZaloDuties:
@@ -74,8 +78,15 @@ class ZaloDuties:
 
     async def remind(self, now: datetime) -> int:
         """One reminder per fully sent preview of a waiting article, once it is due."""
-        surface, storage, cfg = self.surface, self.surface.storage, self.surface.approval
-        sent = 0
+        due = await aio.call(self._due_reminders, now)
+        for chat_id, text in due:
+            await self.surface.say(chat_id, text)
+        return len(due)
+
+    def _due_reminders(self, now: datetime) -> list[tuple[str, str]]:
+        """(chat, text) of each reminder due, each claimed first (blocking: storage)."""
+        storage, cfg = self.surface.storage, self.surface.approval
+        due = []
         for preview in storage.zalo_previews(states=("open",)):
             if preview.parts_sent == 0 or preview.note is not None:
                 continue
@@ -90,16 +101,15 @@ class ZaloDuties:
                 continue
             storage.set_value(key, now.isoformat(), now)  # claimed first: one reminder ever
             template = T.REMINDER_URGENT if urgent else T.REMINDER
-            await surface.say(preview.chat_id, template.format(
-                n=article.id, age=age_text(age), title=clip(article.title, 200)))  # fmt: skip
+            due.append((preview.chat_id, template.format(
+                n=article.id, age=age_text(age), title=clip(article.title, 200))))  # fmt: skip
             log.info("zalo_reminded", article=article.id, chat=preview.chat_id, urgent=urgent)
-            sent += 1
-        return sent
+        return due
 
     async def alert(self, now: datetime) -> None:
         """The Telegram admin alerts, to the linked Zalo admins."""
-        admins = [i.chat_id for i in self.surface.storage.linked_identities(PREFIX[:-1])
-                  if i.is_admin]  # fmt: skip
+        linked = await aio.read(self.surface.storage.linked_identities, PREFIX[:-1])
+        admins = [i.chat_id for i in linked if i.is_admin]
         if not admins:
             return
         await self.alerts.run(now)

@@ -17,7 +17,7 @@ from syndicator.approval import corrections
 from syndicator.approval.decisions import Action, Actor
 from syndicator.approval.zalo_bot import texts as T
 from syndicator.approval.zalo_bot.commands import Command
-from syndicator.storage import PostRecord
+from syndicator.storage import PostRecord, aio
 from syndicator.types import PostStatus
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ def _posts(surface: ZaloBotSurface, command: Command) -> list[PostRecord]:
 
 
 def wants(surface: ZaloBotSurface, command: Command) -> bool:
-    """Is this command a correction? `sửa` of a live post, `duyệt sửa`, `huỷ sửa`."""
+    """Is this command a correction? `sửa` of a live post, `duyệt sửa`, `huỷ sửa`
+    (blocking: a storage read)."""
     if command.kind in ("approve_fix", "cancel_fix"):
         return True
     if command.kind != "edit" or command.kind_of_channel is None:
@@ -43,25 +44,15 @@ def wants(surface: ZaloBotSurface, command: Command) -> bool:
 
 async def answer(surface: ZaloBotSurface, command: Command, actor: Actor, linked: bool,
                  now: datetime) -> str:  # fmt: skip
+    """The reply to a correction command; storage work on the storage thread (aio)."""
     n = command.article_id
-    if not surface.decisions.allowed(Action.APPROVE, actor):
-        surface.decisions.refuse(actor, f"article:{n}", now, T.REFUSED, command=command.kind)
+    if not await surface.decisions.may(Action.APPROVE, actor):
+        await surface.decisions.refuse_async(actor, f"article:{n}", now, T.REFUSED,
+                                             command=command.kind)  # fmt: skip
         return T.REFUSED + ("" if linked else "\n" + T.NOT_LINKED)
     if command.kind == "edit":
-        record = next(p for p in _posts(surface, command) if p.status == PostStatus.PUBLISHED)
-        outcome = corrections.propose(
-            surface.storage, surface.decisions.rules, surface.kinds, record, command.text,
-            actor, now,
-        )  # fmt: skip
-        if outcome.status != "done":
-            return outcome.message
-        proposal = corrections.load(surface.storage, record.id)
-        text = proposal.preview_text if proposal else ""
-        return T.FIX_PROPOSED.format(
-            message=outcome.message, label=corrections.label_of(surface.kinds, record.channel),
-            text=text[:PREVIEW_MAX], n=n,
-        )  # fmt: skip
-    waiting = corrections.pending(surface.storage, _posts(surface, command))
+        return await aio.call(_propose, surface, command, actor, now)
+    waiting = await aio.read(lambda: corrections.pending(surface.storage, _posts(surface, command)))
     if not waiting:
         return T.FIX_NONE.format(n=n)
     lines = []
@@ -73,7 +64,24 @@ async def answer(surface: ZaloBotSurface, command: Command, actor: Actor, linked
                 surface.storage, surface.channels, surface.kinds, record.id, actor, now, None
             )
         else:
-            outcome = corrections.cancel(surface.storage, surface.kinds, record.id, actor, now,
-                                         None)  # fmt: skip
+            outcome = await aio.call(corrections.cancel, surface.storage, surface.kinds,
+                                     record.id, actor, now, None)  # fmt: skip
         lines.append(outcome.message)
     return "\n".join(lines)
+
+
+def _propose(surface: ZaloBotSurface, command: Command, actor: Actor, now: datetime) -> str:
+    """`sửa N fb|zalo <text>` of a live post: store the proposal (blocking: storage)."""
+    record = next(p for p in _posts(surface, command) if p.status == PostStatus.PUBLISHED)
+    outcome = corrections.propose(
+        surface.storage, surface.decisions.rules, surface.kinds, record, command.text,
+        actor, now,
+    )  # fmt: skip
+    if outcome.status != "done":
+        return outcome.message
+    proposal = corrections.load(surface.storage, record.id)
+    text = proposal.preview_text if proposal else ""
+    return T.FIX_PROPOSED.format(
+        message=outcome.message, label=corrections.label_of(surface.kinds, record.channel),
+        text=text[:PREVIEW_MAX], n=command.article_id,
+    )  # fmt: skip
