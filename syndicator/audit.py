@@ -194,6 +194,29 @@ def verify_chain(
     return state.result(True, None, None)
 
 
+def verify_from(
+    events: Iterable[AuditEvent], key: bytes | None, checkpoint: VerifyResult
+) -> VerifyResult:
+    """Go on from an earlier good result: `events` are the rows after `checkpoint.head`.
+
+    The walk resumes with the checkpoint's hash as the previous one and its counts, so the
+    answer is the one a walk of the whole trail would give as far as the new rows are concerned
+    (and the unkeyed-after-keyed rule still holds). Rows before the checkpoint are not read
+    again: the caller checks that the checkpoint row itself is still there with its hash, and
+    re-walks the whole trail from time to time to catch an edit to an old row.
+    """
+    state = _Walk(key)
+    if checkpoint.head is not None:
+        state.head = checkpoint.head
+        state.prev_hash, state.expected_id = checkpoint.head[1], checkpoint.head[0] + 1
+    state.legacy, state.keyed = checkpoint.legacy, checkpoint.keyed
+    for event in events:
+        problem = state.step(event)
+        if problem is not None:
+            return state.result(False, event.id, problem)
+    return state.result(True, None, None)
+
+
 class _Walk:
     """The verifier's running state: previous hash, expected id, counts."""
 

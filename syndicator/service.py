@@ -131,9 +131,13 @@ async def supervise(
 
 
 async def watch_audit(storage: Any, vitals: Vitals, every: float, stop: asyncio.Event) -> None:
-    """Verify the audit chain every `every` seconds, in a thread; /healthz reads the result."""
+    """Verify the audit chain every `every` seconds, in a thread; /healthz reads the result.
+
+    Each check reads only the rows added since the last good one, and the whole trail once a
+    day (`Storage.verify_audit_step`): a restarted daemon no longer walks every row while its
+    first poll runs."""
     while not stop.is_set():
-        result = await asyncio.to_thread(storage.verify_audit)
+        result = await asyncio.to_thread(storage.verify_audit_step, datetime.now(UTC))
         reason = None if result.ok else f"broken at event {result.bad_id}: {result.reason}"
         if not result.ok and vitals.audit != (False, reason):
             log.error("audit_chain_broken", reason=reason)

@@ -167,8 +167,9 @@ class Alerts:
         """Check the audit chain every `verify_every`; alert once per broken event."""
         if not await aio.call(self._verify_due, now):
             return
-        # The whole chain is read: its own thread, so neither storage thread waits for it.
-        result = await asyncio.to_thread(self.bot.storage.verify_audit)
+        # Only the rows since the last good check, the whole trail once a day
+        # (Storage.verify_audit_step); its own thread, so neither storage thread waits for it.
+        result = await asyncio.to_thread(self.bot.storage.verify_audit_step, now)
         if not await aio.call(self._newly_broken, result.ok, result.bad_id, now):
             return
         log.error("audit_chain_broken", bad_id=result.bad_id, reason=result.reason)

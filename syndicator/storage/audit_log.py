@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from syndicator.audit import SEAL_KIND, AuditEvent, VerifyResult, event_hash, key_id, verify_chain
+from syndicator.audit import (
+    SEAL_KIND,
+    AuditEvent,
+    VerifyResult,
+    event_hash,
+    key_id,
+    verify_chain,
+    verify_from,
+)
 from syndicator.storage.base import _LAST_AUDIT, StorageBase, audit_event
-from syndicator.storage.models import AuditRow
+from syndicator.storage.models import ApprovalValueRow, AuditRow
+
+CHECKPOINT_KEY = "audit:verified"  # approval_values: the last good verification (JSON)
+# The whole trail is walked again this often (an edit to an old row is caught within it); in
+# between, each verification reads only the rows added since the last one.
+FULL_VERIFY_EVERY = timedelta(days=1)
 
 
 class AuditMixin(StorageBase):
@@ -28,12 +42,18 @@ class AuditMixin(StorageBase):
             return self._audit(session, kind, actor=actor, subject=subject, data=data, now=now)
 
     def audit_events(
-        self, since: datetime | None = None, kinds: list[str] | None = None
+        self,
+        since: datetime | None = None,
+        kinds: list[str] | None = None,
+        *,
+        after_id: int | None = None,
     ) -> Iterator[AuditEvent]:
         """Stream events in chain order (constant memory)."""
         query = select(AuditRow).order_by(AuditRow.id).execution_options(yield_per=1000)
         if since is not None:
             query = query.where(AuditRow.at >= since)
+        if after_id is not None:
+            query = query.where(AuditRow.id > after_id)
         if kinds:
             query = query.where(AuditRow.kind.in_(kinds))
         with self._read() as session:
@@ -43,6 +63,86 @@ class AuditMixin(StorageBase):
     def verify_audit(self, anchor: tuple[int, str] | None = None) -> VerifyResult:
         """Check the chain with this storage's key; with `anchor` (id, hash), catch truncation."""
         return verify_chain(self.audit_events(), key=self.audit_key, anchor=anchor)
+
+    def verify_audit_step(
+        self, now: datetime, full_every: timedelta = FULL_VERIFY_EVERY
+    ) -> VerifyResult:
+        """What the daemon runs every `verify_every`: only the rows added since the last good
+        verification, and the whole trail again once `full_every` has passed since the last
+        whole walk (or when nothing was verified yet, or the last answer was a break).
+
+        The checkpoint (the last good head, its counts, when the trail was last walked whole)
+        is a row of `approval_values`, shared by every daemon on the database and kept across
+        restarts, so a restarted daemon does not walk the whole trail again while its first
+        poll runs (issue 11: that was most of a restart's CPU). Someone with the database but
+        not the key can move or delete the checkpoint; that only makes the next step a whole
+        walk, since the rows after it must still carry the key's HMAC. The checkpoint row itself
+        must still be there with its hash: a trail cut or re-chained below it is caught at once.
+        """
+        saved = self._checkpoint()
+        whole = saved is None or now - saved[1] >= full_every
+        if saved is None or whole:
+            result = self.verify_audit()
+            walked_at = now
+        else:
+            checkpoint, walked_at = saved
+            assert checkpoint.head is not None
+            with self._read() as session:
+                stored = session.scalar(
+                    select(AuditRow.hash).where(AuditRow.id == checkpoint.head[0])
+                )
+            if stored != checkpoint.head[1]:
+                self.delete_audit_checkpoint()
+                what = "is missing" if stored is None else "has another hash"
+                return VerifyResult(
+                    False, checkpoint.checked, checkpoint.head[0],
+                    f"row {checkpoint.head[0]}, verified before, {what}: the trail was cut "
+                    "or re-chained since",
+                )  # fmt: skip
+            events = self.audit_events(after_id=checkpoint.head[0])
+            result = verify_from(events, self.audit_key, checkpoint)
+        if result.ok and result.head is not None:
+            self._save_checkpoint(result, walked_at, now)
+        elif not result.ok:
+            self.delete_audit_checkpoint()
+        return result
+
+    def _checkpoint(self) -> tuple[VerifyResult, datetime] | None:
+        with self._read() as session:
+            row = session.get(ApprovalValueRow, CHECKPOINT_KEY)
+            raw = row.value if row is not None else None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            head = (int(data["id"]), str(data["hash"]))
+            result = VerifyResult(
+                True, int(data["legacy"]) + int(data["keyed"]), None, None,
+                int(data["legacy"]), int(data["keyed"]), head,
+            )  # fmt: skip
+            return result, datetime.fromisoformat(data["walked_at"])
+        except (TypeError, ValueError, KeyError):
+            return None  # none yet, or unreadable: walk the whole trail
+
+    def _save_checkpoint(self, result: VerifyResult, walked_at: datetime, now: datetime) -> None:
+        assert result.head is not None
+        value = json.dumps({
+            "id": result.head[0], "hash": result.head[1], "legacy": result.legacy,
+            "keyed": result.keyed, "walked_at": walked_at.isoformat(),
+        })  # fmt: skip
+        with self._write() as session:
+            row = session.get(ApprovalValueRow, CHECKPOINT_KEY)
+            if row is None:
+                session.add(ApprovalValueRow(key=CHECKPOINT_KEY, value=value, updated_at=now))
+            else:
+                row.value, row.updated_at = value, now
+
+    def delete_audit_checkpoint(self) -> None:
+        """Make the next `verify_audit_step` walk the whole trail."""
+        with self._write() as session:
+            row = session.get(ApprovalValueRow, CHECKPOINT_KEY)
+            if row is not None:
+                session.delete(row)
 
     def audit_head(self) -> tuple[int, str] | None:
         """The newest row's (id, hash): the anchor printed in reports, exports and the bot."""
