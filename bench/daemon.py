@@ -264,6 +264,12 @@ def main() -> int:
     ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
     ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
     ap.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
+    ap.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="record the daemon with py-spy over the steady window (speedscope JSON to PATH; "
+        "py-spy installed in the venv, not a project dependency)",
+    )
     args = ap.parse_args()
     quick = args.quick
     args.feeds = args.feeds or (300 if quick else 2000)
@@ -345,6 +351,7 @@ def run(
     first.read_log()
     checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
     offset, next_bump, bumped = 0, t0, 0
+    spy = profile(args, first.pid)
     while (now := time.perf_counter()) < t0 + args.window:
         if now >= next_bump:
             bumped += bump(base, args.changed, offset)
@@ -355,6 +362,8 @@ def run(
     first.read_log()
     window = time.perf_counter() - t0
     checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
+    if spy is not None:
+        spy.wait()
     steady = checks / cpu if cpu else float("inf")
     print(
         f"steady state: {checks} feed checks in {window:.0f} s ({bumped} feeds changed), "
@@ -403,6 +412,19 @@ def run(
     if errors:
         print(f"note: the daemons' poll cycles reported {errors} source errors", flush=True)
     return 0
+
+
+def profile(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy on the daemon for the steady window. Its samples cost py-spy's CPU, not the
+    daemon's (--nonblocking: the daemon is never paused), so the figures stay comparable."""
+    if not args.profile:
+        return None
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(int(args.window)), "--rate", "200",
+         "--nonblocking", "--threads", "--format", "speedscope", "-o", args.profile],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def approvals(args: argparse.Namespace, config: Path, engine: Any, daemon: Daemon) -> list[float]:
