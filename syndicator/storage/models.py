@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -80,6 +81,13 @@ class ArticleRow(Base):
         Index("ix_articles_canonical_url", "canonical_url"),
         Index("ix_articles_fingerprint", "fingerprint"),
         Index("ix_articles_first_seen", "first_seen_at"),
+        # Partial: only the originals waiting to be planned (migration 0010).
+        Index(
+            "ix_articles_to_plan",
+            "id",
+            sqlite_where=text("planned_version < version AND duplicate_of IS NULL"),
+            postgresql_where=text("planned_version < version AND duplicate_of IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
