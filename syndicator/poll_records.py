@@ -7,6 +7,7 @@ per tick, whichever comes first): one write transaction per poll was most of the
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,6 +135,27 @@ class PollRecorder:
         )
         if len(self._pending) >= _FLUSH_EVERY:
             await self.flush()
+
+    async def failed(
+        self,
+        source: SourceSettings,
+        result: FetchResult,
+        now: datetime,
+        report: SourceReport,
+        error_count: int,
+        error: str | None,
+        *,
+        quiet: bool = False,
+    ) -> SourceReport:
+        """Record a failed poll: one log line naming the source and the kind of failure."""
+        error = error or "fetch failed"
+        report.errors.append(error)
+        report.failed = True
+        if not quiet:
+            log_failure(source.id, error)
+        failed = dataclasses.replace(result, error=error, body=b"")
+        await self.record(source, failed, now, ok=False, error_count=error_count + 1, error=error)
+        return report
 
     async def flush(self) -> None:
         """Store every queued outcome in one transaction; alert on sources gone unhealthy."""

@@ -19,7 +19,7 @@ import structlog
 
 from syndicator.config import PollSettings, SourceSettings
 from syndicator.poll_memory import SourceMemory, digest
-from syndicator.poll_records import PollRecorder, SourceReport, log_cycle, log_failure
+from syndicator.poll_records import PollRecorder, SourceReport, log_cycle
 from syndicator.sources.classify import ClassifierRules, classify
 from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
@@ -198,7 +198,7 @@ class Poller:
             deadline_at=until,
         )
         if not result.ok:
-            return await self._failed(source, result, now, report, error_count, result.error)
+            return await self.records.failed(source, result, now, report, error_count, result.error)
         if result.not_modified:
             report.not_modified = 1
             await self.records.record(source, result, now, ok=True, error_count=0, unchanged=True)
@@ -212,7 +212,7 @@ class Poller:
             # A parse thread cannot be stopped; its result is dropped when it ends. The XML
             # guards (rss.py) keep any one document's parse short, so this is a last resort.
             error = f"deadline: fetch and parse took over {self._deadline():g} s (fetch.deadline)"
-            return await self._failed(source, result, now, report, error_count, error)
+            return await self.records.failed(source, result, now, report, error_count, error)
         try:
             # Always on the storage thread, even a small one: it writes (add_articles), and a
             # write waiting for the SQLite lock must not hold the loop (storage/aio.py).
@@ -226,7 +226,9 @@ class Poller:
                 error=str(exc)[:300],
             )
             self.memory.forget(source.id)
-            return await self._failed(source, result, now, report, error_count, error, quiet=True)
+            return await self.records.failed(
+                source, result, now, report, error_count, error, quiet=True
+            )
         # Items left for the next poll must not hide behind validators, the body hash or the
         # remembered item digests: the next poll fetches and parses the whole document again.
         deferred = report.deferred > 0
@@ -257,29 +259,6 @@ class Poller:
             validators=not deferred,
             had_new=report.new > 0,
             memory=memory,
-        )
-        return report
-
-    async def _failed(
-        self,
-        source: SourceSettings,
-        result: FetchResult,
-        now: datetime,
-        report: SourceReport,
-        error_count: int,
-        error: str | None,
-        *,
-        quiet: bool = False,
-    ) -> SourceReport:
-        """Record a failed poll: one log line naming the source and the kind of failure."""
-        error = error or "fetch failed"
-        report.errors.append(error)
-        report.failed = True
-        if not quiet:
-            log_failure(source.id, error)
-        failed = dataclasses.replace(result, error=error, body=b"")
-        await self.records.record(
-            source, failed, now, ok=False, error_count=error_count + 1, error=error
         )
         return report
 
