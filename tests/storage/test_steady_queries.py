@@ -58,12 +58,16 @@ def test_planning_reads_through_the_partial_index(storage: Storage, now) -> None
     """The index of articles waiting to be planned exists, and the planner's read still finds
     new and changed originals (never duplicates) and nothing once they are planned."""
     names = {ix["name"] for ix in inspect(storage.engine).get_indexes("articles")}
-    assert "ix_articles_to_plan" in names
+    assert {"ix_articles_to_plan", "ix_articles_duplicate_of"} <= names
+    assert "ix_sources_status" in {
+        ix["name"] for ix in inspect(storage.engine).get_indexes("sources")
+    }
     stored = storage.add_articles("portal", [make(1), make(2)], now).new
     copy = make(3, source_id="other", fingerprint="fp1")
     storage.add_articles("other", [copy], now)
     todo = storage.articles_for_planning(10)
     assert [a.guid for a, _ in todo] == ["g1", "g2"]
+    assert todo[0][1] is None  # the copy has no image to lend
     storage.save_plans_many([(a.id, [], "test") for a, _ in todo if a.id], now)
     assert storage.articles_for_planning(10) == []
     changed = make(2, content_hash="hash2b", title="Tin số 2 (sửa)")
