@@ -57,10 +57,22 @@ class SourceMemory:
             return None
         return known[1], known[2]
 
-    def remember_items(self, source_id: str, context: Context, body: bytes, stamp: Any) -> None:
+    def remember_items(
+        self,
+        source_id: str,
+        context: Context,
+        body: bytes,
+        stamp: Any,
+        hashes: list[bytes] | None = None,
+    ) -> None:
         """The raw items just stored, with the stamp our own write left behind (or, when
-        nothing was written, the stamp the caller read)."""
-        self._items[source_id] = (context, stamp, set(all_hashes(body)))
+        nothing was written, the stamp the caller read). `hashes`: the items' hashes when
+        trimming already computed them from this body (no second split)."""
+        self._items[source_id] = (
+            context,
+            stamp,
+            set(all_hashes(body) if hashes is None else hashes),
+        )
 
     def forget_items(self, source_id: str) -> None:
         self._items.pop(source_id, None)

@@ -207,7 +207,7 @@ class Poller:
         await self.memory.restore(source.id)
         try:
             async with asyncio.timeout_at(until):
-                parsed = await self._parse_changed(source, result)
+                parsed, hashes = await self._parse_changed(source, result)
         except TimeoutError:
             # A parse thread cannot be stopped; its result is dropped when it ends. The XML
             # guards (rss.py) keep any one document's parse short, so this is a last resort.
@@ -237,7 +237,7 @@ class Poller:
                 stamp = await aio.call(self.storage.source_stamp, source.id)
             if source.kind != "json":
                 context = (result.final_url or source.url, source.agency_name)
-                self.memory.remember_items(source.id, context, result.body, stamp)
+                self.memory.remember_items(source.id, context, result.body, stamp, hashes)
         else:
             self.memory.forget_items(source.id)
         memory = self.memory.dump(source.id)
@@ -262,9 +262,12 @@ class Poller:
         )
         return report
 
-    async def _parse_changed(self, source: SourceSettings, result: FetchResult) -> ParseResult:
+    async def _parse_changed(
+        self, source: SourceSettings, result: FetchResult
+    ) -> tuple[ParseResult, list[bytes] | None]:
         """Parse only the items not already stored, when the feed splits cleanly into items
-        (a small document on the loop, a big one in a thread or the pool: _INLINE_BYTES)."""
+        (a small document on the loop, a big one in a thread or the pool: _INLINE_BYTES).
+        Also returns the hashes of every item when trimming computed them (else None)."""
         context = (result.final_url or source.url, source.agency_name)
         known = self.memory.known_items(source.id, context)
         trimmed = None
@@ -283,11 +286,11 @@ class Poller:
             else:
                 parsed = await self._parse(source, dataclasses.replace(result, body=body))
             if not parsed.error:
-                return parsed
+                return parsed, trimmed[1]
             # The trimmed document did not parse cleanly: trust only the whole one.
         if len(result.body) <= _INLINE_BYTES and self.parse_pool is None:
-            return _parse(source, result)
-        return await self._parse(source, result)
+            return _parse(source, result), None
+        return await self._parse(source, result), None
 
     async def _parse(self, source: SourceSettings, result: FetchResult) -> ParseResult:
         """Parse in the process pool when there is one (another core), else in a thread."""
