@@ -26,6 +26,7 @@ All the while `/healthz` is asked every 0.2 s (p50/p99 latency). Peak RSS is VmH
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -73,7 +74,20 @@ def wait_port(port: int, what: str, timeout: float = 30.0) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    return cpu_seconds_at(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """utime + stime per thread of a process (/proc/<pid>/task/<tid>/stat)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):  # the thread ended meanwhile
+            out[int(task.name)] = cpu_seconds_at(task / "stat")
+    return out
+
+
+def cpu_seconds_at(path: Path) -> float:
+    stat = path.read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
@@ -263,6 +277,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
     ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
+    ap.add_argument("--gil", action="store_true", help="--profile: only the thread holding the GIL")
     ap.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
     ap.add_argument(
         "--profile",
@@ -352,6 +367,7 @@ def run(
     checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
     offset, next_bump, bumped = 0, t0, 0
     spy = profile(args, first.pid)
+    threads0 = thread_cpu(first.pid)
     while (now := time.perf_counter()) < t0 + args.window:
         if now >= next_bump:
             bumped += bump(base, args.changed, offset)
@@ -364,6 +380,10 @@ def run(
     checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
     if spy is not None:
         spy.wait()
+        # Per OS thread over the window: py-spy names the same thread ids.
+        for tid, secs in sorted(thread_cpu(first.pid).items()):
+            if secs - threads0.get(tid, 0.0) >= 0.01:
+                print(f"  thread {tid}: {secs - threads0.get(tid, 0.0):.2f} CPU-s", flush=True)
     steady = checks / cpu if cpu else float("inf")
     print(
         f"steady state: {checks} feed checks in {window:.0f} s ({bumped} feeds changed), "
@@ -422,7 +442,8 @@ def profile(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | Non
     spy = str(Path(sys.executable).with_name("py-spy"))
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(int(args.window)), "--rate", "200",
-         "--nonblocking", "--threads", "--format", "speedscope", "-o", args.profile],
+         "--nonblocking", "--threads", *(["--gil"] if args.gil else []),
+         "--format", "speedscope", "-o", args.profile],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
