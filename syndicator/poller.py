@@ -82,6 +82,8 @@ class Poller:
         # Polls in flight (source id -> task) and reports finished since the last poll_due().
         self._running: dict[str, asyncio.Task[SourceReport]] = {}
         self._done: list[SourceReport] = []
+        # Sources not polled yet by this poller: the daemon settles its heap once it is empty.
+        self._unpolled = set(self.sources)
         # Sources whose last poll left new items for later: one alert per flood, not per poll.
         self._flooding: set[str] = set()
         self.last_cycle_at: datetime | None = None
@@ -133,8 +135,14 @@ class Poller:
         """Polls started and not yet finished."""
         return len(self._running)
 
+    @property
+    def polled_all(self) -> bool:
+        """Every source has finished one poll since this poller started (its first wave)."""
+        return not self._unpolled
+
     def _finished(self, task: asyncio.Task[SourceReport]) -> None:
         sid = task.get_name().removeprefix("poll:")
+        self._unpolled.discard(sid)
         if self._running.get(sid) is task:
             del self._running[sid]
         if task.cancelled():
