@@ -405,6 +405,7 @@ def run(
     daemons.append(second)
     second.start()
     second.wait_for(lambda: second.started_at is not None, 120, "daemon_started (restart)")
+    spy = profile(args, second.pid, 10, ".restart")
     second.wait_for(lambda: second.checks >= feeds, 600, "the restarted daemon's first poll")
     assert second.started_at is not None
     restart_wall = time.perf_counter() - second.started_at
@@ -417,6 +418,8 @@ def run(
         f"{restart:.0f} checks per CPU-second",
         flush=True,
     )
+    if spy is not None:
+        spy.wait()
     second.stop()
     pinger.stopping.set()
     # 5. The naive loop over the same farm.
@@ -434,16 +437,20 @@ def run(
     return 0
 
 
-def profile(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
-    """py-spy on the daemon for the steady window. Its samples cost py-spy's CPU, not the
-    daemon's (--nonblocking: the daemon is never paused), so the figures stay comparable."""
+def profile(
+    args: argparse.Namespace, pid: int, seconds: float | None = None, suffix: str = ""
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on the daemon for the steady window (or `seconds`). Its samples cost py-spy's
+    CPU, not the daemon's (--nonblocking: the daemon is never paused), so the figures stay
+    comparable."""
     if not args.profile:
         return None
     spy = str(Path(sys.executable).with_name("py-spy"))
+    seconds = args.window if seconds is None else seconds
     return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--duration", str(int(args.window)), "--rate", "200",
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
          "--nonblocking", "--threads", *(["--gil"] if args.gil else []),
-         "--format", "speedscope", "-o", args.profile],
+         "--format", "speedscope", "-o", args.profile + suffix],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
