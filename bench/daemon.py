@@ -30,6 +30,7 @@ All the while `/healthz` is asked every 0.2 s (p50/p99 latency). Peak RSS is VmH
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -81,7 +82,20 @@ def wait_port(port: int, what: str, timeout: float = 30.0) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+    return cpu_seconds_at(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """utime + stime per thread of a process (/proc/<pid>/task/<tid>/stat)."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):  # the thread ended meanwhile
+            out[int(task.name)] = cpu_seconds_at(task / "stat")
+    return out
+
+
+def cpu_seconds_at(path: Path) -> float:
+    stat = path.read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
@@ -335,8 +349,16 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
     ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
+    ap.add_argument("--gil", action="store_true", help="--profile: only the thread holding the GIL")
     ap.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
     ap.add_argument("--no-telegram", action="store_true", help="no approval bot (manual mode)")
+
+    ap.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="record the daemon with py-spy over the steady window (speedscope JSON to PATH; "
+        "py-spy installed in the venv, not a project dependency)",
+    )
     args = ap.parse_args()
     quick = args.quick
     args.feeds = args.feeds or (300 if quick else 2000)
@@ -427,6 +449,8 @@ def run(
     first.read_log()
     checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
     offset, next_bump, bumped = 0, t0, 0
+    spy = profile(args, first.pid)
+    threads0 = thread_cpu(first.pid)
     while (now := time.perf_counter()) < t0 + args.window:
         if now >= next_bump:
             bumped += bump(base, args.changed, offset)
@@ -437,6 +461,12 @@ def run(
     first.read_log()
     window = time.perf_counter() - t0
     checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
+    if spy is not None:
+        spy.wait()
+        # Per OS thread over the window: py-spy names the same thread ids.
+        for tid, secs in sorted(thread_cpu(first.pid).items()):
+            if secs - threads0.get(tid, 0.0) >= 0.01:
+                print(f"  thread {tid}: {secs - threads0.get(tid, 0.0):.2f} CPU-s", flush=True)
     steady = checks / cpu if cpu else float("inf")
     print(
         f"steady state: {checks} feed checks in {window:.0f} s ({bumped} feeds changed), "
@@ -459,6 +489,7 @@ def run(
     daemons.append(second)
     second.start()
     second.wait_for(lambda: second.started_at is not None, 120, "daemon_started (restart)")
+    spy = profile(args, second.pid, 10, ".restart")
     second.wait_for(lambda: second.checks >= feeds, 600, "the restarted daemon's first poll")
     assert second.started_at is not None
     restart_wall = time.perf_counter() - second.started_at
@@ -471,6 +502,8 @@ def run(
         f"{restart:.0f} checks per CPU-second",
         flush=True,
     )
+    if spy is not None:
+        spy.wait()
     second.stop()
     pinger.stopping.set()
     # 5. The naive loop over the same farm.
@@ -486,6 +519,24 @@ def run(
     if errors:
         print(f"note: the daemons' poll cycles reported {errors} source errors", flush=True)
     return 0
+
+
+def profile(
+    args: argparse.Namespace, pid: int, seconds: float | None = None, suffix: str = ""
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on the daemon for the steady window (or `seconds`). Its samples cost py-spy's
+    CPU, not the daemon's (--nonblocking: the daemon is never paused), so the figures stay
+    comparable."""
+    if not args.profile:
+        return None
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    seconds = args.window if seconds is None else seconds
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+         "--nonblocking", "--threads", *(["--gil"] if args.gil else []),
+         "--format", "speedscope", "-o", args.profile + suffix],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def approvals(args: argparse.Namespace, config: Path, engine: Any, daemon: Daemon) -> list[float]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,7 +67,7 @@ class SourceRow(Base):
     last_new_at: Mapped[datetime | None]
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     created_at: Mapped[datetime]
     # JSON: the poller's memory of the last document stored (sources/trim.py), so a restarted
     # daemon skips unchanged items as a running one does (migration 0009).
@@ -80,6 +81,19 @@ class ArticleRow(Base):
         Index("ix_articles_canonical_url", "canonical_url"),
         Index("ix_articles_fingerprint", "fingerprint"),
         Index("ix_articles_first_seen", "first_seen_at"),
+        # Partial: only the originals waiting to be planned; only the copies (migration 0010).
+        Index(
+            "ix_articles_to_plan",
+            "id",
+            sqlite_where=text("planned_version < version AND duplicate_of IS NULL"),
+            postgresql_where=text("planned_version < version AND duplicate_of IS NULL"),
+        ),
+        Index(
+            "ix_articles_duplicate_of",
+            "duplicate_of",
+            sqlite_where=text("duplicate_of IS NOT NULL"),
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -33,6 +33,12 @@ _POLL_STATE = select(*(_S.c[name] for name in ("id", *_POLL_COLUMNS))).where(
     _S.c.id.in_(bindparam("ids", expanding=True))
 )
 _UPDATES: dict[tuple[str, ...], Any] = {}
+# Due: never checked, or the next check time has come (next_check_at is indexed).
+_DUE = (
+    select(_S.c.id)
+    .where(or_(_S.c.next_check_at.is_(None), _S.c.next_check_at <= bindparam("now")))
+    .order_by(_S.c.next_check_at)
+)
 
 
 def _update_statement(columns: tuple[str, ...]) -> Any:
@@ -105,15 +111,26 @@ class SourcesMixin(StorageBase):
                     row.url, row.etag, row.last_modified, row.body_hash = url, None, None, None
                     row.next_check_at = now
 
-    def due_sources(self, now: datetime, among: Sequence[str] | None = None) -> list[str]:
-        """Ids whose next check time has come, oldest first."""
-        query = select(SourceRow.id).where(
-            or_(SourceRow.next_check_at.is_(None), SourceRow.next_check_at <= now)
-        )
-        if among is not None:
-            query = query.where(SourceRow.id.in_(list(among)))
-        with self._read() as session:
-            return list(session.scalars(query.order_by(SourceRow.next_check_at)))
+    def due_sources(self, now: datetime, among: Collection[str] | None = None) -> list[str]:
+        """Ids whose next check time has come, oldest first.
+
+        `among` filters here, not in SQL: the daemon asks every second with all its sources,
+        and an IN list of 2,000 bound parameters cost more to build and bind than the indexed
+        read of what is due (issue 11); rows of sources no longer configured are rare.
+        """
+        ids = self._read_rows(_DUE, {"now": now})
+        if among is None:
+            return list(ids)
+        wanted = among if isinstance(among, (set, frozenset, dict)) else set(among)
+        return [sid for sid in ids if sid in wanted]
+
+    def unhealthy_sources(self, among: Collection[str] | None = None) -> dict[str, str | None]:
+        """Sources marked unhealthy (id -> last error): the health snapshot's question, asked
+        every second. Reading every source's whole state for it was a fifth of the daemon's
+        steady CPU with 2,000 sources (issue 11); this reads only the rows that answer."""
+        query = select(_S.c.id, _S.c.last_error).where(_S.c.status == "unhealthy")
+        rows = self._read_rows(query, {}, scalars=False)
+        return {row.id: row.last_error for row in rows if among is None or row.id in among}
 
     def claim_source(self, source_id: str, now: datetime, lease: timedelta) -> bool:
         """Take a due source for this instance (atomic; another daemon on PostgreSQL loses)."""
@@ -160,6 +177,15 @@ class SourcesMixin(StorageBase):
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
         return {row.id: SourceState(**row._mapping) for row in rows}
+
+    def _read_rows(self, query: Any, params: dict[str, Any], *, scalars: bool = True) -> Any:
+        """A Core read on a bare connection (no Session bookkeeping for a per-second query)."""
+        try:
+            with self.reader.connect() as conn:
+                result = conn.execute(query, params)
+                return result.scalars().all() if scalars else result.all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
 
     def poll_memories(self, ids: Sequence[str]) -> dict[str, str]:
         """What the poller remembered of each source's last document (see PollRecord.memory)."""

@@ -1,0 +1,75 @@
+"""The queries the daemon asks every second or two, on SQLite and PostgreSQL (issue 11)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import inspect
+
+from syndicator.storage import PollRecord, Storage
+from tests.storage.test_articles_store import make
+
+
+def test_due_sources_among_filters_and_keeps_order(storage: Storage, now) -> None:
+    """Only the configured sources that are due come back, the longest-waiting first."""
+    storage.sync_sources([("a", "https://a"), ("b", "https://b"), ("c", "https://c")], now)
+    storage.record_polls(
+        [
+            PollRecord("a", now, now - timedelta(minutes=1), ok=True),
+            PollRecord("b", now, now - timedelta(minutes=5), ok=True),
+            PollRecord("c", now, now + timedelta(minutes=5), ok=True),
+        ],
+        unhealthy_after=3,
+        now=now,
+    )
+    assert storage.due_sources(now) == ["b", "a"]
+    assert storage.due_sources(now, among=["a", "c", "gone"]) == ["a"]
+    assert storage.due_sources(now, among={"b"}) == ["b"]
+    assert storage.due_sources(now, among=[]) == []
+
+
+def test_unhealthy_sources_name_only_the_unhealthy(storage: Storage, now) -> None:
+    """A failing source is not yet unhealthy; an unhealthy one comes with its last error,
+    filtered to the sources asked about, and leaves the list when it recovers."""
+    storage.sync_sources([("a", "https://a"), ("b", "https://b"), ("c", "https://c")], now)
+    assert storage.unhealthy_sources() == {}
+    for _ in range(2):
+        storage.record_polls(
+            [
+                PollRecord("a", now, now, ok=False, error="HTTP 503 Service Unavailable"),
+                PollRecord("c", now, now, ok=False, error="timeout: ReadTimeout"),
+            ],
+            unhealthy_after=2,
+            now=now,
+        )
+    storage.record_polls(
+        [PollRecord("b", now, now, ok=False, error="HTTP 500")], unhealthy_after=2, now=now
+    )
+    assert storage.unhealthy_sources() == {
+        "a": "HTTP 503 Service Unavailable",
+        "c": "timeout: ReadTimeout",
+    }
+    assert storage.unhealthy_sources(["a", "b"]) == {"a": "HTTP 503 Service Unavailable"}
+    storage.record_polls([PollRecord("a", now, now, ok=True)], unhealthy_after=2, now=now)
+    assert storage.unhealthy_sources(["a", "b"]) == {}
+
+
+def test_planning_reads_through_the_partial_index(storage: Storage, now) -> None:
+    """The index of articles waiting to be planned exists, and the planner's read still finds
+    new and changed originals (never duplicates) and nothing once they are planned."""
+    names = {ix["name"] for ix in inspect(storage.engine).get_indexes("articles")}
+    assert {"ix_articles_to_plan", "ix_articles_duplicate_of"} <= names
+    assert "ix_sources_status" in {
+        ix["name"] for ix in inspect(storage.engine).get_indexes("sources")
+    }
+    stored = storage.add_articles("portal", [make(1), make(2)], now).new
+    copy = make(3, source_id="other", fingerprint="fp1")
+    storage.add_articles("other", [copy], now)
+    todo = storage.articles_for_planning(10)
+    assert [a.guid for a, _ in todo] == ["g1", "g2"]
+    assert todo[0][1] is None  # the copy has no image to lend
+    storage.save_plans_many([(a.id, [], "test") for a, _ in todo if a.id], now)
+    assert storage.articles_for_planning(10) == []
+    changed = make(2, content_hash="hash2b", title="Tin số 2 (sửa)")
+    assert storage.add_articles("portal", [changed], now).changed
+    assert [a.id for a, _ in storage.articles_for_planning(10)] == [stored[1].id]
