@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +32,9 @@ from syndicator.publishing.digest import maybe_send_digest
 from syndicator.publishing.lifecycle import EventKind, Next, Phase, outcome_for
 from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
+from syndicator.publishing.recording import Listener, RecordingMixin
 from syndicator.storage import PostPlan, PostRecord, Storage, aio
-from syndicator.storage.channels import NEEDS_CREDENTIALS
-from syndicator.types import PostStatus, PublishResult
+from syndicator.types import PostStatus
 
 if TYPE_CHECKING:
     from channels.base import Channel
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("syndicator.publisher")
 S = PostStatus
 E = EventKind
-Listener = Callable[[str, PostRecord], Awaitable[None]]
 _PLAN_BATCH = 500  # articles per planning transaction (IN lists stay small on every backend)
 _PLAN_BATCHES = 10  # batches per plan() call
 
@@ -56,7 +55,7 @@ def backoff(attempts: int, initial: timedelta, cap: timedelta) -> timedelta:
     return min(initial * (2 ** max(0, attempts - 1)), cap)
 
 
-class Publisher:
+class Publisher(RecordingMixin):
     def __init__(
         self,
         storage: Storage,
@@ -356,84 +355,3 @@ class Publisher:
             latest = await aio.call(self.storage.get_post, record.id)
             if latest is not None and latest.status == S.PUBLISHING:
                 await self.reconcile(latest)
-
-    # -- recording --------------------------------------------------------------------------
-
-    async def _published(self, record: PostRecord, result: PublishResult, *, how: str) -> None:
-        now = self.clock()
-        stored = await aio.call(self.storage.record_published, record.id, result, now, how=how)
-        if record.decided_at is not None:
-            self.last_publish_latency = (now - record.decided_at).total_seconds()
-        log.info(
-            "post_published",
-            post=record.id,
-            channel=record.channel,
-            how=how,
-            external_id=result.external_id,
-            attempts=record.attempts,
-        )
-        if stored is not None:
-            await self._notify("published", stored)
-
-    async def _outcome(
-        self,
-        record: PostRecord,
-        status: PostStatus,
-        exc: PublishError | str,
-        kind: str,
-        *,
-        next_at: datetime | None = None,
-        event: EventKind | None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        stored = await aio.call(
-            self.storage.record_outcome,
-            record.id, status=status, now=self.clock(), error=str(exc)[:2000], error_class=kind,
-            next_attempt_at=next_at, event=event, expected=record.status, data=data,
-        )  # fmt: skip
-        if stored is None:
-            log.info("post_moved_meanwhile", post=record.id, expected=record.status.value)
-            return
-        log.warning(
-            "post_" + (event or "outcome").removeprefix("post."),
-            post=record.id,
-            channel=record.channel,
-            error=str(exc),
-            status=status.value,
-        )
-        if stored is not None and status in (S.FAILED, S.NEEDS_HUMAN):
-            await self._notify(status.value, stored)
-
-    async def _needs_credentials(self, record: PostRecord, exc: PublishError) -> None:
-        """Pause the channel; the post keeps its place (approved, or still to reconcile)."""
-        now = self.clock()
-        # With a vendor handle something was created and must still be reconciled; without
-        # one the call was refused for its token, so nothing went out and it can wait approved.
-        fresh = await aio.call(self.storage.get_post, record.id) or record
-        status = S.PUBLISHING if fresh.handle else S.APPROVED
-        await aio.call(
-            self.storage.record_outcome,
-            record.id, status=status, now=now, error=str(exc), error_class="credentials",
-            next_attempt_at=None, event=E.WAITING_CREDENTIALS, expected=S.PUBLISHING,
-        )  # fmt: skip
-        fix = f"{exc.message} — fix: `syndicator channels set-token {record.channel}`"
-        changed = await aio.call(
-            self.storage.set_channel_status,
-            record.channel,
-            NEEDS_CREDENTIALS,
-            reason=fix,
-            actor="publisher",
-            now=now,
-        )
-        if changed:
-            stored = await aio.call(self.storage.get_post, record.id)
-            if stored is not None:
-                await self._notify("needs_credentials", stored)
-
-    async def _notify(self, what: str, record: PostRecord) -> None:
-        if self.listener is None:
-            return
-        try:
-            await self.listener(what, record)
-        except Exception:
-            log.exception("listener_failed", what=what, post=record.id)
