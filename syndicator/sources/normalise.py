@@ -6,6 +6,7 @@ decomposed forms and every later comparison, hash and truncation assumes one for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -91,11 +92,15 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def _extract(fragment: str) -> _TextExtractor:
+@functools.lru_cache(maxsize=4)  # few: a body can be 300,000 characters
+def _extract(fragment: str) -> tuple[str, str | None]:
+    """(the text, the first image's src) of a fragment. Kept for the last few fragments: one
+    summary is read for its text, its body text and its image, and by rss.py for its image
+    (HTMLParser is a large share of normalise's time)."""
     parser = _TextExtractor()
     parser.feed(fragment)
     parser.close()
-    return parser
+    return "".join(parser.parts), parser.first_image
 
 
 def decode_leftover_entities(text: str) -> str:
@@ -126,13 +131,13 @@ def clean_text(fragment: str | None) -> str:
     space between words."""
     if not fragment:
         return ""
-    text = decode_leftover_entities("".join(_extract(fragment).parts))
+    text = decode_leftover_entities(_extract(fragment)[0])
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def first_image(fragment: str | None) -> str | None:
     """The src of the first <img> in an HTML fragment."""
-    return _extract(fragment).first_image if fragment else None
+    return _extract(fragment)[1] if fragment else None
 
 
 def absolute_url(url: str | None, base: str) -> str | None:
