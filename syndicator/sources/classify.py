@@ -212,13 +212,30 @@ def _url_hits(url: str, table: Mapping[str, tuple[str, ...]]) -> list[str]:
     # Only directories: the last segment is the article's slug, already covered by keywords.
     directories = urlsplit(url).path.split("/")[:-1]
     segments = [f"-{strip_diacritics(s).lower().replace('_', '-')}-" for s in directories if s]
+    if not segments:
+        return []
     return [
         cat
-        for cat in CATEGORIES
-        if any(
-            f"-{hint.strip('/').lower()}-" in seg for hint in table.get(cat, ()) for seg in segments
-        )
+        for cat, hints in _hint_forms(table)
+        if any(hint in seg for hint in hints for seg in segments)
     ]
+
+
+_HINT_FORMS: dict[int, tuple[Mapping[str, tuple[str, ...]], list[tuple[str, list[str]]]]] = {}
+
+
+def _hint_forms(table: Mapping[str, tuple[str, ...]]) -> list[tuple[str, list[str]]]:
+    """Per category, its URL hints as "-hint-", built once per table (as _table_forms)."""
+    cached = _HINT_FORMS.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    forms = [
+        (cat, [f"-{hint.strip('/').lower()}-" for hint in table.get(cat, ())]) for cat in CATEGORIES
+    ]
+    if len(_HINT_FORMS) > 32:
+        _HINT_FORMS.clear()
+    _HINT_FORMS[id(table)] = (table, forms)
+    return forms
 
 
 def _source_hits(source_categories: Sequence[str], rules: ClassifierRules) -> list[str]:

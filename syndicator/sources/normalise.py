@@ -54,6 +54,9 @@ _UNSAFE = dict.fromkeys(
     [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000),
      *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )  # fmt: skip
+# The same characters as a class: finding none (nearly always) costs far less than translate()
+# with a dict of ~2,000 keys, character by character.
+_UNSAFE_FOUND = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 # An entity whose "&" was escaped once more than it should have been: "&amp;#7871;".
 _DOUBLE_ESCAPED = re.compile(r"&amp;(#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -115,7 +118,9 @@ def decode_leftover_entities(text: str) -> str:
 
 def scrub(text: str | None) -> str | None:
     """`text` without the unsafe characters above (None stays None)."""
-    return text.translate(_UNSAFE) if text else text
+    if not text or _UNSAFE_FOUND.search(text) is None:
+        return text
+    return text.translate(_UNSAFE)
 
 
 def _capped(text: str | None, limit: int, flags: set[str]) -> str | None:
