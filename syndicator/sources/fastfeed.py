@@ -64,6 +64,7 @@ _IMAGE = {"url", "title", "link", "width", "height", "description"}
 # An attribute named like this moves feedparser's base URI (mixin.unknown_starttag).
 _BASE_ATTRS = {"base", "{http://www.w3.org/XML/1998/namespace}base"}
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
+_C1 = re.compile("[\x80-\x9f]")
 
 
 class _Decline(Exception):
@@ -160,7 +161,8 @@ def _finish(output: str) -> str:
         return output  # both steps leave ASCII alone
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         output = output.encode("iso-8859-1").decode("utf-8")
-    return output.translate(_cp1252)
+    # _cp1252 maps only U+0080-U+009F: look for one before translating character by character.
+    return output.translate(_cp1252) if _C1.search(output) else output
 
 
 def _item(item: ET.Element, base: str) -> dict[str, Any]:
