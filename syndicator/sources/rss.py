@@ -27,7 +27,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from syndicator.sources.fastfeed import parse_rss
+from syndicator.sources.fastfeed import parse_fast
 from syndicator.sources.htmlpage import not_a_feed
 from syndicator.sources.normalise import first_image
 from syndicator.sources.xmlguard import RefusedDocument, guard_entities
@@ -47,7 +47,8 @@ def parse_feed(
 ) -> ParseResult:
     """Parse an RSS/Atom document; entries that could be recovered plus an error when broken.
 
-    A plain RSS 2.0 document goes through fastfeed.py (expat, same values); anything else, or
+    A plain RSS 2.0 or Atom 1.0 document goes through fastfeed.py (expat, same values); anything
+    else, or
     `fast=False` (the differential tests), through feedparser.
     """
     try:
@@ -66,7 +67,7 @@ def _parse_feed(body: bytes, headers: Mapping[str, str], url: str, fast: bool) -
         body, response_headers = guard_entities(body, response_headers)
     except RefusedDocument as exc:
         return ParseResult((), error=str(exc))
-    raws = parse_rss(body, response_headers) if fast else None
+    raws = parse_fast(body, response_headers) if fast else None
     if raws is not None:
         return ParseResult(tuple(e for e in (_entry(raw, base) for raw in raws) if e is not None))
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from syndicator.sources.fastfeed import parse_rss
+from syndicator.sources.fastfeed import parse_fast
 from syndicator.sources.rss import parse_feed
 from tests.sources.regen_golden import FEEDS, feed_names, feed_url, fixture_headers
 
@@ -22,7 +22,7 @@ def _both(body: bytes, headers: Mapping[str, str], url: str = URL) -> bool:
     slow = parse_feed(body, headers, url, fast=False)
     assert fast == slow
     lowered = {k.lower(): v for k, v in headers.items()}
-    return parse_rss(body, {**lowered, "content-location": url}) is not None
+    return parse_fast(body, {**lowered, "content-location": url}) is not None
 
 
 @pytest.mark.parametrize("name", feed_names())
@@ -223,12 +223,16 @@ def test_generated_variations_same_both_ways() -> None:
 
 
 def test_declines_what_it_does_not_map() -> None:
-    """Atom, RSS 0.91/1.0, a DOCTYPE, a broken document and unknown elements are left to
-    feedparser (parse_rss returns None)."""
+    """Atom 0.3, inline XHTML, xml:base, RSS 0.91/1.0, a DOCTYPE, a broken document and unknown elements are left to
+    feedparser (parse_fast returns None)."""
     headers = {"content-location": URL}
     item = "<item><title>T</title><link>https://a.example/1</link></item>"
     declined = [
-        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>',
+        b'<feed xmlns="http://purl.org/atom/ns#" version="0.3"><title>x</title></feed>',
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title type="xhtml">'
+        b'<div xmlns="http://www.w3.org/1999/xhtml">x</div></title></entry></feed>',
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://b.example/"><entry>'
+        b'<link href="x.html"/></entry></feed>',
         f'<rss version="0.91"><channel>{item}</channel></rss>'.encode(),
         b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
         b' xmlns="http://purl.org/rss/1.0/"><item><title>x</title></item></rdf:RDF>',
@@ -239,10 +243,10 @@ def test_declines_what_it_does_not_map() -> None:
         f'<rss version="2.0"><channel>{item}</channel><channel/></rss>'.encode(),
     ]
     for body in declined:
-        assert parse_rss(body, headers) is None, body
+        assert parse_fast(body, headers) is None, body
         _both(body, {})
     plain = f'<rss version="2.0"><channel>{item}</channel></rss>'.encode()
-    assert parse_rss(plain, headers) is not None
+    assert parse_fast(plain, headers) is not None
 
 
 def test_bench_farm_documents_take_the_fast_path() -> None:
@@ -257,3 +261,108 @@ def test_bench_farm_documents_take_the_fast_path() -> None:
     farm = Farm(5, 20)
     for i in range(5):
         assert _both(farm.body(i)[0], {"Content-Type": "application/rss+xml"})
+
+
+# --- Atom 1.0 ---------------------------------------------------------------------------------
+
+ATOM_PARTS = {
+    "title": [
+        f"<title>{VI}</title>",
+        f'<title type="text">{NFD} &lt;b&gt;</title>',
+        "<title>Giá &lt; 5 triệu &amp; hơn</title>",
+        '<title type="html">&lt;b&gt;Đậm&lt;/b&gt; &amp;amp; nhạt</title>',
+        '<title type="text/html">&lt;i&gt;x&lt;/i&gt;</title>',
+        "<title>Ã©tÃ© &#150;</title>",
+        "<title/>",
+        '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></title>',
+        "",
+    ],
+    "id": [
+        "<id>urn:uuid:60a76c80-d399-11d9-b93C-0003939e0af6</id>",
+        "<id>https://so.example.gov.vn/tin/1</id>",
+        "<id>tin/2</id>",
+        "<id></id>",
+        "",
+    ],
+    "link": [
+        '<link href="https://so.example.gov.vn/tin/1.html"/>',
+        '<link rel="alternate" type="text/html" href="/tin/2.html"/>',
+        '<link rel="ALTERNATE" type="TEXT/HTML" href="tin/3.html?a=1&amp;b=2"/>',
+        '<link rel="self" href="https://so.example.gov.vn/self"/>',
+        '<link rel="enclosure" type="image/jpeg" href="/anh/1.jpg" length="12"/>',
+        '<link rel="related" href="https://khac.example/"/>',
+        '<link href=""/>',
+        '<link rel="alternate" type="application/pdf" href="/a.pdf"/>',
+        '<link href="https://so.example.gov.vn/a"/><link href="https://so.example.gov.vn/b"/>',
+        "<link>https://so.example.gov.vn/text-link</link>",
+        "",
+    ],
+    "date": [
+        "<published>2025-11-14T08:30:00+07:00</published>",
+        "<updated>2025-11-14T01:30:00Z</updated>",
+        "<published>14/11/2025 08:30</published><updated>2025-11-15T00:00:00Z</updated>",
+        "<updated>Thứ Sáu, 14/11/2025 - 08:30</updated>",
+        "",
+    ],
+    "body": [
+        '<summary type="html">&lt;p&gt;Tóm tắt &lt;img src="/s.png"&gt;&lt;/p&gt;</summary>',
+        "<summary>Chữ thường &lt;không phải thẻ&gt;</summary>",
+        '<content type="html"><![CDATA[<p>Toàn văn</p><img src="c.jpg">]]></content>',
+        "<content>Nội dung chữ</content>",
+        '<summary>Tóm tắt</summary><content type="html">&lt;p&gt;Toàn&lt;/p&gt;</content>',
+        '<content type="html">&lt;p&gt;Trước&lt;/p&gt;</content><summary>Sau</summary>',
+        '<content src="https://so.example.gov.vn/full"/>',
+        '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>x</p></div></content>',
+        "",
+    ],
+    "extra": [
+        '<category term="Đầu tư" scheme="https://so.example.gov.vn/cat" label="ĐT"/>',
+        '<category term="tin"/><category term="tin"/>',
+        "<author><name>Ban biên tập</name><email>bbt@so.example.gov.vn</email></author>",
+        '<media:content url="https://so.example.gov.vn/m.jpg" type="image/jpeg"/>',
+        '<media:thumbnail url="https://so.example.gov.vn/t.jpg"/>',
+        "<rights>© Sở</rights>",
+        "<source><title>khác</title></source>",
+        "",
+    ],
+}
+
+
+def _atom_document(rng: random.Random) -> tuple[bytes, dict[str, str]]:
+    entries = ""
+    for _ in range(rng.randint(0, 4)):
+        parts = [rng.choice(options) for options in ATOM_PARTS.values()]
+        rng.shuffle(parts)
+        lang = rng.choice(["", ' xml:lang="vi"'])
+        entries += f"<entry{lang}>{''.join(parts)}</entry>"
+    head = rng.choice(
+        [
+            "",
+            '<link rel="self" href="https://so.example.gov.vn/atom"/>',
+            "<author><name>Sở</name></author><updated>2025-11-14T00:00:00Z</updated>",
+            "<subtitle>Tin</subtitle><icon>/i.png</icon>",
+        ]
+    )
+    feed_lang = rng.choice(["", ' xml:lang="vi"'])
+    text = (
+        f'<feed xmlns="http://www.w3.org/2005/Atom"{rng.choice(MEDIA)}{feed_lang}>'
+        f"<title>Sở TT&amp;TT</title><id>urn:so</id>{head}{entries}</feed>"
+    )
+    body = ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode()
+    return body, {"Content-Type": rng.choice(["application/atom+xml", "text/xml"])}
+
+
+def test_generated_atom_same_both_ways() -> None:
+    """400 random Atom 1.0 documents (text constructs of every type, ids, links and rel,
+    dates, summary/content in both orders, categories, people, media) parse identically both
+    ways, and many of them take the fast path."""
+    rng = random.Random(1202)
+    taken = 0
+    for _ in range(400):
+        body, headers = _atom_document(rng)
+        try:
+            taken += _both(body, headers)
+        except AssertionError:
+            print(body.decode("utf-8", "replace"), headers)
+            raise
+    assert taken >= 60
