@@ -47,9 +47,8 @@ def parse_feed(
 ) -> ParseResult:
     """Parse an RSS/Atom document; entries that could be recovered plus an error when broken.
 
-    A plain RSS 2.0 or Atom 1.0 document goes through fastfeed.py (expat, same values); anything
-    else, or
-    `fast=False` (the differential tests), through feedparser.
+    A plain RSS 2.0 or Atom 1.0 document goes through fastfeed.py (expat, same values);
+    anything else, or `fast=False` (the differential tests), through feedparser.
     """
     try:
         return _parse_feed(body, headers, url, fast)
