@@ -325,6 +325,12 @@ class Poller:
             had_new=report.new > 0,
             memory=memory,
         )
+        # That memory is now in the poll record (stored at the next tick): hold none of it
+        # here; the feed's next change reads it back (_restore). Held, 40,000 entries' digests
+        # were ~24 MB of a first poll's peak RSS (issue 11, docs/benchmarks.md).
+        self._items.pop(source.id, None)
+        self._seen.pop(source.id, None)
+        self._restored.discard(source.id)
         return report
 
     def _memory(self, source_id: str) -> str:
