@@ -95,11 +95,30 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-@functools.lru_cache(maxsize=4)  # few: a body can be 300,000 characters
+_SMALL_FRAGMENT = 4_096  # characters: a summary, a title (a feed's worth is a few hundred KB)
+
+
 def _extract(fragment: str) -> tuple[str, str | None]:
-    """(the text, the first image's src) of a fragment. Kept for the last few fragments: one
-    summary is read for its text, its body text and its image, and by rss.py for its image
-    (HTMLParser is a large share of normalise's time)."""
+    """(the text, the first image's src) of a fragment. One summary is read for its text, its
+    body text and its image here, and for its image by rss.py before: HTMLParser is a large
+    share of normalise's time, so answers are kept — for the last 128 small fragments (a
+    document's worth, as rss.py reads them all first) and the last 4 of any size."""
+    if len(fragment) <= _SMALL_FRAGMENT:
+        return _extract_small(fragment)
+    return _extract_any(fragment)
+
+
+@functools.lru_cache(maxsize=128)
+def _extract_small(fragment: str) -> tuple[str, str | None]:
+    return _parse_fragment(fragment)
+
+
+@functools.lru_cache(maxsize=4)  # few: a body can be 300,000 characters
+def _extract_any(fragment: str) -> tuple[str, str | None]:
+    return _parse_fragment(fragment)
+
+
+def _parse_fragment(fragment: str) -> tuple[str, str | None]:
     parser = _TextExtractor()
     parser.feed(fragment)
     parser.close()
