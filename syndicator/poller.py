@@ -268,6 +268,8 @@ class Poller:
             had_new=report.new > 0,
             memory=memory,
         )
+        # That memory is now in the poll record (stored at the next tick): hold none of it.
+        self.memory.release(source.id)
         return report
 
     async def _parse_changed(

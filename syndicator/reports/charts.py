@@ -8,16 +8,12 @@ system font is needed.
 from __future__ import annotations
 
 import io
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # headless: must precede pyplot
-
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from syndicator.approval.texts import CATEGORY_NAMES
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FONT = "DejaVu Sans"
 STAGE_NAMES = {
@@ -29,7 +25,20 @@ STAGE_NAMES = {
 MAX_AGENCIES = 25  # one chart stays readable; the table has the rest
 
 
+def _pyplot() -> Any:
+    """matplotlib, imported on the first chart: the daemon imports this module through the
+    bot and the CLI, and matplotlib (with numpy and PIL) was ~45 MB of its resident memory
+    before any report was asked for (issue 11, peak RSS; docs/benchmarks.md)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: must precede pyplot
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig: Figure) -> bytes:
+    plt = _pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -40,6 +49,7 @@ def articles_chart(report: dict[str, Any]) -> bytes:
     """Horizontal bars, one per agency, stacked by category."""
     rows = [r for r in report["agencies"] if r["articles"]][:MAX_AGENCIES]
     categories = sorted({k for r in rows for k in r["by_category"]})
+    plt = _pyplot()
     with plt.rc_context({"font.family": FONT}):
         fig, ax = plt.subplots(figsize=(9, 1.2 + 0.4 * max(len(rows), 1)))
         left = [0] * len(rows)
@@ -64,6 +74,7 @@ def timeliness_chart(report: dict[str, Any]) -> bytes:
     stages = list(STAGE_NAMES)
     median = [(overall[s]["median_s"] or 0) / 60 for s in stages]
     p90 = [(overall[s]["p90_s"] or 0) / 60 for s in stages]
+    plt = _pyplot()
     with plt.rc_context({"font.family": FONT}):
         fig, ax = plt.subplots(figsize=(9, 3.5))
         y = range(len(stages))

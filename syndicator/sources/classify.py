@@ -172,21 +172,70 @@ class _Text:
         return f" {folded} " in self.folded
 
 
+# Per keyword table: per category, each keyword as (" plain ", " folded ", accented). Built once
+# per table, because _first_hits runs ~50 lookups per entry and the per-call work of has()
+# (cache lookup, two f-strings) was most of classify's time (docs/benchmarks.md).
+_TABLE_FORMS: dict[int, tuple[Mapping[str, tuple[str, ...]], list[tuple[str, list[Any]]]]] = {}
+
+
+def _table_forms(table: Mapping[str, tuple[str, ...]]) -> list[tuple[str, list[Any]]]:
+    cached = _TABLE_FORMS.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    forms = []
+    for cat in CATEGORIES:
+        padded = []
+        for keyword in table.get(cat, ()):
+            plain, folded = _keyword_forms(keyword)
+            if plain:
+                padded.append((f" {plain} ", f" {folded} ", plain != folded))
+        forms.append((cat, padded))
+    if len(_TABLE_FORMS) > 32:
+        _TABLE_FORMS.clear()
+    _TABLE_FORMS[id(table)] = (table, forms)
+    return forms
+
+
 def _first_hits(text: _Text, table: Mapping[str, tuple[str, ...]]) -> list[str]:
-    return [cat for cat in CATEGORIES if any(text.has(k) for k in table.get(cat, ()))]
+    # The same test as _Text.has, keyword by keyword, on forms prepared once per table.
+    exact, plain, folded = text.accented, text.plain, text.folded
+    hits = []
+    for cat, forms in _table_forms(table):
+        for plain_kw, folded_kw, accented_kw in forms:
+            if (plain_kw in plain) if (exact and accented_kw) else (folded_kw in folded):
+                hits.append(cat)
+                break
+    return hits
 
 
 def _url_hits(url: str, table: Mapping[str, tuple[str, ...]]) -> list[str]:
     # Only directories: the last segment is the article's slug, already covered by keywords.
     directories = urlsplit(url).path.split("/")[:-1]
     segments = [f"-{strip_diacritics(s).lower().replace('_', '-')}-" for s in directories if s]
+    if not segments:
+        return []
     return [
         cat
-        for cat in CATEGORIES
-        if any(
-            f"-{hint.strip('/').lower()}-" in seg for hint in table.get(cat, ()) for seg in segments
-        )
+        for cat, hints in _hint_forms(table)
+        if any(hint in seg for hint in hints for seg in segments)
     ]
+
+
+_HINT_FORMS: dict[int, tuple[Mapping[str, tuple[str, ...]], list[tuple[str, list[str]]]]] = {}
+
+
+def _hint_forms(table: Mapping[str, tuple[str, ...]]) -> list[tuple[str, list[str]]]:
+    """Per category, its URL hints as "-hint-", built once per table (as _table_forms)."""
+    cached = _HINT_FORMS.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1]
+    forms = [
+        (cat, [f"-{hint.strip('/').lower()}-" for hint in table.get(cat, ())]) for cat in CATEGORIES
+    ]
+    if len(_HINT_FORMS) > 32:
+        _HINT_FORMS.clear()
+    _HINT_FORMS[id(table)] = (table, forms)
+    return forms
 
 
 def _source_hits(source_categories: Sequence[str], rules: ClassifierRules) -> list[str]:
@@ -202,11 +251,16 @@ def _source_hits(source_categories: Sequence[str], rules: ClassifierRules) -> li
     return found
 
 
-def categorise(article: Article, rules: ClassifierRules) -> tuple[str, ...]:
-    """The category keys of an article, most trusted first; ("tin_tuc",) when nothing matched."""
+def categorise(
+    article: Article, rules: ClassifierRules, headline: _Text | None = None
+) -> tuple[str, ...]:
+    """The category keys of an article, most trusted first; ("tin_tuc",) when nothing matched.
+    `headline` is the title and summary already prepared (classify() shares its own)."""
     found = _source_hits(article.source_categories, rules)
     found += _url_hits(article.url, rules.url_paths)
-    found += _first_hits(_Text(f"{article.title}\n{article.summary}"), rules.keywords)
+    if headline is None:
+        headline = _Text(f"{article.title}\n{article.summary}")
+    found += _first_hits(headline, rules.keywords)
     unique = tuple(dict.fromkeys(found))
     return unique or (DEFAULT_CATEGORY,)
 
@@ -244,7 +298,14 @@ def _stamp_in(marker: str, text: str) -> bool:
 
 
 def find_secrecy_marker(title: str, text: str, markers: Sequence[str]) -> str | None:
-    """The first secrecy marker found (longest first), or None. `text` is summary + body."""
+    """The first secrecy marker found (longest first), or None. `text` is summary + body.
+
+    normalise() and classify() both ask this of the same article: the last answers are kept."""
+    return _find_secrecy_marker(title, text, tuple(markers))
+
+
+@functools.lru_cache(maxsize=4)  # few: the text can be long; the two calls are adjacent
+def _find_secrecy_marker(title: str, text: str, markers: tuple[str, ...]) -> str | None:
     head = unicodedata.normalize("NFC", text[:MARKER_HEAD_CHARS])
     title = unicodedata.normalize("NFC", title)
     ordered = sorted(markers, key=len, reverse=True)
@@ -254,12 +315,24 @@ def find_secrecy_marker(title: str, text: str, markers: Sequence[str]) -> str | 
         for marker in ordered:
             if marker.casefold() == value:
                 return marker
-    whole = _Text(f"{title}\n{text}")
+    whole: _Text | None = None
+    lowered: str | None = None
     for marker in ordered:
         if _is_stamp_word(marker):
             if _stamp_in(marker, title) or _stamp_in(marker, head):
                 return marker
-        elif f" {words(marker)} " in whole.plain:
+            continue
+        plain = _keyword_forms(marker)[0]
+        # Every word of a match in words(text) is a run of word characters of the NFC,
+        # case-folded text: when one is missing there, no match is possible (and the text
+        # need not be cut into words at all, which costs more than everything else here).
+        if lowered is None:
+            lowered = unicodedata.normalize("NFC", f"{title}\n{text}").casefold()
+        if not all(word in lowered for word in plain.split()):
+            continue
+        if whole is None:
+            whole = _Text(f"{title}\n{text}")
+        if f" {plain} " in whole.plain:
             return marker
     return None
 
@@ -277,7 +350,7 @@ def classify(article: Article, rules: ClassifierRules) -> Article:
         flags.add(Flag.URGENT)
     return dataclasses.replace(
         article,
-        categories=categorise(article, rules),
+        categories=categorise(article, rules, headline),
         flags=frozenset(flags),
         secrecy_marker=marker,
     )

@@ -6,6 +6,7 @@ decomposed forms and every later comparison, hash and truncation assumes one for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -53,6 +54,9 @@ _UNSAFE = dict.fromkeys(
     [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000),
      *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )  # fmt: skip
+# The same characters as a class: finding none (nearly always) costs far less than translate()
+# with a dict of ~2,000 keys, character by character.
+_UNSAFE_FOUND = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 # An entity whose "&" was escaped once more than it should have been: "&amp;#7871;".
 _DOUBLE_ESCAPED = re.compile(r"&amp;(#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -91,11 +95,34 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def _extract(fragment: str) -> _TextExtractor:
+_SMALL_FRAGMENT = 4_096  # characters: a summary, a title (a feed's worth is a few hundred KB)
+
+
+def _extract(fragment: str) -> tuple[str, str | None]:
+    """(the text, the first image's src) of a fragment. One summary is read for its text, its
+    body text and its image here, and for its image by rss.py before: HTMLParser is a large
+    share of normalise's time, so answers are kept — for the last 128 small fragments (a
+    document's worth, as rss.py reads them all first) and the last 4 of any size."""
+    if len(fragment) <= _SMALL_FRAGMENT:
+        return _extract_small(fragment)
+    return _extract_any(fragment)
+
+
+@functools.lru_cache(maxsize=128)
+def _extract_small(fragment: str) -> tuple[str, str | None]:
+    return _parse_fragment(fragment)
+
+
+@functools.lru_cache(maxsize=4)  # few: a body can be 300,000 characters
+def _extract_any(fragment: str) -> tuple[str, str | None]:
+    return _parse_fragment(fragment)
+
+
+def _parse_fragment(fragment: str) -> tuple[str, str | None]:
     parser = _TextExtractor()
     parser.feed(fragment)
     parser.close()
-    return parser
+    return "".join(parser.parts), parser.first_image
 
 
 def decode_leftover_entities(text: str) -> str:
@@ -110,7 +137,9 @@ def decode_leftover_entities(text: str) -> str:
 
 def scrub(text: str | None) -> str | None:
     """`text` without the unsafe characters above (None stays None)."""
-    return text.translate(_UNSAFE) if text else text
+    if not text or _UNSAFE_FOUND.search(text) is None:
+        return text
+    return text.translate(_UNSAFE)
 
 
 def _capped(text: str | None, limit: int, flags: set[str]) -> str | None:
@@ -126,13 +155,13 @@ def clean_text(fragment: str | None) -> str:
     space between words."""
     if not fragment:
         return ""
-    text = decode_leftover_entities("".join(_extract(fragment).parts))
+    text = decode_leftover_entities(_extract(fragment)[0])
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def first_image(fragment: str | None) -> str | None:
     """The src of the first <img> in an HTML fragment."""
-    return _extract(fragment).first_image if fragment else None
+    return _extract(fragment)[1] if fragment else None
 
 
 def absolute_url(url: str | None, base: str) -> str | None:

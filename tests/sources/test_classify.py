@@ -209,3 +209,40 @@ def test_from_mapping_ignores_none() -> None:
     """Options left unset (None) in a config model keep their defaults."""
     rules = ClassifierRules.from_mapping({"keywords": None, "secrecy_markers": None})
     assert rules == RULES
+
+
+def test_prepared_keyword_tables_match_keyword_by_keyword() -> None:
+    """_first_hits (forms prepared once per table) finds exactly the categories that _Text.has
+    finds keyword by keyword, on accented, unaccented, NFD and mixed-case texts."""
+    import random
+    import unicodedata
+
+    from syndicator.sources.classify import _first_hits, _Text, strip_diacritics
+    from syndicator.types import CATEGORIES
+
+    vocabulary = [k for ks in RULES.keywords.values() for k in ks] + [
+        "báo", "bão", "tin", "Đấu", "THẦU", "đất", "dat", "quy", "hoạch", ",", "—", "2025",
+    ]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(400):
+        text = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 12)))
+        variant = rng.choice(["as is", "plain", "nfd", "upper"])
+        if variant == "plain":
+            text = strip_diacritics(text)
+        elif variant == "nfd":
+            text = unicodedata.normalize("NFD", text)
+        elif variant == "upper":
+            text = text.upper()
+        prepared = _Text(text)
+        expected = [
+            c for c in CATEGORIES if any(prepared.has(k) for k in RULES.keywords.get(c, ()))
+        ]
+        assert _first_hits(_Text(text), RULES.keywords) == expected, text
+
+
+def test_secrecy_marker_answers_follow_the_markers() -> None:
+    """The remembered answers are per (title, text, markers): other markers, other answer."""
+    text = "Tài liệu Lưu hành nội bộ của Sở"
+    assert find_secrecy_marker("Tin", text, MARKERS) == "Lưu hành nội bộ"
+    assert find_secrecy_marker("Tin", text, ("Không phổ biến",)) is None
+    assert find_secrecy_marker("Tin", text, ("lưu hành",)) == "lưu hành"

@@ -198,3 +198,11 @@ def test_long_fields_are_capped_and_flagged() -> None:
     assert len(article.title) <= 1_000 and article.title.endswith("…")
     assert len(article.summary) <= 5_000
     assert Flag.TRUNCATED in article.flags
+
+
+def test_unsafe_class_is_the_unsafe_table() -> None:
+    """The quick search for unsafe characters finds exactly the characters scrub() removes."""
+    from syndicator.sources.normalise import _UNSAFE, _UNSAFE_FOUND
+
+    for code in range(0x30000):
+        assert (_UNSAFE_FOUND.fullmatch(chr(code)) is not None) == (code in _UNSAFE), hex(code)
