@@ -161,6 +161,11 @@ class Runtime:
                     poller = self.poller
                 reports = await poller.poll_due()
                 self.metrics.poll_cycle(reports)
+                if any(report.new for report in reports):
+                    # New articles are planned (and their previews sent) now, not at the
+                    # publisher's next turn: detected -> preview is a reported figure, and a
+                    # first poll is not done until its last batch is planned (issue 11).
+                    self._wake_soon()
                 ticks += 1
                 # After the first wave of polls: every source polled once, or nothing left in
                 # flight (or a minute, if a slow source never ends). With 2,000 feeds the
