@@ -41,7 +41,7 @@ def expire_article(storage: Storage, post_ids: Sequence[int], now: datetime) -> 
 def expire_due(storage: Storage, expire_after: timedelta, now: datetime) -> list[int]:
     """Expire every waiting article past `expire_after`; return the articles expired."""
     expired: list[int] = []
-    for article_id in storage.open_article_ids(limit=1000):
+    for article_id in storage.expired_article_ids(now - expire_after, limit=1000):
         posts = storage.list_posts(article_id=article_id)
         if not is_expired(posts, expire_after, now):
             continue

@@ -141,12 +141,13 @@ class PreviewDesk:
         """Articles whose preview may be sent now (blocking: storage reads). Not those that
         Telegram refused recently (back off instead of retrying each tick), nor a lost send
         still waiting out its delay (unconfirmed.py)."""
-        due = []
-        for article_id in self.storage.articles_needing_preview():
-            _failures, retry_at = self._preview_failures.get(article_id, (0, now))
-            if retry_at <= now and self.unconfirmed.may_send(article_id, now):
-                due.append(article_id)
-        return due
+        waiting = [
+            article_id
+            for article_id in self.storage.articles_needing_preview()
+            if self._preview_failures.get(article_id, (0, now))[1] <= now
+        ]
+        allowed = self.unconfirmed.may_send_many(waiting, now)
+        return [article_id for article_id in waiting if article_id in allowed]
 
     async def _preview_failed(self, article_id: int, failures: int, exc: Exception) -> None:
         """Back off 20 s, 40 s, ... up to an hour; the third failure is audited (once)."""

@@ -20,7 +20,7 @@ from syndicator.approval.expiry import expire_article
 from syndicator.approval.preview import clip, is_open
 from syndicator.approval.sendqueue import NORMAL
 from syndicator.config import ApprovalSettings
-from syndicator.storage import aio
+from syndicator.storage import PostRecord, aio
 from syndicator.types import Article, Flag, PostStatus
 
 if TYPE_CHECKING:
@@ -69,11 +69,19 @@ class Reminders:
         refresh: list[int] = []
         expired: list[int] = []
         reminders: list[tuple[int, int, str]] = []
-        for preview in bot.storage.open_previews():
+        previews = bot.storage.open_previews()
+        # One read of every open preview's posts, not one per preview each tick.
+        by_article: dict[int, list[PostRecord]] = {}
+        ids = sorted({preview.article_id for preview in previews})
+        for start in range(0, len(ids), 500):  # IN lists stay small on every backend
+            for post in bot.storage.list_posts(article_ids=ids[start : start + 500]):
+                by_article.setdefault(post.article_id, []).append(post)
+        first_due = min(cfg.remind_after, cfg.urgent_remind_after)
+        for preview in previews:
             if preview.article_id in done:
                 continue
             done.add(preview.article_id)
-            posts = bot.storage.list_posts(article_id=preview.article_id)
+            posts = by_article.get(preview.article_id, [])
             if not is_open(posts):
                 refresh.append(preview.article_id)
                 continue
@@ -83,6 +91,8 @@ class Reminders:
                 self._expire(preview.article_id, [p.id for p in posts], now)
                 expired.append(preview.article_id)
                 continue
+            if preview.reminded_at is not None or age < first_due:
+                continue  # no reminder can be due: the article itself need not be read
             article = bot.storage.get_article(preview.article_id)
             if article is None:
                 continue

@@ -78,16 +78,19 @@ class Unconfirmed:
             )  # fmt: skip
 
     def state(self, article_id: int) -> dict[str, Any]:
-        raw = self.bot.storage.get_value(KEY.format(article=article_id))
-        try:
-            value = json.loads(raw) if raw else {}
-        except ValueError:
-            value = {}
-        return value if isinstance(value, dict) else {}
+        return _state(self.bot.storage.get_value(KEY.format(article=article_id)))
 
     def may_send(self, article_id: int, now: datetime) -> bool:
         """False while a lost send waits out its delay, and for good after the re-send."""
-        value = self.state(article_id)
+        return self._may_send(self.state(article_id), now)
+
+    def may_send_many(self, article_ids: list[int], now: datetime) -> set[int]:
+        """`may_send` for many articles in one read (the preview desk asks every tick)."""
+        keys = {article_id: KEY.format(article=article_id) for article_id in article_ids}
+        raw = self.bot.storage.get_values(list(keys.values()))
+        return {a for a, key in keys.items() if self._may_send(_state(raw.get(key)), now)}
+
+    def _may_send(self, value: dict[str, Any], now: datetime) -> bool:
         if not value:
             return True
         if int(value.get("attempts", 0)) >= 2:
@@ -163,3 +166,11 @@ class Unconfirmed:
                 has_photo=bool(value.get("photo")), now=self.bot.clock(),
             )  # fmt: skip
             return
+
+
+def _state(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:
+        value = {}
+    return value if isinstance(value, dict) else {}

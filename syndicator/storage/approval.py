@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from syndicator.audit import AuditEvent
-from syndicator.storage.base import StorageBase, audit_event
+from syndicator.storage.base import StorageBase
 from syndicator.storage.models import (
     ApprovalMessageRow,
     ApprovalPromptRow,
@@ -186,16 +187,60 @@ class ApprovalMixin(StorageBase):
     # -- the audit feed ---------------------------------------------------------------------
 
     def audit_events_after(self, after_id: int, limit: int = 500) -> list[AuditEvent]:
-        """Events with an id above `after_id`, in chain order (the alert cursor reads these)."""
-        query = select(AuditRow).where(AuditRow.id > after_id).order_by(AuditRow.id).limit(limit)
+        """Events with an id above `after_id`, in chain order (the alert cursor reads these
+        every bot tick, so plain rows rather than ORM objects)."""
+        columns = (
+            AuditRow.id,
+            AuditRow.at,
+            AuditRow.kind,
+            AuditRow.actor,
+            AuditRow.subject,
+            AuditRow.data,
+            AuditRow.prev_hash,
+            AuditRow.hash,
+        )  # fmt: skip  (AuditEvent's fields, in its order)
+        query = select(*columns).where(AuditRow.id > after_id).order_by(AuditRow.id).limit(limit)
         with self._read() as session:
-            return [audit_event(row) for row in session.scalars(query)]
+            return [AuditEvent(*row) for row in session.execute(query)]
 
     def last_audit_id(self) -> int:
         with self._read() as session:
             return int(session.scalar(select(func.max(AuditRow.id))) or 0)
 
     # -- values -------------------------------------------------------------------------------
+
+    def get_values(self, keys: Sequence[str]) -> dict[str, str]:
+        """Many `get_value`s in one query (absent keys are left out)."""
+        if not keys:
+            return {}
+        query = select(ApprovalValueRow.key, ApprovalValueRow.value).where(
+            ApprovalValueRow.key.in_(list(keys))
+        )
+        with self._read() as session:
+            return {key: value for key, value in session.execute(query)}
+
+    def expired_article_ids(self, cutoff: datetime, limit: int = 1000) -> list[int]:
+        """Articles with a post still waiting for a human whose first post (of any status) was
+        created at or before `cutoff`: what expiry must close (`expiry.is_expired`). One query,
+        instead of listing every waiting article's posts each expiry tick (a first poll can
+        leave thousands waiting)."""
+        waiting = aliased(PostRow)
+        first = (
+            select(func.min(PostRow.created_at))
+            .where(PostRow.article_id == waiting.article_id)
+            .scalar_subquery()
+        )
+        query = (
+            select(waiting.article_id)
+            .where(waiting.status.in_(OPEN_STATUSES))
+            .group_by(waiting.article_id)
+            # The waiting posts' own first creation decides most cases without the lookup.
+            .having(or_(func.min(waiting.created_at) <= cutoff, func.min(first) <= cutoff))
+            .order_by(waiting.article_id)
+            .limit(limit)
+        )
+        with self._read() as session:
+            return list(session.scalars(query))
 
     def get_value(self, key: str) -> str | None:
         with self._read() as session:

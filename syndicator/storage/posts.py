@@ -335,10 +335,13 @@ class PostsMixin(StorageBase):
         status: Sequence[PostStatus] | None = None,
         channel: str | None = None,
         article_id: int | None = None,
+        article_ids: Sequence[int] | None = None,
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[PostRecord]:
         query = select(PostRow).order_by(PostRow.id)
+        if article_ids is not None:
+            query = query.where(PostRow.article_id.in_(list(article_ids)))
         if status:
             query = query.where(PostRow.status.in_([s.value for s in status]))
         if channel:

@@ -1,0 +1,63 @@
+"""The bot's per-tick reads of waiting work, as single queries: which articles expiry must
+close (`expired_article_ids`, the rule of `approval.expiry.is_expired`) and many stored values
+at once (`get_values`). Both backends."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from syndicator.approval.expiry import expire_due, is_expired
+from syndicator.storage import PostPlan, Storage
+from syndicator.types import Article, Post, PostStatus
+
+S = PostStatus
+
+
+def _article(i: int, now) -> Article:
+    return Article(
+        source_id="portal", guid=f"g{i}", url=f"https://portal.example.gov.vn/tin/{i}",
+        canonical_url=f"https://portal.example.gov.vn/tin/{i}", title=f"Thông báo số {i}",
+        summary="Tóm tắt.", content_html="<p>Nội dung.</p>", content_text="Nội dung.",
+        image_url=None, published_at=now, agency="UBND tỉnh", categories=("tin_tuc",),
+        content_hash=f"h{i}", fingerprint=f"f{i}",
+    )  # fmt: skip
+
+
+def _plan(channel: str, status: PostStatus) -> PostPlan:
+    post = Post(channel=channel, article_id=None, payload={"message": channel}, preview_text="x",
+                marker=channel)  # fmt: skip
+    return PostPlan(replace(post), status)
+
+
+def _articles(storage: Storage, now, n: int) -> list[int]:
+    storage.sync_sources([("portal", "https://portal.example.gov.vn/rss")], now)
+    result = storage.add_articles("portal", [_article(i, now) for i in range(n)], now)
+    return sorted(a.id for a in result.new if a.id is not None)
+
+
+def test_expired_articles_follow_the_first_post_of_any_status(storage: Storage, now) -> None:
+    old, recent = now - timedelta(days=3), now - timedelta(hours=1)
+    a, b, c, d = _articles(storage, now, 4)
+    storage.save_plans(a, [_plan("facebook", S.PENDING)], old)  # waiting since long ago
+    storage.save_plans(b, [_plan("facebook", S.SKIPPED)], old)  # an old post of another kind,
+    storage.save_plans(b, [_plan("zalo", S.PENDING)], recent)  # then a recent waiting one
+    storage.save_plans(c, [_plan("facebook", S.PENDING)], recent)  # waiting, not long
+    storage.save_plans(d, [_plan("facebook", S.SKIPPED)], old)  # nothing waits for a human
+    cutoff = now - timedelta(days=1)
+    assert storage.expired_article_ids(cutoff) == [a, b]
+    # The query and the pure rule agree on every article.
+    for article_id in (a, b, c, d):
+        posts = storage.list_posts(article_id=article_id)
+        waiting = any(p.status in (S.PENDING, S.HELD) for p in posts)
+        expected = waiting and is_expired(posts, timedelta(days=1), now)
+        assert (article_id in storage.expired_article_ids(cutoff)) is expected
+    assert expire_due(storage, timedelta(days=1), now) == [a, b]
+    assert storage.expired_article_ids(cutoff) == []
+
+
+def test_get_values_reads_many_at_once(storage: Storage, now) -> None:
+    storage.set_value("k:1", "một", now)
+    storage.set_value("k:2", "hai", now)
+    assert storage.get_values(["k:1", "k:2", "k:3"]) == {"k:1": "một", "k:2": "hai"}
+    assert storage.get_values([]) == {}
