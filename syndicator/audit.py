@@ -150,6 +150,7 @@ class VerifyResult:
     legacy: int = 0  # unkeyed rows at the start of the trail (before the key existed)
     keyed: int = 0
     head: tuple[int, str] | None = None  # the last row verified (id, hash)
+    pending: bool = False  # a step that stopped at its row budget: more rows wait (storage)
 
 
 def verify_chain(

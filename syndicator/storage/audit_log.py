@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +30,15 @@ _EVENT_COLUMNS = (
     AuditRow.id, AuditRow.at, AuditRow.kind, AuditRow.actor, AuditRow.subject, AuditRow.data,
     AuditRow.prev_hash, AuditRow.hash,
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Checkpoint:
+    result: VerifyResult  # the last good verification: head and counts
+    walked_at: datetime | None  # when the last whole walk that reached the end began
+    walking_since: datetime | None  # a whole walk under way (in steps) began then
+
+
 CHECKPOINT_KEY = "audit:verified"  # approval_values: the last good verification (JSON)
 # The whole trail is walked again this often (an edit to an old row is caught within it); in
 # between, each verification reads only the rows added since the last one.
@@ -77,49 +88,71 @@ class AuditMixin(StorageBase):
         return verify_chain(self.audit_events(), key=self.audit_key, anchor=anchor)
 
     def verify_audit_step(
-        self, now: datetime, full_every: timedelta = FULL_VERIFY_EVERY
+        self,
+        now: datetime,
+        full_every: timedelta = FULL_VERIFY_EVERY,
+        max_rows: int | None = None,
     ) -> VerifyResult:
         """What the daemon runs every `verify_every`: only the rows added since the last good
         verification, and the whole trail again once `full_every` has passed since the last
-        whole walk (or when nothing was verified yet, or the last answer was a break).
+        whole walk began (or when nothing was verified yet, or the last answer was a break).
 
-        The checkpoint (the last good head, its counts, when the trail was last walked whole)
-        is a row of `approval_values`, shared by every daemon on the database and kept across
+        The checkpoint (the last good head, its counts, when the last whole walk began) is a
+        row of `approval_values`, shared by every daemon on the database and kept across
         restarts, so a restarted daemon does not walk the whole trail again while its first
         poll runs (issue 11: that was most of a restart's CPU). Someone with the database but
         not the key can move or delete the checkpoint; that only makes the next step a whole
         walk, since the rows after it must still carry the key's HMAC. The checkpoint row itself
         must still be there with its hash: a trail cut or re-chained below it is caught at once.
+
+        With `max_rows`, one step reads at most that many rows and the answer says `pending`
+        when more are left: the caller comes back soon, so a long backlog (a whole walk, or a
+        restart after a busy hour) never lands in one bite while the daemon is busy.
         """
         saved = self._checkpoint()
-        whole = saved is None or now - saved[1] >= full_every
-        if saved is None or whole:
-            result = self.verify_audit()
-            walked_at = now
-        else:
-            checkpoint, walked_at = saved
-            assert checkpoint.head is not None
+        if saved is None or (
+            saved.walking_since is None
+            and (saved.walked_at is None or now - saved.walked_at >= full_every)
+        ):
+            # A whole walk begins: from the first row, with nothing assumed.
+            saved = _Checkpoint(VerifyResult(True, 0), saved.walked_at if saved else None, now)
+        head = saved.result.head
+        if head is not None:
             with self._read() as session:
-                stored = session.scalar(
-                    select(AuditRow.hash).where(AuditRow.id == checkpoint.head[0])
-                )
-            if stored != checkpoint.head[1]:
+                stored = session.scalar(select(AuditRow.hash).where(AuditRow.id == head[0]))
+            if stored != head[1]:
                 self.delete_audit_checkpoint()
                 what = "is missing" if stored is None else "has another hash"
                 return VerifyResult(
-                    False, checkpoint.checked, checkpoint.head[0],
-                    f"row {checkpoint.head[0]}, verified before, {what}: the trail was cut "
-                    "or re-chained since",
+                    False, saved.result.checked, head[0],
+                    f"row {head[0]}, verified before, {what}: the trail was cut or re-chained "
+                    "since",
                 )  # fmt: skip
-            events = self.audit_events(after_id=checkpoint.head[0])
-            result = verify_from(events, self.audit_key, checkpoint)
-        if result.ok and result.head is not None:
-            self._save_checkpoint(result, walked_at, now)
-        elif not result.ok:
-            self.delete_audit_checkpoint()
-        return result
+        read = [0]
 
-    def _checkpoint(self) -> tuple[VerifyResult, datetime] | None:
+        def counted() -> Iterator[AuditEvent]:
+            for event in self.audit_events(after_id=head[0] if head else None):
+                if max_rows is not None and read[0] >= max_rows:
+                    return
+                read[0] += 1
+                yield event
+
+        result = verify_from(counted(), self.audit_key, saved.result)
+        if not result.ok:
+            self.delete_audit_checkpoint()
+            return result
+        pending = max_rows is not None and read[0] >= max_rows
+        walked_at, walking_since = saved.walked_at, saved.walking_since
+        if not pending and walking_since is not None:  # the whole walk reached the end
+            if self.audit_key is not None and result.legacy and not result.keyed:
+                self.delete_audit_checkpoint()
+                return verify_chain(self.audit_events(), key=self.audit_key)  # names the cause
+            walked_at, walking_since = walking_since, None
+        if result.head is not None:
+            self._save_checkpoint(_Checkpoint(result, walked_at, walking_since), now)
+        return dataclasses.replace(result, pending=pending)
+
+    def _checkpoint(self) -> _Checkpoint | None:
         with self._read() as session:
             row = session.get(ApprovalValueRow, CHECKPOINT_KEY)
             raw = row.value if row is not None else None
@@ -128,19 +161,30 @@ class AuditMixin(StorageBase):
         try:
             data = json.loads(raw)
             head = (int(data["id"]), str(data["hash"]))
-            result = VerifyResult(
-                True, int(data["legacy"]) + int(data["keyed"]), None, None,
-                int(data["legacy"]), int(data["keyed"]), head,
-            )  # fmt: skip
-            return result, datetime.fromisoformat(data["walked_at"])
+            legacy, keyed = int(data["legacy"]), int(data["keyed"])
+            result = VerifyResult(True, legacy + keyed, None, None, legacy, keyed, head)
+            walked = data.get("walked_at")
+            walking = data.get("walking_since")
+            if walked is None and walking is None:
+                return None
+            return _Checkpoint(
+                result,
+                datetime.fromisoformat(walked) if walked else None,
+                datetime.fromisoformat(walking) if walking else None,
+            )
         except (TypeError, ValueError, KeyError):
             return None  # none yet, or unreadable: walk the whole trail
 
-    def _save_checkpoint(self, result: VerifyResult, walked_at: datetime, now: datetime) -> None:
+    def _save_checkpoint(self, checkpoint: _Checkpoint, now: datetime) -> None:
+        result = checkpoint.result
         assert result.head is not None
         value = json.dumps({
             "id": result.head[0], "hash": result.head[1], "legacy": result.legacy,
-            "keyed": result.keyed, "walked_at": walked_at.isoformat(),
+            "keyed": result.keyed,
+            "walked_at": checkpoint.walked_at.isoformat() if checkpoint.walked_at else None,
+            "walking_since": (
+                checkpoint.walking_since.isoformat() if checkpoint.walking_since else None
+            ),
         })  # fmt: skip
         with self._write() as session:
             row = session.get(ApprovalValueRow, CHECKPOINT_KEY)

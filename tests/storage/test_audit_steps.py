@@ -125,3 +125,45 @@ def test_a_missing_or_garbled_checkpoint_means_a_whole_walk(db_url: str, now) ->
         assert not result.ok and result.bad_id == 1
     finally:
         store.close()
+
+
+def test_steps_with_a_row_budget_walk_a_backlog_in_bites(db_url: str, now) -> None:
+    store = _store(db_url)
+    try:
+        _events(store, now, 0, 10)
+        answers = [store.verify_audit_step(now, max_rows=4) for _ in range(3)]
+        assert [(a.ok, a.pending, a.checked) for a in answers] == [
+            (True, True, 4), (True, True, 8), (True, False, 10),
+        ]  # fmt: skip
+        # Caught up: the next steps read only what was added, in bites again.
+        _events(store, now, 10, 5)
+        later = now + timedelta(minutes=5)
+        assert store.verify_audit_step(later, max_rows=4).pending
+        assert not store.verify_audit_step(later, max_rows=4).pending
+        # A break inside a later bite is found by that bite.
+        _events(store, now, 15, 6)
+        bad = (store.audit_head() or (0, ""))[0] - 1
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_events SET actor = 'x' WHERE id = :i"), {"i": bad})
+        first = store.verify_audit_step(later, max_rows=4)
+        assert first.ok and first.pending
+        second = store.verify_audit_step(later, max_rows=4)
+        assert not second.ok and second.bad_id == bad
+    finally:
+        store.close()
+
+
+def test_a_whole_walk_in_bites_starts_again_from_the_first_row(db_url: str, now) -> None:
+    store = _store(db_url)
+    try:
+        _events(store, now, 0, 6)
+        assert store.verify_audit_step(now).ok
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_events SET subject = 's:x' WHERE id = 2"))
+        day = now + timedelta(days=1)
+        # The daily whole walk, in bites of 1 row: the edited second row fails the second bite.
+        assert store.verify_audit_step(day, max_rows=1).pending
+        result = store.verify_audit_step(day, max_rows=1)
+        assert not result.ok and result.bad_id == 2
+    finally:
+        store.close()
