@@ -89,3 +89,18 @@ async def test_approving_a_replaced_proposal_is_refused(zdesk: ZDesk) -> None:
     approved = [e for e in zdesk.storage.audit_events() if e.kind == "post.correction_approved"]
     assert len(approved) == 1 and B_NAME in approved[0].actor
     assert zdesk.storage.verify_audit().ok
+
+
+async def test_approving_an_unseen_preview_is_refused(zdesk: ZDesk) -> None:
+    """`duyệt N` from a chat that was not shown the preview in full decides nothing
+    (audited approval.stale); the preview is sent, and then `duyệt N` approves it."""
+    surface = await zdesk.surface()
+    await zdesk.link(A_ID, A_NAME)
+    (aid,) = zdesk.add(article(9))  # no tick yet: nothing shown to A
+    refused = await zdesk.ask(A_ID, f"duyệt {aid}")
+    assert "chưa nhận đủ bản xem trước" in refused
+    assert {p.status for p in zdesk.storage.list_posts(article_id=aid)} == {S.PENDING}
+    assert any(e.kind == "approval.stale" for e in zdesk.storage.audit_events())
+    await surface.tick(datetime.now(UTC))
+    assert any("chờ duyệt" in t for t in zdesk.texts(A_ID))
+    assert "Đã duyệt" in await zdesk.ask(A_ID, f"duyệt {aid}")
