@@ -11,6 +11,9 @@ HELP = (
     "• hẹn 12 15:30 [24/11] — hẹn giờ đăng\n"
     "• chờ — các bài đang chờ duyệt\n"
     "• trạng thái — tình trạng hệ thống\n"
+    "• báo cáo [tuần|tháng|quý] — tóm tắt báo cáo kỳ trước\n"
+    "• cập nhật 12 / duyệt cập nhật 12 / gỡ 12 lý do / bỏ qua 12 — xử lý thông báo bài đã đăng "
+    "bị sửa hoặc gỡ trên cổng\n"
     "• lien ket MÃ — liên kết tài khoản Zalo với người duyệt (chỉ làm một lần)"
 )
 UNKNOWN = "Không hiểu lệnh «{text}». " + "Gõ «giúp» để xem các lệnh, ví dụ: duyệt 12, từ chối 12."
