@@ -192,10 +192,13 @@ def build_watcher(
     settings: Settings, storage: Storage, fetcher: Fetcher, bot: Callable[[], Any], clock: Clock
 ) -> Any:
     """The watcher of published articles ([watch]); alerts go to the Telegram staff chat of
-    whichever bot runs now (`bot()`: a reload may replace it)."""
+    whichever bot runs now (`bot()`: a reload may replace it) and, with the Zalo surface, to
+    the linked Zalo chats."""
     if settings.watch.days <= 0:
         return None
     from syndicator.publishing.watch_runner import WatchRunner
+
+    zalo = "zalo_bot" in settings.approval.active_surfaces
 
     def notify(article_id: int) -> None:
         current = bot()
@@ -203,6 +206,10 @@ def build_watcher(
             from syndicator.approval import watch_buttons
 
             watch_buttons.notify(current, article_id)
+        if zalo:  # queued in the database; the Zalo surface's tick sends it (zalo_bot/watch.py)
+            from syndicator.approval.zalo_bot import watch as zalo_watch
+
+            zalo_watch.queue_alert(storage, article_id, clock())
 
     w = settings.watch
     return WatchRunner(

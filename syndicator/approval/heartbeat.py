@@ -16,6 +16,7 @@ from syndicator.types import PostStatus
 
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
+    from syndicator.storage import Storage
 
 KEY = "heartbeat_day"
 
@@ -27,7 +28,12 @@ def heartbeat_due(now: datetime, at: time, last_day: str | None) -> bool:
 
 
 def summary(bot: ApprovalBot, now: datetime) -> str:
-    storage = bot.storage
+    return figures(bot.storage, now)
+
+
+def figures(storage: Storage, now: datetime) -> str:
+    """The day's figures and the audit head line; every surface sends this same text
+    (the Zalo bot to its linked admins). Blocking: storage reads."""
     since = now - timedelta(days=1)
     states = storage.source_states()
     unhealthy = sorted(sid for sid, st in states.items() if st.status == "unhealthy")

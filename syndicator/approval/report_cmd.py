@@ -22,6 +22,7 @@ from syndicator.storage import aio
 
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
+    from syndicator.config import Settings
     from syndicator.storage import Storage
 
 log = structlog.get_logger("syndicator.approval.report")
@@ -89,6 +90,13 @@ def summary(report: dict[str, Any]) -> str:
     head = report["audit_head"]
     lines.append(f"Đầu chuỗi nhật ký: {head['id']}:{head['hash']}")
     return "\n".join(lines)
+
+
+def period_summary(storage: Storage, settings: Settings, kind: str, now: datetime) -> str:
+    """The last complete period's summary alone, without the charts: what a surface that
+    cannot upload a photo sends (the Zalo bot). Blocking: run it in a worker thread."""
+    report = build_report(storage, last_period(kind, now), ReportSpec.from_settings(settings))
+    return summary(report)
 
 
 def head_line(storage: Storage) -> str:

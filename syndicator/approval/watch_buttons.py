@@ -11,13 +11,13 @@ withdrawn; this module shows it in the staff chat with the difference and:
 - 🙈 Bỏ qua (`wx`): dismiss; the current text becomes the baseline, so only a later change
   alerts again.
 A tap is bound to the alert it came from (its stored chat and message id) and to the article
-version the alert showed (the revision). Every step is audited (`watch.*`).
+version the alert showed (the revision). Every step is audited (`watch.*`). The steps
+themselves are approval/watch_core.py, which the Zalo bot's typed commands use too; this
+module is the Telegram surface of them (buttons, message edits).
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +28,12 @@ from telegram.error import BadRequest
 from syndicator.approval import buttons as B
 from syndicator.approval import takedown
 from syndicator.approval import texts as T
+from syndicator.approval import watch_core as W
 from syndicator.approval.decisions import Actor
 from syndicator.approval.preview import Keyboard, local_time
-from syndicator.publishing.aftercare import correct
-from syndicator.publishing.watch_runner import load, rebase, save
-from syndicator.storage import PostRecord, aio
-from syndicator.types import Article, Post, PostStatus
+from syndicator.publishing.watch_runner import load, save
+from syndicator.storage import aio
+from syndicator.types import Article
 
 if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
@@ -43,65 +43,14 @@ ACTIONS = ("wu", "wa", "wr", "wx")
 NEW_TEXT_MAX = 1200  # characters of each re-rendered post shown for approval
 
 
-def article_revision(article: Article) -> str:
-    """Eight hex digits of the article version an alert shows."""
-    return hashlib.sha256(article.content_hash.encode()).hexdigest()[: B.REVISION_LEN]
-
-
-def posts_revision(posts: list[Post]) -> str:
-    """Eight hex digits of the re-rendered payloads shown for approval."""
-    joined = "|".join(f"{p.id}={sorted(p.payload.items())!r}" for p in posts)
-    return hashlib.sha256(joined.encode()).hexdigest()[: B.REVISION_LEN]
-
-
-def live_posts(bot: ApprovalBot, article_id: int) -> list[PostRecord]:
-    return [p for p in bot.storage.list_posts(article_id=article_id)
-            if p.status == PostStatus.PUBLISHED]  # fmt: skip
-
-
-def rerender(bot: ApprovalBot, record: PostRecord, article: Article) -> Post | None:
-    """The live post re-rendered from the current article, keeping the post's shape (a photo
-    post stays a photo post: Graph cannot turn one into the other by an edit)."""
-    channel = bot.channels.get(record.channel)
-    if channel is None:
-        return None
-    rendered = channel.render(article)
-    payload = {**record.payload,
-               **{k: v for k, v in rendered.payload.items() if k in record.payload}}  # fmt: skip
-    return replace(record.post, payload=payload, preview_text=rendered.preview_text)
-
-
-def _label(bot: ApprovalBot, channel: str) -> str:
-    return T.KIND_NAMES.get(bot.kinds.get(channel, ""), channel)
-
-
 def alert_text(bot: ApprovalBot, article: Article, state: dict[str, Any]) -> str:
     """The alert: what happened, the difference, where the article is live."""
-    assert article.id is not None
-    if state.get("kind") == "withdrawn":
-        lines = [T.WATCH_WITHDRAWN_HEAD.format(article=article.id, status=state.get("http"))]
-    else:
-        lines = [T.WATCH_CHANGED_HEAD.format(article=article.id)]
-    lines += [T.WATCH_TITLE.format(title=article.title),
-              T.WATCH_AGENCY.format(agency=article.agency)]  # fmt: skip
-    change = state.get("change") or {}
-    if state.get("kind") == "changed":
-        if change.get("title_changed"):
-            lines.append(T.WATCH_TITLE_CHANGED)
-        else:
-            share = f"{float(change.get('changed_share', 0)) * 100:.0f}"
-            lines.append(T.WATCH_TEXT_CHANGED.format(share=share))
-        lines.append(T.WATCH_BEFORE.format(text=change.get("before") or T.WATCH_EMPTY))
-        lines.append(T.WATCH_AFTER.format(text=change.get("after") or T.WATCH_EMPTY))
-    live = ", ".join(_label(bot, p.channel) for p in live_posts(bot, article.id))
-    lines += [T.WATCH_LIVE.format(channels=live or T.WATCH_EMPTY),
-              T.WATCH_LINK.format(url=article.url)]  # fmt: skip
-    return "\n".join(lines)
+    return W.alert_text(bot.storage, bot.kinds, article, state)
 
 
 def alert_keyboard(article: Article, state: dict[str, Any]) -> Keyboard:
     assert article.id is not None
-    rev = article_revision(article)
+    rev = W.article_revision(article)
     rows: list[tuple[tuple[str, str], ...]] = [((T.BTN_WATCH_TAKEDOWN, B.data("wr", article.id, rev)),
              (T.BTN_WATCH_DISMISS, B.data("wx", article.id, rev)))]  # fmt: skip
     if state.get("kind") == "changed":  # a withdrawn article has nothing to update from
@@ -168,7 +117,7 @@ async def on_tap(
     if (state is None or article is None or state.get("status") == "watching"
             or state.get("message") != list(where)):  # fmt: skip
         return T.WATCH_GONE
-    if button.action != "wa" and button.revision != article_revision(article):
+    if button.action != "wa" and button.revision != W.article_revision(article):
         # The article changed again since this alert: show the newest difference instead.
         text = await aio.read(alert_text, bot, article, state)
         _edit(bot, where, text, alert_keyboard(article, state))
@@ -193,22 +142,10 @@ def _dismiss(bot: ApprovalBot, article: Article, state: dict[str, Any], who: Act
              where: tuple[int, int], now: datetime) -> str:  # fmt: skip
     """✖ Bỏ qua: the alert is stamped and the article watched from what it is now
     (blocking: storage writes; the edit is queued on the loop)."""
-    assert article.id is not None
-    bot.storage.record_event("watch.dismissed", actor=who.label, subject=f"article:{article.id}",
-                             data={"kind": state.get("kind")}, now=now)  # fmt: skip
-    save(bot.storage, article.id, rebase(state, article), now)
+    W.dismiss(bot.storage, article, state, who, now)
     stamp = T.WATCH_DISMISSED.format(who=who.name or who.user_id, when=local_time(now))
     _edit(bot, where, alert_text(bot, article, state) + "\n\n" + stamp, ())
     return T.WATCH_ANS_DISMISSED
-
-
-def _rendered(bot: ApprovalBot, article: Article) -> list[tuple[PostRecord, Post]]:
-    pairs = []
-    for record in live_posts(bot, article.id or 0):
-        post = rerender(bot, record, article)
-        if post is not None and post.payload != record.payload:
-            pairs.append((record, post))
-    return pairs
 
 
 def _show_update(bot: ApprovalBot, article: Article, state: dict[str, Any], who: Actor,
@@ -216,27 +153,17 @@ def _show_update(bot: ApprovalBot, article: Article, state: dict[str, Any], who:
     """🔄 Cập nhật: the re-rendered posts replace the alert's buttons, waiting for approval
     (blocking: storage reads and writes; the edit is queued on the loop)."""
     assert article.id is not None
-    if not live_posts(bot, article.id):
-        return T.WATCH_NOTHING_LIVE
-    pairs = _rendered(bot, article)
-    if not pairs:
-        return T.WATCH_SAME
-    rev = posts_revision([p for _, p in pairs])
-    bot.storage.record_event(
-        "watch.update_rendered", actor=who.label, subject=f"article:{article.id}",
-        data={"posts": [r.id for r, _ in pairs], "revision": rev,
-              "article_hash": article.content_hash}, now=now,
-    )  # fmt: skip
-    state.update(status="confirming", revision=rev)
-    save(bot.storage, article.id, state, now)
+    done = W.render_update(bot.storage, bot.channels, article, state, who, now)
+    if done.status != "rendered":
+        return T.WATCH_NOTHING_LIVE if done.status == "nothing_live" else T.WATCH_SAME
     lines = [T.WATCH_CONFIRM_HEAD.format(article=article.id, who=who.name or who.user_id)]
-    for record, post in pairs:
-        lines.append(T.WATCH_NEW_TEXT.format(label=_label(bot, record.channel),
+    for record, post in done.pairs:
+        lines.append(T.WATCH_NEW_TEXT.format(label=W.label(bot.kinds, record.channel),
                                              text=post.preview_text[:NEW_TEXT_MAX]))  # fmt: skip
     keyboard = (
         (
-            (T.BTN_WATCH_APPROVE, B.data("wa", article.id, rev)),
-            (T.BTN_WATCH_DISMISS, B.data("wx", article.id, article_revision(article))),
+            (T.BTN_WATCH_APPROVE, B.data("wa", article.id, done.revision)),
+            (T.BTN_WATCH_DISMISS, B.data("wx", article.id, W.article_revision(article))),
         ),
     )
     _edit(bot, where, "\n\n".join(lines), keyboard)
@@ -249,36 +176,20 @@ async def _approve_update(
 ) -> str:  # fmt: skip
     """✅ Duyệt cập nhật: only the texts shown (same revision) are sent, then corrected live."""
     assert article.id is not None
-    pairs = await aio.read(_rendered, bot, article)
-    if state.get("status") != "confirming" or not pairs:
-        return T.WATCH_GONE if pairs else T.WATCH_SAME
-    if posts_revision([p for _, p in pairs]) != button.revision:
+    done = await W.approve_update(bot.storage, bot.channels, bot.kinds, article, state,
+                                  button.revision, who, now)  # fmt: skip
+    if done.status in ("gone", "same"):
+        return T.WATCH_GONE if done.status == "gone" else T.WATCH_SAME
+    if done.status == "stale":
         # the newest texts, a fresh button
         await aio.call(_show_update, bot, article, state, who, where, now)
         return T.WATCH_STALE
-    await aio.call(
-        bot.storage.record_event, "watch.update_approved", actor=who.label,
-        subject=f"article:{article.id}",
-        data={"posts": [r.id for r, _ in pairs], "revision": button.revision}, now=now,
-    )  # fmt: skip
-    lines, ok = [], True
-    for record, post in pairs:
-        channel = bot.channels[record.channel]
-        done = await correct(bot.storage, channel, record, post, actor=who.label, now=now,
-                             via="watch")  # fmt: skip
-        label = _label(bot, record.channel)
-        error = done.message.split("—", 1)[-1].strip()
-        template = T.WATCH_UPDATE_OK if done.ok else T.WATCH_UPDATE_FAILED
-        lines.append(template.format(label=label, error=error))
-        ok = ok and done.ok
     stamp = T.WATCH_UPDATED.format(who=who.name or who.user_id, when=local_time(now))
-    if ok:
-        await aio.call(save, bot.storage, article.id, rebase(state, article), now)
-        head = await aio.read(alert_text, bot, article, state)
-        _edit(bot, where, "\n".join([head, "", stamp, *lines]), ())
+    head = await aio.read(alert_text, bot, article, state)
+    if done.status == "done":
+        _edit(bot, where, "\n".join([head, "", stamp, *done.lines]), ())
         return T.WATCH_ANS_UPDATED
     # Some channel refused: the button stays, so the same texts can be approved again.
     keyboard = (((T.BTN_WATCH_APPROVE, B.data("wa", article.id, button.revision or "")),),)
-    head = await aio.read(alert_text, bot, article, state)
-    _edit(bot, where, "\n".join([head, "", *lines]), keyboard)
+    _edit(bot, where, "\n".join([head, "", *done.lines]), keyboard)
     return T.WATCH_ANS_PARTIAL

@@ -62,6 +62,7 @@ async def test_webhook_mode_handles_good_secret_refuses_wrong(zdesk: ZDesk) -> N
     zdesk.bot.inject_message(A_ID, f"lien ket {code}", name=A_NAME)
     await wait_for(lambda: any("Đã liên kết" in t for t in zdesk.texts(A_ID)))
     (aid,) = zdesk.add(article(9))
+    await surface.tick(datetime.now(UTC))  # the preview A decides on (a decision is bound to it)
     async with httpx.AsyncClient() as http:
         forged = {"event_name": "message.text.received", "message": {
             "message_id": "forged-1", "text": f"duyệt {aid}", "chat": {"id": A_ID, "chat_type": "PRIVATE"},

@@ -4,6 +4,8 @@ Zalo basic bots have no buttons (issue 13), so every decision is a typed sentenc
   duyệt 12 [fb|zalo]          từ chối 12 [lý do]          sửa 12 fb|zalo <nội dung>
   hẹn 12 15:30 [24/11]        chờ        trạng thái        giúp        /lienket CODE
   duyệt sửa 12 [fb|zalo]      huỷ sửa 12 [fb|zalo]   (a correction of a published post)
+  báo cáo [tuần|tháng|quý]                               (the period's report summary)
+  cập nhật 12 / duyệt cập nhật 12 / gỡ 12 <lý do> / bỏ qua 12   (a change-watch alert)
 Matching runs on a folded copy of the text (lower case, marks removed, đ → d) that keeps one
 character per character of the NFC original, so the free text after a command (a reason, a new
 post text) is sliced from the original with its diacritics and line breaks intact.
@@ -22,12 +24,13 @@ CHANNEL_ALIASES = {"fb": "facebook_page", "facebook": "facebook_page", "zalo": "
 @dataclass(frozen=True, slots=True)
 class Command:
     """What the person asked: kind in link | approve | reject | edit | schedule | waiting |
-    status | help | approve_fix | cancel_fix | unknown; `kind_of_channel` is a channel kind (facebook_page, zalo_oa)."""
+    status | help | approve_fix | cancel_fix | report | watch_update | watch_approve |
+    watch_takedown | watch_dismiss | unknown; `kind_of_channel` is a channel kind (facebook_page, zalo_oa)."""
 
     kind: str
     article_id: int | None = None
     kind_of_channel: str | None = None
-    text: str = ""  # reason, new text, the time, or the link code
+    text: str = ""  # reason, new text, the time, the link code, or the report period
 
 
 def fold(text: str) -> str:
@@ -41,8 +44,17 @@ def fold(text: str) -> str:
 
 
 _N = r"\s*#?(\d{1,12})"
+# The report's period words, folded (tuần → tuan, quý → quy), and the English of /report.
+PERIODS = {"tuan": "week", "week": "week", "thang": "month", "month": "month", "quy": "quarter",
+           "quarter": "quarter"}  # fmt: skip
+NO_NUMBER = ("link", "waiting", "status", "help", "report")
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("link", re.compile(r"^/?\s*lien\s*ket\s+(?P<rest>\S.*)$", re.S)),
+    ("report", re.compile(r"^/?(?:bao\s*cao|report)(?:\s+(?P<per>[a-z]+))?\s*$")),
+    ("watch_approve", re.compile(rf"^/?duyet\s*cap\s*nhat{_N}\s*$")),
+    ("watch_update", re.compile(rf"^/?cap\s*nhat{_N}\s*$")),
+    ("watch_takedown", re.compile(rf"^/?go(?:\s*bai)?{_N}(?:\s+(?P<rest>.*))?$", re.S)),
+    ("watch_dismiss", re.compile(rf"^/?bo\s*qua{_N}\s*$")),
     ("approve_fix", re.compile(rf"^/?duyet\s*sua{_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
     ("cancel_fix", re.compile(rf"^/?huy\s*sua{_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
     ("approve", re.compile(rf"^/?(?:duyet|dong y|ok){_N}(?:\s+(?P<ch>[a-z]+))?\s*$")),
@@ -64,7 +76,10 @@ def parse(text: str) -> Command:
         if match is None:
             continue
         groups = match.groupdict()
-        number = int(match.group(1)) if kind not in ("link", "waiting", "status", "help") else None
+        number = int(match.group(1)) if kind not in NO_NUMBER else None
+        if kind == "report":  # an unknown period word: the answer explains the command
+            word = groups.get("per") or "tuan"
+            return Command("report", text=PERIODS.get(word, "?" + word))
         rest = original[match.start("rest") :].strip() if groups.get("rest") is not None else ""
         channel = groups.get("ch")
         if channel is not None:

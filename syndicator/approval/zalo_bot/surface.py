@@ -21,9 +21,10 @@ import structlog
 
 from syndicator.approval.decisions import Action, Actor, Decisions, Request
 from syndicator.approval.edits import EditRule, default_rules
-from syndicator.approval.preview import local_time
+from syndicator.approval.preview import is_open, local_time
 from syndicator.approval.texts import KIND_NAMES
 from syndicator.approval.when import parse_when
+from syndicator.approval.zalo_bot import reports, watch
 from syndicator.approval.zalo_bot import texts as T
 from syndicator.approval.zalo_bot.client import (
     AuthError,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from channels.base import Channel
 
 log = structlog.get_logger("syndicator.approval.zalo_bot")
+UNSEEN = "unseen"  # the revision of a preview this chat has not been shown in full
 
 
 def utcnow() -> datetime:
@@ -57,7 +59,7 @@ class ZaloBotSurface(PreviewsMixin):
         if cfg is None:
             raise ValueError('surfaces = ["zalo_bot"] needs an [approval.zalo_bot] table')
         self.cfg, self.storage, self.clock = cfg, storage, clock
-        self.approval = settings.approval
+        self.settings, self.approval = settings, settings.approval
         self.channels = dict(channels)
         self.kinds = {name: getattr(ch, "kind", "") for name, ch in self.channels.items()}
         self.client = ZaloBotClient(http, cfg.bot_token, cfg.api_base)
@@ -158,7 +160,7 @@ class ZaloBotSurface(PreviewsMixin):
             return T.LINK_REFUSED[outcome.status]
         ident = await aio.read(self.storage.find_identity, SURFACE, user_id)
         actor = Actor(SURFACE, user_id, ident.approver_name if ident else name)
-        if command.kind in ("help", "unknown", "waiting", "status") and ident is None:
+        if command.kind in ("help", "unknown", "waiting", "status", "report") and ident is None:
             return T.NOT_LINKED
         if command.kind == "help":
             return T.HELP
@@ -168,11 +170,15 @@ class ZaloBotSurface(PreviewsMixin):
             return await aio.read(self._waiting)
         if command.kind == "status":
             return await aio.read(self._status)
+        if command.kind == "report":  # any linked person is an approver or an admin
+            return await reports.answer(self, command.text)
         assert command.article_id is not None
+        if command.kind.startswith("watch_"):  # a change-watch alert (zalo_bot/watch.py)
+            return await watch.answer(self, command, actor, chat_id, ident is not None, now)
         from syndicator.approval.zalo_bot import fixes  # it imports this module
 
         if await aio.read(fixes.wants, self, command):  # a correction of a published post
-            return await fixes.answer(self, command, actor, ident is not None, now)
+            return await fixes.answer(self, command, actor, chat_id, ident is not None, now)
         return await self._decide(command, actor, chat_id, ident, now)
 
     async def _decide(
@@ -190,14 +196,17 @@ class ZaloBotSurface(PreviewsMixin):
                 when = parse_when(command.text, now)
             except ValueError:
                 return T.TIME_INVALID.format(text=command.text[:40])
-        shown = await aio.read(self.storage.zalo_previews, article_id=n, chat_id=chat_id)
+        seen = await aio.read(self._seen_revision, n, chat_id)
         action = {"approve": Action.APPROVE, "reject": Action.REJECT, "edit": Action.EDIT,
                   "schedule": Action.SCHEDULE}[command.kind]  # fmt: skip
         request = Request(action, n, channel=channel, text=command.text or None, when=when,
-                          revision=shown[0].revision if shown else None)  # fmt: skip
+                          revision=seen)  # fmt: skip
         result = await self.decisions.submit(request, actor, now)
         if result.status == "refused":  # the core's answer names Telegram's /whoami
             return T.REFUSED + ("\n" + T.NOT_LINKED if ident is None else "")
+        if result.status == "stale" and seen == UNSEEN:
+            await aio.call(self._resend, n, chat_id, ident, again=False)
+            return T.NOT_SEEN.format(n=n)
         if result.status == "stale" or (result.status == "done" and action == Action.EDIT):
             await aio.call(self._resend, n, chat_id, ident, again=True)
         if result.status == "done" and result.posts:
@@ -219,6 +228,16 @@ class ZaloBotSurface(PreviewsMixin):
             n=n, channels=channels, who=actor.name, when=local_time(now),
             at=local_time(when) if when else "",
         )  # fmt: skip
+
+    def _seen_revision(self, article_id: int, chat_id: str) -> str | None:
+        """The revision of the preview this chat was shown in full: a decision is bound to it
+        (the revision line is in the last part, so a half-sent preview is not seen yet). A
+        chat shown nothing of an open article gets UNSEEN, which the core refuses as stale
+        (audited `approval.stale`); a decided article gets None, so the core says who decided."""
+        shown = self.storage.zalo_previews(article_id=article_id, chat_id=chat_id)
+        if shown and shown[0].parts_sent >= len(shown[0].parts):
+            return shown[0].revision
+        return UNSEEN if is_open(self.storage.list_posts(article_id=article_id)) else None
 
     def _channel(self, article_id: int, kind: str | None) -> str | None:
         if kind is None:
@@ -265,12 +284,21 @@ class ZaloBotSurface(PreviewsMixin):
     # -- the daemon's verbs ----------------------------------------------------------------
 
     async def tick(self, now: datetime) -> None:
-        """New previews, follow-up notes, any part still to send, then reminders and alerts."""
-        for step in (self.queue_previews, self.follow_up, self.deliver_due, self.duties.run):
+        """New previews, follow-up notes, any part still to send, reminders and alerts, the
+        change-watch alerts, then the scheduled reports."""
+        steps = (self.queue_previews, self.follow_up, self.deliver_due, self.duties.run,
+                 self._watch_alerts, self._reports)  # fmt: skip
+        for step in steps:
             try:
                 await step(now)
             except Exception:
                 log.exception("zalo_bot_tick_failed", step=step.__name__)
+
+    async def _watch_alerts(self, now: datetime) -> None:
+        await watch.deliver(self, now)
+
+    async def _reports(self, now: datetime) -> None:
+        await reports.run(self, now)
 
     async def on_post_event(self, what: str, record: PostRecord) -> None:
         """Publisher listener: links go out as soon as an article is fully published."""

@@ -11,6 +11,9 @@ HELP = (
     "• hẹn 12 15:30 [24/11] — hẹn giờ đăng\n"
     "• chờ — các bài đang chờ duyệt\n"
     "• trạng thái — tình trạng hệ thống\n"
+    "• báo cáo [tuần|tháng|quý] — tóm tắt báo cáo kỳ trước\n"
+    "• cập nhật 12 / duyệt cập nhật 12 / gỡ 12 lý do / bỏ qua 12 — xử lý thông báo bài đã đăng "
+    "bị sửa hoặc gỡ trên cổng\n"
     "• lien ket MÃ — liên kết tài khoản Zalo với người duyệt (chỉ làm một lần)"
 )
 UNKNOWN = "Không hiểu lệnh «{text}». " + "Gõ «giúp» để xem các lệnh, ví dụ: duyệt 12, từ chối 12."
@@ -59,6 +62,10 @@ STALE = (
     "⚠️ Nội dung bài số {n} đã thay đổi kể từ bản bạn xem. Không có gì được duyệt; "
     "bản mới nhất được gửi lại ngay sau đây."
 )
+NOT_SEEN = (
+    "⚠️ Bạn chưa nhận đủ bản xem trước mới nhất của bài số {n}. Không có gì được thực hiện; "
+    "bản xem trước được gửi ngay sau đây."
+)
 NO_ARTICLE = "❌ Không có bài số {n} đang chờ duyệt."
 NO_CHANNEL = "❌ Bài số {n} không có kênh {label}."
 EDIT_ONE_CHANNEL = "❌ Hãy nói rõ kênh cần sửa: «sửa {n} fb …» hoặc «sửa {n} zalo …»."
@@ -103,3 +110,53 @@ FIX_PROPOSED = (
     "Gửi «duyệt sửa {n}» để sửa bài đã đăng, hoặc «huỷ sửa {n}» để bỏ đề xuất."
 )
 FIX_NONE = "Bài #{n} không có đề xuất sửa nào đang chờ duyệt."
+
+# Reports (approval/zalo_bot/reports.py): the summary text is approval/report_cmd.summary.
+REPORT_USAGE = (
+    "Cách dùng: «báo cáo» (tuần trước), «báo cáo tháng» hoặc «báo cáo quý» (kỳ trọn vẹn gần nhất)."
+)
+REPORT_FAILED = "❌ Không lập được báo cáo lúc này ({error}). Hãy thử lại sau ít phút."
+
+# Change-watch alerts (approval/zalo_bot/watch.py); the alert itself is approval/watch_core.py.
+WATCH_HOW = (
+    "Trả lời: «cập nhật {n}» (xem bản đăng mới rồi duyệt), «gỡ {n} lý do» (gỡ bài đã đăng, "
+    "quản trị viên), «bỏ qua {n}» (giữ nguyên)."
+)
+WATCH_HOW_WITHDRAWN = (
+    "Trả lời: «gỡ {n} lý do» (gỡ bài đã đăng, quản trị viên) hoặc «bỏ qua {n}» (giữ nguyên)."
+)
+WATCH_HANDLED = "ℹ️ Thông báo thay đổi của bài số {n} đã được xử lý; không còn gì để làm."
+WATCH_STALE = (
+    "⚠️ Bài số {n} trên cổng đã thay đổi kể từ thông báo bạn xem. Không có gì được thực hiện; "
+    "thông báo mới nhất ở dưới đây."
+)
+WATCH_NOT_SEEN = (
+    "⚠️ Bạn chưa nhận thông báo thay đổi mới nhất của bài số {n}. Không có gì được thực hiện; "
+    "thông báo ở dưới đây."
+)
+WATCH_NOTHING_TO_UPDATE = (
+    "❌ Bài số {n} đã bị gỡ khỏi cổng nên không có nội dung mới để cập nhật. "
+    "Gửi «gỡ {n} lý do» để gỡ bài đã đăng, hoặc «bỏ qua {n}»."
+)
+WATCH_CONFIRM_HOW = (
+    "Gửi «duyệt cập nhật {n}» để sửa các bài đã đăng theo nội dung trên, hoặc «bỏ qua {n}»."
+)
+WATCH_UPDATE_STALE = (
+    "⚠️ Bản cập nhật của bài số {n} đã đổi kể từ bản bạn xem. Chưa sửa gì; bản mới nhất ở dưới đây."
+)
+WATCH_NO_UPDATE = "❌ Bài số {n} chưa có bản cập nhật chờ duyệt. Gửi «cập nhật {n}» trước."
+WATCH_DISMISSED = "🙈 Đã bỏ qua thay đổi của bài số {n} — {who}, {when}. Bài đăng giữ nguyên."
+WATCH_UPDATED = "✅ Đã cập nhật bài đăng của bài số {n} — {who}, {when}."
+WATCH_PARTIAL = "⚠️ Bài số {n}: một số kênh chưa cập nhật được. Gửi lại «duyệt cập nhật {n}» sau."
+WATCH_NEED_REASON = "❌ Hãy ghi lý do gỡ bài: «gỡ {n} lý do». Chưa gỡ gì."
+WATCH_NOT_ADMIN = "⛔ Chỉ quản trị viên được gỡ bài đã đăng. Yêu cầu đã được ghi lại."
+WATCH_TAKEN_DOWN = "🗑 Gỡ bài số {n} — {who}, {when}:"
+FIX_CODE = "Mã bản sửa: {revision}"
+FIX_NOT_SEEN = (
+    "⚠️ Đề xuất sửa {label} của bài số {n} (của {who}) là bản bạn chưa xem. Chưa sửa gì; "
+    "hãy đọc bản dưới đây rồi gửi lại «duyệt sửa {n}»:\n{text}\n{code}"
+)
+FIX_REPLACED = (
+    "⚠️ Đề xuất sửa {label} của bài số {n} đã được {who} thay bằng bản khác kể từ bản bạn xem. "
+    "Chưa sửa gì; bản mới nhất dưới đây — gửi lại «duyệt sửa {n}» nếu đồng ý:\n{text}\n{code}"
+)
