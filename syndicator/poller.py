@@ -37,6 +37,7 @@ log = structlog.get_logger("syndicator.poller")
 # to a thread so the bot and the publisher stay responsive. Storing is never done on the loop,
 # whatever the size: a write may wait for the SQLite lock (storage/aio.py).
 _INLINE_BYTES = 16 * 1024
+_START_SLICE = 100  # polls started per loop iteration (poll_due)
 
 
 def _parse_args(source: SourceSettings, result: FetchResult) -> tuple[Any, ...]:
@@ -117,12 +118,17 @@ class Poller:
         due = [sid for sid in ready if sid not in self._running]
         if due:
             states = await aio.call(self.storage.claim_due_sources, now, lease, due)
-            for sid in states:
+            for n, sid in enumerate(states, 1):
                 task = asyncio.create_task(
                     self._poll_one(self.sources[sid], states.get(sid)), name=f"poll:{sid}"
                 )
                 self._running[sid] = task
                 task.add_done_callback(self._finished)
+                if n % _START_SLICE == 0:
+                    # A first poll or a restart starts every source at once: let the loop
+                    # run the tasks started so far (and answer /healthz) between slices,
+                    # instead of taking thousands of first steps in one iteration.
+                    await asyncio.sleep(0)
         done, self._done = self._done, []
         await self.records.flush()
         if done:
