@@ -421,8 +421,10 @@ def run(
     pinger.start()
     engine = create_engine(args.database_url)
     # 1. The first poll: every entry stored and planned.
-    pinger.phase = "first poll"
+    # Until the daemon logs daemon_started its listener is not up: refused pings count under
+    # "startup", not against the first poll.
     first.wait_for(lambda: first.started_at is not None, 120, "daemon_started")
+    pinger.phase = "first poll"
 
     def planned() -> bool:
         if first.checks < feeds:
@@ -481,8 +483,8 @@ def run(
     taps = staff_approvals(args, engine, first, telegram) if telegram is not None else []
     rss_first = peak_rss_mb(first.pid)
     # 4. Restart: stop, change 5 %, make every source due, start again.
+    pinger.phase = "startup"  # stopped, then the new daemon starting: nothing listens
     first.stop()
-    pinger.phase = "restart"
     bump(base, args.changed, offset + 1)
     with engine.begin() as conn:
         conn.execute(update(SourceRow).values(next_check_at=datetime.now(UTC)))
@@ -490,6 +492,7 @@ def run(
     daemons.append(second)
     second.start()
     second.wait_for(lambda: second.started_at is not None, 120, "daemon_started (restart)")
+    pinger.phase = "restart"
     spy = profile(args, second.pid, 10, ".restart")
     second.wait_for(lambda: second.checks >= feeds, 600, "the restarted daemon's first poll")
     assert second.started_at is not None
@@ -666,8 +669,11 @@ def report(
                      f"{statistics.median(taps):.2f}", "<= 1", "tap -> published_at"))  # fmt: skip
     for label, value, goal, extra in rows:
         print(f"{label:<52} {value:>12} {goal:>12}  {extra}")
-    for phase, values in pinger.latencies.items():
-        fails = pinger.failures.get(phase, 0)
+    for phase in dict.fromkeys([*pinger.latencies, *pinger.failures]):
+        values, fails = pinger.latencies.get(phase, []), pinger.failures.get(phase, 0)
+        if not values:
+            print(f"  /healthz during {phase}: no answer, {fails} refused (not listening yet)")
+            continue
         print(
             f"  /healthz during {phase}: {len(values)} answers, p50 "
             f"{percentile(values, 0.5) * 1000:.1f} ms, p99 {percentile(values, 0.99) * 1000:.1f} "
