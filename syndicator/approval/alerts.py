@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from syndicator.approval.bot import ApprovalBot
 
 log = structlog.get_logger("syndicator.approval.alerts")
+# Kinds that are never an alert and never change a preview (`describe` and `_article_for`
+# ignore them): the bulk of the trail, not read by the cursor at all.
+QUIET_KINDS = ("article.", "post.created")
 CURSOR = "alert_cursor"
 AUDIT_BROKEN = "incident:audit_broken"
 LAST_VERIFY = "audit_verified_at"
@@ -60,25 +63,28 @@ class Alerts:
     async def run(self, now: datetime) -> None:
         # The audit reads and the incident bookkeeping run on the storage thread (aio.call);
         # only the refreshes and the sends happen here, on the loop.
-        found = await aio.call(self._collect, now)
+        found, upto = await aio.call(self._collect, now)
         for event_id, text, article in found:
             if article is not None:
                 self.bot.refresh(article)
             if text is not None:
                 self._send(text, event_id)
             self.watermark = event_id
-        if found and self.in_flight == 0:
+        moved = upto != self.watermark
+        self.watermark = upto
+        if (found or moved) and self.in_flight == 0:
             await aio.call(self.bot.storage.set_value, self.cursor, str(self.watermark), now)
         await self._verify(now)
 
-    def _collect(self, now: datetime) -> list[tuple[int, str | None, int | None]]:
+    def _collect(self, now: datetime) -> tuple[list[tuple[int, str | None, int | None]], int]:
         """(event id, alert text, article to refresh) for each audit event after the
-        watermark (blocking: run on the storage thread)."""
+        watermark that can be an alert or change a preview, and the id up to which every
+        event was looked at (blocking: run on the storage thread)."""
         if self.watermark is None:
             self.load()
         assert self.watermark is not None
-        events = self.bot.storage.audit_events_after(self.watermark)
-        return [(e.id, self.describe(e, now), self._article_for(e)) for e in events]
+        events, upto = self.bot.storage.audit_events_after(self.watermark, skip=QUIET_KINDS)
+        return [(e.id, self.describe(e, now), self._article_for(e)) for e in events], upto
 
     def _send(self, text: str, event_id: int) -> None:
         bot = self.bot

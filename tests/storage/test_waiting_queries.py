@@ -61,3 +61,21 @@ def test_get_values_reads_many_at_once(storage: Storage, now) -> None:
     storage.set_value("k:2", "hai", now)
     assert storage.get_values(["k:1", "k:2", "k:3"]) == {"k:1": "một", "k:2": "hai"}
     assert storage.get_values([]) == {}
+
+
+def test_the_alert_cursor_skips_quiet_kinds_and_still_moves_on(storage: Storage, now) -> None:
+    def event(kind: str) -> int:
+        return storage.record_event(kind, actor="t", subject="s", data={}, now=now).id
+
+    start = event("source.unhealthy")
+    quiet = [event("article.new"), event("post.created"), event("article.changed")]
+    loud = event("post.failed")
+    last = event("article.new")
+    skip = ("article.", "post.created")
+    events, upto = storage.audit_events_after(start, skip=skip)
+    assert [e.id for e in events] == [loud] and upto == last
+    assert all(q not in {e.id for e in events} for q in quiet)
+    # With a limit, the cursor stops at the last event handed over, not past the unread ones.
+    events, upto = storage.audit_events_after(start - 1, limit=1, skip=skip)
+    assert [e.id for e in events] == [start] and upto == start
+    assert storage.audit_events_after(last, skip=skip) == ([], last)
