@@ -14,7 +14,7 @@ from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from syndicator.audit import AuditEvent
-from syndicator.storage.base import StorageBase
+from syndicator.storage.base import AUDIT_COLUMNS, StorageBase, put_value
 from syndicator.storage.models import (
     ApprovalMessageRow,
     ApprovalPromptRow,
@@ -194,21 +194,11 @@ class ApprovalMixin(StorageBase):
         event was looked at (the cursor's next value). The alert cursor reads this every bot
         tick: plain rows rather than ORM objects, and the bulk of the trail (an `article.new`
         per new article) is never read at all."""
-        columns = (
-            AuditRow.id,
-            AuditRow.at,
-            AuditRow.kind,
-            AuditRow.actor,
-            AuditRow.subject,
-            AuditRow.data,
-            AuditRow.prev_hash,
-            AuditRow.hash,
-        )  # fmt: skip  (AuditEvent's fields, in its order)
         with self._read() as session:
             # The bound first: on PostgreSQL each statement sees new commits, and an event
             # committed between the two reads must not be passed over.
             upto = int(session.scalar(select(func.max(AuditRow.id))) or after_id)
-            query = select(*columns).where(AuditRow.id > after_id, AuditRow.id <= upto)
+            query = select(*AUDIT_COLUMNS).where(AuditRow.id > after_id, AuditRow.id <= upto)
             for kind in skip:
                 if kind.endswith("."):
                     query = query.where(~AuditRow.kind.startswith(kind, autoescape=True))
@@ -266,11 +256,7 @@ class ApprovalMixin(StorageBase):
 
     def set_value(self, key: str, value: str, now: datetime) -> None:
         with self._write() as session:
-            row = session.get(ApprovalValueRow, key)
-            if row is None:
-                session.add(ApprovalValueRow(key=key, value=value, updated_at=now))
-            else:
-                row.value, row.updated_at = value, now
+            put_value(session, key, value, now)
 
     def delete_values(self, keys: Sequence[str]) -> None:
         with self._write() as session:

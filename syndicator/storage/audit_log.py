@@ -22,14 +22,8 @@ from syndicator.audit import (
     verify_from,
 )
 from syndicator.errors import StorageError
-from syndicator.storage.base import _LAST_AUDIT, StorageBase
+from syndicator.storage.base import _LAST_AUDIT, AUDIT_COLUMNS, StorageBase, put_value
 from syndicator.storage.models import ApprovalValueRow, AuditRow
-
-# AuditEvent's fields, in its order.
-_EVENT_COLUMNS = (
-    AuditRow.id, AuditRow.at, AuditRow.kind, AuditRow.actor, AuditRow.subject, AuditRow.data,
-    AuditRow.prev_hash, AuditRow.hash,
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +63,7 @@ class AuditMixin(StorageBase):
         """Stream events in chain order (constant memory)."""
         # Plain rows, not ORM objects: a verification walks every row, and building an ORM
         # object per row was half of its CPU (a restarted daemon verifies while it polls).
-        query = select(*_EVENT_COLUMNS).order_by(AuditRow.id).execution_options(yield_per=1000)
+        query = select(*AUDIT_COLUMNS).order_by(AuditRow.id).execution_options(yield_per=1000)
         if since is not None:
             query = query.where(AuditRow.at >= since)
         if after_id is not None:
@@ -187,11 +181,7 @@ class AuditMixin(StorageBase):
             ),
         })  # fmt: skip
         with self._write() as session:
-            row = session.get(ApprovalValueRow, CHECKPOINT_KEY)
-            if row is None:
-                session.add(ApprovalValueRow(key=CHECKPOINT_KEY, value=value, updated_at=now))
-            else:
-                row.value, row.updated_at = value, now
+            put_value(session, CHECKPOINT_KEY, value, now)
 
     def delete_audit_checkpoint(self) -> None:
         """Make the next `verify_audit_step` walk the whole trail."""
