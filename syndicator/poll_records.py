@@ -104,6 +104,7 @@ class PollRecorder:
         had_new: bool = False,
         unchanged: bool = False,
         memory: str | None = None,
+        members: str | None = None,
     ) -> None:
         """Queue this poll's outcome (its next check time decided here); flush when full."""
         settings = self.settings
@@ -131,6 +132,7 @@ class PollRecorder:
                 had_new=had_new,
                 unchanged=unchanged,
                 memory=memory,
+                members=members,
             )
         )
         if len(self._pending) >= _FLUSH_EVERY:

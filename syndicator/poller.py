@@ -224,7 +224,9 @@ class Poller:
         try:
             # Always on the storage thread, even a small one: it writes (add_articles), and a
             # write waiting for the SQLite lock must not hold the loop (storage/aio.py).
-            outcome, stamp = await aio.call(self._ingest, source, result, now, report, parsed)
+            outcome, stamp, guids = await aio.call(
+                self._ingest, source, result, now, report, parsed
+            )
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             error = f"ingest failed: {type(exc).__name__}: {exc}"
             log.error(
@@ -243,9 +245,10 @@ class Poller:
         if outcome and not report.errors and not deferred:
             if stamp is None and source.kind != "json":  # nothing was written: read it
                 stamp = await aio.call(self.storage.source_stamp, source.id)
-            if source.kind != "json":
-                context = (result.final_url or source.url, source.agency_name)
-                self.memory.remember_items(source.id, context, result.body, stamp, hashes)
+            context = (result.final_url or source.url, source.agency_name)
+            self.memory.remember_document(
+                source.id, context, result.body, stamp, hashes, guids, items=source.kind != "json"
+            )
         else:
             self.memory.forget_items(source.id)
         memory = self.memory.dump(source.id)
@@ -267,6 +270,7 @@ class Poller:
             validators=not deferred,
             had_new=report.new > 0,
             memory=memory,
+            members=self.memory.dump_members(source.id) if memory else None,
         )
         return report
 
@@ -316,11 +320,12 @@ class Poller:
         now: datetime,
         report: SourceReport,
         parsed: ParseResult | None = None,
-    ) -> tuple[bool, Any]:
+    ) -> tuple[bool, Any, list[str | None]]:
         """Parse, normalise, classify and store.
 
         Returns (whether the document yielded anything, the source's stamp after the write or
-        None when nothing was written).
+        None when nothing was written, the guid of each parsed entry in order or None where it
+        yielded no article: the document's members, poll_memory.build_members).
         """
         url = result.final_url or source.url
         if parsed is None:
@@ -351,8 +356,11 @@ class Poller:
                 continue
             if article is not None:
                 articles.append((i, classify(article, self.rules)))
+        guids: list[str | None] = [skipped.get(i) for i in range(len(entries))]
+        for i, a in articles:
+            guids[i] = a.guid
         if not articles and not skipped and parsed.error:
-            return False, None
+            return False, None, guids
         # add_articles keeps the first article of a guid: one that a skipped entry before it
         # carries must not take its place.
         first_skipped: dict[str, int] = {}
@@ -391,7 +399,7 @@ class Poller:
         if self.keep_new_articles:
             report.new_articles = stored.new
         self.memory.remember_entries(source.id, context, digests, skipped, articles)
-        return True, stored.stamp
+        return True, stored.stamp, guids
 
 
 __all__ = ["Poller", "SourceReport", "utcnow"]
