@@ -96,9 +96,12 @@ def load_members(text: str | None) -> Members | None:
     if not text:
         return None
     try:
+        data = json.loads(text)
+        if not isinstance(data, list):
+            return None
         return [
             (bytes.fromhex(h) if h is not None else None, str(g) if g is not None else None)
-            for h, g in json.loads(text)
+            for h, g in data
         ]
     except (ValueError, TypeError):
         return None
