@@ -105,6 +105,7 @@ class PollRecorder:
         unchanged: bool = False,
         memory: str | None = None,
         members: str | None = None,
+        clean: bool = False,
     ) -> None:
         """Queue this poll's outcome (its next check time decided here); flush when full."""
         settings = self.settings
@@ -133,6 +134,7 @@ class PollRecorder:
                 unchanged=unchanged,
                 memory=memory,
                 members=members,
+                clean=clean,
             )
         )
         if len(self._pending) >= _FLUSH_EVERY:

@@ -198,18 +198,17 @@ class Poller:
         # One budget for fetch and parse together (fetch.deadline).
         until = asyncio.get_running_loop().time() + self._deadline()
         result = await self.fetcher.fetch(
-            source.url,
-            etag=etag,
-            last_modified=last_modified,
-            previous_hash=body_hash,
-            now=now,
+            source.url, etag=etag, last_modified=last_modified, previous_hash=body_hash, now=now,
             deadline_at=until,
-        )
+        )  # fmt: skip
         if not result.ok:
             return await self.records.failed(source, result, now, report, error_count, result.error)
         if result.not_modified:
             report.not_modified = 1
-            await self.records.record(source, result, now, ok=True, error_count=0, unchanged=True)
+            clean = getattr(state, "clean", False)  # a claim knows; then recorded blind
+            await self.records.record(
+                source, result, now, ok=True, error_count=0, unchanged=True, clean=clean
+            )
             return report
         report.fetched = 1
         await self.memory.restore(source.id)
@@ -229,12 +228,8 @@ class Poller:
             )
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             error = f"ingest failed: {type(exc).__name__}: {exc}"
-            log.error(
-                "source_ingest_failed",
-                source=source.id,
-                error_class=type(exc).__name__,
-                error=str(exc)[:300],
-            )
+            log.error("source_ingest_failed", source=source.id,
+                      error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip
             self.memory.forget(source.id)
             return await self.records.failed(
                 source, result, now, report, error_count, error, quiet=True
@@ -254,12 +249,8 @@ class Poller:
         memory = self.memory.dump(source.id)
         if not outcome:
             report.failed = True
-            log.warning(
-                "source_parse_failed",
-                source=source.id,
-                error_class="parse",
-                error="; ".join(report.errors)[:300],
-            )
+            log.warning("source_parse_failed", source=source.id, error_class="parse",
+                        error="; ".join(report.errors)[:300])  # fmt: skip
         await self.records.record(
             source,
             result,

@@ -73,19 +73,39 @@ class SourceState:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What a poll needs of a source it claimed: its validators and its error count."""
+    """What a poll needs of a source it claimed: its validators and its health."""
 
     id: str
     etag: str | None
     last_modified: str | None
     body_hash: str | None
     error_count: int
+    status: str
+    last_error: str | None
     next_check_at: datetime  # the claim's lease: now + lease
+
+    @property
+    def clean(self) -> bool:
+        """Healthy with nothing to clear: an ok 304 changes only its check times."""
+        return self.status == "ok" and self.error_count == 0 and self.last_error is None
 
 
 # What a claim hands back per row: only what the poll reads (the rest of the state, four
 # dates among it, cost a conversion per row on every tick; issue 11).
-_CLAIMED = tuple(_S.c[name] for name in ("id", "etag", "last_modified", "body_hash", "error_count"))
+_CLAIMED = tuple(
+    _S.c[name]
+    for name in ("id", "etag", "last_modified", "body_hash", "error_count", "status", "last_error")
+)
+# An ok 304 of a clean source (PollRecord.clean): its check times, written without a read.
+_CHECKED = (
+    update(_S)
+    .where(_S.c.id == bindparam("b_id"))
+    .values(
+        last_checked_at=bindparam("b_at"),
+        last_success_at=bindparam("b_at"),
+        next_check_at=bindparam("b_next"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,9 @@ class PollRecord:
     validators_changed: bool = False
     had_new: bool = False
     unchanged: bool = False  # 304 or same body hash: nothing new to learn about the document
+    # The source was clean when claimed (Claim.clean): an ok, unchanged poll then changes only
+    # its check times, which record_polls writes without reading the row first.
+    clean: bool = False
     # The poller's memory of the document (trim.py: item hashes, entry digests), kept across
     # restarts: None leaves the stored one alone, "" forgets it (with its members).
     memory: str | None = None
@@ -197,10 +220,7 @@ class SourcesMixin(StorageBase):
                 ).all()
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
-        return {
-            r.id: Claim(r.id, r.etag, r.last_modified, r.body_hash, r.error_count, until)
-            for r in rows
-        }
+        return {r.id: Claim(*r, next_check_at=until) for r in rows}  # type: ignore[misc]
 
     def _read_rows(self, query: Any, params: dict[str, Any], *, scalars: bool = True) -> Any:
         """A Core read on a bare connection (no Session bookkeeping for a per-second query)."""
@@ -248,14 +268,25 @@ class SourcesMixin(StorageBase):
         became_unhealthy: list[str] = []
         if not records:
             return became_unhealthy
+        # Most polls are ok 304s of clean sources (PollRecord.clean): only their check times
+        # change, so they are written blind, without the read below. A source with another
+        # record in this batch goes the long way for all of them, in order.
+        others = {r.source_id for r in records if not _blind(r)}
+        quick = [r for r in records if _blind(r) and r.source_id not in others]
+        records = [r for r in records if r.source_id in others]
         with self._write_core() as conn:
+            if quick:
+                conn.execute(
+                    _CHECKED,
+                    [{"b_id": r.source_id, "b_at": r.checked_at, "b_next": r.next_check_at}
+                     for r in quick],
+                )  # fmt: skip
             # Core, not ORM: one SELECT of the columns involved, then one executemany UPDATE per
             # set of changed columns. For a 304 only the check times change: writing just those
             # cut the cost of recording 2,000 polls by about a third (0.115 s -> 0.08 s).
-            before = {
-                row.id: dict(row._mapping)
-                for row in conn.execute(_POLL_STATE, {"ids": list({r.source_id for r in records})})
-            }
+            ids = list({r.source_id for r in records})
+            found = conn.execute(_POLL_STATE, {"ids": ids}) if ids else ()
+            before = {row.id: dict(row._mapping) for row in found}
             rows = {sid: dict(values) for sid, values in before.items()}
             events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
             for rec in records:
@@ -329,6 +360,11 @@ class SourcesMixin(StorageBase):
         return became_unhealthy
 
 
+def _blind(record: PollRecord) -> bool:
+    """An ok, unchanged poll of a source that was clean: it changes only the check times."""
+    return record.clean and record.ok and record.unchanged and record.memory is None
+
+
 def _store_memories(conn: Any, records: Sequence[PollRecord], now: datetime) -> None:
     """Upsert the memories given; an empty one ("") deletes the source's row."""
     gone = [r.source_id for r in records if not r.memory]
@@ -354,21 +390,4 @@ def _store_memories(conn: Any, records: Sequence[PollRecord], now: datetime) -> 
             },
         ),
         kept,
-    )
-
-
-def _state(row: SourceRow) -> SourceState:
-    return SourceState(
-        id=row.id,
-        url=row.url,
-        etag=row.etag,
-        last_modified=row.last_modified,
-        body_hash=row.body_hash,
-        next_check_at=row.next_check_at,
-        last_checked_at=row.last_checked_at,
-        last_success_at=row.last_success_at,
-        last_new_at=row.last_new_at,
-        error_count=row.error_count,
-        last_error=row.last_error,
-        status=row.status,
     )
