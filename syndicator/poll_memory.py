@@ -9,13 +9,19 @@ Two memories per source, both tied to the document URL and the agency (the "cont
   seen again byte for byte, whose guid still has that content hash in storage, is skipped
   (normalise and classify are pure, so storing it again would change nothing).
 
-Both are written to the source row with the poll record (trim.dump_memory) and read back once
-per source by a new poller, only when that feed has changed (a 304 needs none of it).
+- the members of the last document stored: its items in document order, (item hash, guid)
+  each, so the watcher knows which published articles are still in their feed (issue 12) and
+  a trimmed document's members are known without parsing its old items.
+
+They are written to `source_memory` with the poll record (trim.dump_memory, dump_members) and
+read back once per source by a new poller, only when that feed has changed (a 304 needs none
+of it). The memory has its own table so a 304 rewrites nothing of it (issue 11).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +30,9 @@ from syndicator.storage import Storage, aio
 from syndicator.types import Article, Entry
 
 Context = tuple[str, str]  # (document URL, agency)
+# A document's items in order: (raw item hash, or None when the document does not split into
+# items; the guid its entry normalised to, or None when it yielded no article).
+Members = list[tuple[bytes | None, str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,76 @@ class _Seen:
 
     context: Context
     entries: dict[bytes, tuple[str, str]]
+
+
+def build_members(
+    guids: list[str | None],
+    hashes: list[bytes] | None,
+    *,
+    trimmed_from: set[bytes] | None = None,
+    previous: Members | None = None,
+) -> Members | None:
+    """The members of a document just stored (pure).
+
+    `guids`: per parsed entry, in order. Parsed whole: they are the document's items (paired
+    with the item hashes when the counts agree). Trimmed (`trimmed_from`: the known item
+    hashes the document was trimmed against): they are the items not known, in order, and
+    the known ones take their guid from `previous`. None when that cannot be told for sure.
+    """
+    if trimmed_from is None:
+        if hashes is not None and len(hashes) == len(guids):
+            return list(zip(hashes, guids, strict=True))
+        return [(None, guid) for guid in guids]
+    if hashes is None or previous is None:
+        return None
+    known = {h: g for h, g in previous if h is not None}
+    fresh = iter(guids)
+    members: Members = []
+    for h in hashes:
+        if h in trimmed_from:
+            if h not in known:
+                return None
+            members.append((h, known[h]))
+        else:
+            guid = next(fresh, False)
+            if guid is False:
+                return None  # fewer entries than new items: no pairing to trust
+            members.append((h, guid))  # type: ignore[arg-type]
+    if next(fresh, False) is not False:
+        return None
+    return members
+
+
+def dump_members(members: Members | None) -> str:
+    if members is None:
+        return ""
+    return json.dumps(
+        [[h.hex() if h is not None else None, g] for h, g in members],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def load_members(text: str | None) -> Members | None:
+    """What dump_members wrote; None for anything missing or unreadable (not known)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, list):
+            return None
+        return [
+            (bytes.fromhex(h) if h is not None else None, str(g) if g is not None else None)
+            for h, g in data
+        ]
+    except (ValueError, TypeError):
+        return None
+
+
+def member_guids(text: str | None) -> list[str] | None:
+    """The guids of a stored document's items in order (the watcher's question), or None."""
+    members = load_members(text)
+    return None if members is None else [g for _, g in members if g is not None]
 
 
 def digest(entry: Entry) -> bytes:
@@ -47,15 +126,62 @@ class SourceMemory:
         self._seen: dict[str, _Seen] = {}
         # Per source: (context, the stored articles' stamp, hashes of the raw items stored).
         self._items: dict[str, tuple[Context, Any, set[bytes]]] = {}
+        # Per source: the members of the last document stored (None: not known).
+        self._members: dict[str, Members] = {}
         # Sources whose stored memory (a previous run's) was already looked for: restore().
         self._restored: set[str] = set()
+        # Sources restored with item hashes but no members (a memory written before 0011):
+        # their next document is parsed whole once, so its members become known.
+        self._whole_once: set[str] = set()
 
     def known_items(self, source_id: str, context: Context) -> tuple[Any, set[bytes]] | None:
         """(stamp, item hashes) remembered for this source in this context, if any."""
         known = self._items.get(source_id)
         if known is None or known[0] != context:
             return None
+        if source_id in self._whole_once:
+            self._whole_once.discard(source_id)
+            return None
         return known[1], known[2]
+
+    def members(self, source_id: str) -> Members | None:
+        return self._members.get(source_id)
+
+    def remember_members(self, source_id: str, members: Members | None) -> None:
+        if members is None:
+            self._members.pop(source_id, None)
+        else:
+            self._members[source_id] = members
+
+    def dump_members(self, source_id: str) -> str:
+        """What to store of this source's members ("" when not known)."""
+        return dump_members(self._members.get(source_id))
+
+    def remember_document(
+        self,
+        source_id: str,
+        context: Context,
+        body: bytes,
+        stamp: Any,
+        hashes: list[bytes] | None,
+        guids: list[str | None],
+        *,
+        items: bool,
+    ) -> None:
+        """A document just stored whole and clean: its members, and (`items`: a feed that
+        splits into raw items, not JSON) its item hashes. `hashes`: every item's hash when
+        the document was trimmed (its parsed entries are then only the new items)."""
+        known = self.known_items(source_id, context) if hashes is not None else None
+        every = hashes if hashes is not None or not items else all_hashes(body)
+        members = build_members(
+            guids,
+            every,
+            trimmed_from=known[1] if known is not None else None,
+            previous=self._members.get(source_id),
+        )
+        self.remember_members(source_id, members)
+        if items:
+            self.remember_items(source_id, context, body, stamp, every)
 
     def remember_items(
         self,
@@ -76,9 +202,10 @@ class SourceMemory:
 
     def forget_items(self, source_id: str) -> None:
         self._items.pop(source_id, None)
+        self._members.pop(source_id, None)
 
     def forget(self, source_id: str) -> None:
-        self._items.pop(source_id, None)
+        self.forget_items(source_id)
         self._seen.pop(source_id, None)
 
     def release(self, source_id: str) -> None:
@@ -114,15 +241,25 @@ class SourceMemory:
         self._restored.add(source_id)
         if source_id in self._items or source_id in self._seen:
             return
-        text = (await aio.call(self.storage.poll_memories, [source_id])).get(source_id)
+        text, members = await aio.call(self._stored, source_id)
         memory = load_memory(text) if text else None
         if memory is None:
             return
         context, stamp, items, seen = memory
         if items is not None and stamp is not None:
             self._items[source_id] = (context, stamp, items)
+            if members is None:
+                self._whole_once.add(source_id)
+        if members is not None:
+            self._members[source_id] = members
         if seen is not None:
             self._seen[source_id] = _Seen(context, seen)
+
+    def _stored(self, source_id: str) -> tuple[str | None, Members | None]:
+        """The stored memory and members of a source (blocking: the storage thread)."""
+        text = self.storage.poll_memories([source_id]).get(source_id)
+        members = self.storage.poll_members([source_id]).get(source_id) if text else None
+        return text, load_members(members)
 
     def skip_known(self, source_id: str, context: Context, digests: list[bytes]) -> dict[int, str]:
         """Entries (index -> guid) that would only be found unchanged again: skip them.

@@ -104,6 +104,8 @@ class PollRecorder:
         had_new: bool = False,
         unchanged: bool = False,
         memory: str | None = None,
+        members: str | None = None,
+        clean: bool = False,
     ) -> None:
         """Queue this poll's outcome (its next check time decided here); flush when full."""
         settings = self.settings
@@ -131,6 +133,8 @@ class PollRecorder:
                 had_new=had_new,
                 unchanged=unchanged,
                 memory=memory,
+                members=members,
+                clean=clean,
             )
         )
         if len(self._pending) >= _FLUSH_EVERY:

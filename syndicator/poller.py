@@ -204,18 +204,17 @@ class Poller:
         # One budget for fetch and parse together (fetch.deadline).
         until = asyncio.get_running_loop().time() + self._deadline()
         result = await self.fetcher.fetch(
-            source.url,
-            etag=etag,
-            last_modified=last_modified,
-            previous_hash=body_hash,
-            now=now,
+            source.url, etag=etag, last_modified=last_modified, previous_hash=body_hash, now=now,
             deadline_at=until,
-        )
+        )  # fmt: skip
         if not result.ok:
             return await self.records.failed(source, result, now, report, error_count, result.error)
         if result.not_modified:
             report.not_modified = 1
-            await self.records.record(source, result, now, ok=True, error_count=0, unchanged=True)
+            clean = getattr(state, "clean", False)  # a claim knows; then recorded blind
+            await self.records.record(
+                source, result, now, ok=True, error_count=0, unchanged=True, clean=clean
+            )
             return report
         report.fetched = 1
         await self.memory.restore(source.id)
@@ -230,15 +229,13 @@ class Poller:
         try:
             # Always on the storage thread, even a small one: it writes (add_articles), and a
             # write waiting for the SQLite lock must not hold the loop (storage/aio.py).
-            outcome, stamp = await aio.call(self._ingest, source, result, now, report, parsed)
+            outcome, stamp, guids = await aio.call(
+                self._ingest, source, result, now, report, parsed
+            )
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             error = f"ingest failed: {type(exc).__name__}: {exc}"
-            log.error(
-                "source_ingest_failed",
-                source=source.id,
-                error_class=type(exc).__name__,
-                error=str(exc)[:300],
-            )
+            log.error("source_ingest_failed", source=source.id,
+                      error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip
             self.memory.forget(source.id)
             return await self.records.failed(
                 source, result, now, report, error_count, error, quiet=True
@@ -249,20 +246,17 @@ class Poller:
         if outcome and not report.errors and not deferred:
             if stamp is None and source.kind != "json":  # nothing was written: read it
                 stamp = await aio.call(self.storage.source_stamp, source.id)
-            if source.kind != "json":
-                context = (result.final_url or source.url, source.agency_name)
-                self.memory.remember_items(source.id, context, result.body, stamp, hashes)
+            context = (result.final_url or source.url, source.agency_name)
+            self.memory.remember_document(
+                source.id, context, result.body, stamp, hashes, guids, items=source.kind != "json"
+            )
         else:
             self.memory.forget_items(source.id)
         memory = self.memory.dump(source.id)
         if not outcome:
             report.failed = True
-            log.warning(
-                "source_parse_failed",
-                source=source.id,
-                error_class="parse",
-                error="; ".join(report.errors)[:300],
-            )
+            log.warning("source_parse_failed", source=source.id, error_class="parse",
+                        error="; ".join(report.errors)[:300])  # fmt: skip
         await self.records.record(
             source,
             result,
@@ -273,6 +267,7 @@ class Poller:
             validators=not deferred,
             had_new=report.new > 0,
             memory=memory,
+            members=self.memory.dump_members(source.id) if memory else None,
         )
         # That memory is now in the poll record (stored at the next tick): hold none of it.
         self.memory.release(source.id)
@@ -324,11 +319,12 @@ class Poller:
         now: datetime,
         report: SourceReport,
         parsed: ParseResult | None = None,
-    ) -> tuple[bool, Any]:
+    ) -> tuple[bool, Any, list[str | None]]:
         """Parse, normalise, classify and store.
 
         Returns (whether the document yielded anything, the source's stamp after the write or
-        None when nothing was written).
+        None when nothing was written, the guid of each parsed entry in order or None where it
+        yielded no article: the document's members, poll_memory.build_members).
         """
         url = result.final_url or source.url
         if parsed is None:
@@ -359,8 +355,11 @@ class Poller:
                 continue
             if article is not None:
                 articles.append((i, classify(article, self.rules)))
+        guids: list[str | None] = [skipped.get(i) for i in range(len(entries))]
+        for i, a in articles:
+            guids[i] = a.guid
         if not articles and not skipped and parsed.error:
-            return False, None
+            return False, None, guids
         # add_articles keeps the first article of a guid: one that a skipped entry before it
         # carries must not take its place.
         first_skipped: dict[str, int] = {}
@@ -399,7 +398,7 @@ class Poller:
         if self.keep_new_articles:
             report.new_articles = stored.new
         self.memory.remember_entries(source.id, context, digests, skipped, articles)
-        return True, stored.stamp
+        return True, stored.stamp, guids
 
 
 __all__ = ["Poller", "SourceReport", "utcnow"]

@@ -2,10 +2,22 @@
 
 For `[watch] days` after its first post went live, an article is watched. Its text reaches us
 two ways: while it stays in its feed the poller updates the stored article in place (and audits
-`article.changed`), so a change shows as a new content hash at no HTTP cost; and every
-`[watch] check_every` the watcher follows the article's URL, because an article that left the
-feed can only be seen there (404/410 = withdrawn). These functions decide; the runner
-(watch_runner.py) fetches, stores and audits.
+`article.changed`), so a change shows as a new content hash at no HTTP cost; once it left the
+feed it can only be seen at its URL, which the watcher then follows (404/410 = withdrawn).
+
+Whether it is still in its feed is the poller's memory of the source's last stored document
+(its members, in document order: poll_memory.py). `presence` tells four cases apart:
+- in the feed: its URL is not fetched at all;
+- pushed out: it left as newer items came in (none of the items that followed it in the
+  document, the older ones, is left): its URL is followed every `[watch] check_every` after;
+- vanished: it left while items older than it stayed, which a feed does not do by itself (a
+  withdrawal or a move, most likely): its URL is checked at the watcher's next turn, then every
+  `check_every`;
+- unknown (the feed's members are not known: a JSON or unsplittable feed parsed with errors,
+  a memory from before migration 0011): its URL is followed every `check_every`, as before.
+Feeds list their newest items first (RSS and Atom practice); in a feed listed oldest first an
+item pushed out looks vanished, which costs one early check, never a missed one.
+These functions decide; the runner (watch_runner.py) fetches, stores and audits.
 
 What counts as *material* (`material_change`): the normalised title changed, or more than
 `threshold` (default 5 %) of the normalised text changed (difflib's ratio over words). Fixing
@@ -18,8 +30,10 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 DEFAULT_THRESHOLD = 0.05
 SNIPPET_MAX = 300  # characters of a before/after sentence shown to staff
@@ -27,6 +41,16 @@ _SPACES = re.compile(r"\s+")
 # Sentence ends: Vietnamese uses the same marks; an ellipsis or a line break also ends one.
 _SENTENCE = re.compile(r"(?<=[.!?…;])\s+|\n+")
 WITHDRAWN_STATUSES = frozenset({404, 410})
+OLDER_KEPT = 5  # items after a watched article remembered, to tell pushed out from vanished
+
+
+class Presence(StrEnum):
+    """Where a watched article stands in its feed's last stored document."""
+
+    IN_FEED = "in_feed"
+    PUSHED_OUT = "pushed_out"  # left as newer items came in
+    VANISHED = "vanished"  # left while older items stayed
+    UNKNOWN = "unknown"  # the feed's members are not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +130,50 @@ def watched(published_at: datetime | None, now: datetime, days: timedelta) -> bo
     return published_at is not None and published_at <= now < published_at + days
 
 
-def url_check_due(last_checked: datetime | None, now: datetime, every: timedelta) -> bool:
+def presence(guid: str, members: Sequence[str] | None, older: Sequence[str]) -> Presence:
+    """Where `guid` stands in its feed, given the feed's members (guids in document order)
+    and `older`: the items that followed it when it was last seen there (older_items)."""
+    if members is None:
+        return Presence.UNKNOWN
+    if guid in members:
+        return Presence.IN_FEED
+    present = set(members)
+    if any(g in present for g in older):
+        return Presence.VANISHED
+    return Presence.PUSHED_OUT
+
+
+def older_items(guid: str, members: Sequence[str], keep: int = OLDER_KEPT) -> list[str]:
+    """The items right after `guid` in its feed (the older ones; [] when it is last)."""
+    try:
+        at = list(members).index(guid)
+    except ValueError:
+        return []
+    return list(members[at + 1 : at + 1 + keep])
+
+
+def url_check_due(
+    last_checked: datetime | None,
+    now: datetime,
+    every: timedelta,
+    where: Presence = Presence.UNKNOWN,
+    left_at: datetime | None = None,
+) -> bool:
+    """Is the article's URL due a fetch now?
+
+    In its feed: never (the poller keeps its text current). Vanished: at once if it was not
+    checked since it left (`left_at`), then every `every`. Pushed out: `every` after it left
+    or after its last check. Unknown: every `every` from its last check (at once at first).
+    """
+    if where is Presence.IN_FEED:
+        return False
+    if where is Presence.VANISHED and (
+        last_checked is None or (left_at is not None and last_checked < left_at)
+    ):
+        return True  # fmt: skip
+    if where is Presence.PUSHED_OUT and left_at is not None:
+        since = left_at if last_checked is None else max(last_checked, left_at)
+        return now >= since + every
     return last_checked is None or now >= last_checked + every
 
 

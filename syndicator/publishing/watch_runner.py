@@ -2,8 +2,10 @@
 
 Each turn it lists the articles with a live post published within `[watch] days`, compares the
 stored article (kept current by the poller while it stays in its feed) with the baseline (the
-text that was live), and every `[watch] check_every` follows the article's URL through the
-daemon's Fetcher (proxy plan, size cap, deadline) to see whether it was withdrawn. A material
+text that was live), and, once the article left its feed (the poller's memory of the feed's
+last document: watch.presence), follows its URL through the daemon's Fetcher (proxy plan, size
+cap, deadline) to see whether it was withdrawn: at the next turn when it vanished while older
+items stayed, every `[watch] check_every` when newer items pushed it out. A material
 change or a withdrawal is audited (`watch.changed`, `watch.withdrawn`) and handed to the staff
 surface (`notify`), which shows the difference and the buttons (approval/watch_buttons.py).
 
@@ -22,9 +24,13 @@ from typing import Any
 
 import structlog
 
+from syndicator.poll_memory import member_guids
 from syndicator.publishing.watch import (
+    Presence,
     Snapshot,
     material_change,
+    older_items,
+    presence,
     url_check_due,
     watched,
     withdrawn,
@@ -62,7 +68,7 @@ def save(storage: Storage, article_id: int, state: dict[str, Any], now: datetime
 def rebase(state: dict[str, Any], article: Article) -> dict[str, Any]:
     """Watch on from `article` as the new baseline (after a dismissal or a correction)."""
     snap = snapshot(article)
-    kept = {k: state[k] for k in ("checked_at",) if k in state}
+    kept: dict[str, Any] = {k: state[k] for k in ("checked_at", "older", "left_at") if k in state}
     return {"status": "watching", "title": snap.title, "text": snap.text,
             "hash": snap.content_hash, **kept}  # fmt: skip
 
@@ -109,10 +115,12 @@ class WatchRunner:
         """Compare the stored articles (blocking); return the alerts raised and the articles
         whose page is due a withdrawal check."""
         raised, to_check = 0, list[tuple[Article, dict[str, Any]]]()
-        for article_id in self.live_articles(now):
-            article = self.storage.get_article(article_id)
-            if article is None:
-                continue
+        live = [a for a in map(self.storage.get_article, self.live_articles(now)) if a]
+        stored = self.storage.poll_members(list({a.source_id for a in live}))
+        members = {sid: member_guids(text) for sid, text in stored.items()}
+        vanished: list[tuple[Article, dict[str, Any]]] = []
+        for article in live:
+            article_id = article.id or 0
             state = load(self.storage, article_id)
             if state is None:  # first turn after publication: what is live is the baseline
                 state = rebase({}, article)
@@ -123,15 +131,33 @@ class WatchRunner:
             if self._compare(article, state, now):
                 raised += 1
                 continue
-            checked = state.get("checked_at")
+            where = self._place(article, state, members.get(article.source_id), now)
+            checked, left = state.get("checked_at"), state.get("left_at")
             last = datetime.fromisoformat(checked) if checked else None
-            if (
-                self.fetcher is not None
-                and len(to_check) < MAX_FETCHES
-                and url_check_due(last, now, self.check_every)
+            left_at = datetime.fromisoformat(left) if left else None
+            if self.fetcher is not None and url_check_due(
+                last, now, self.check_every, where, left_at
             ):
-                to_check.append((article, state))
-        return raised, to_check
+                (vanished if where is Presence.VANISHED else to_check).append((article, state))
+        # A vanished article is checked at this turn, ahead of the routine checks.
+        return raised, (vanished + to_check)[:MAX_FETCHES]
+
+    def _place(
+        self, article: Article, state: dict[str, Any], members: list[str] | None, now: datetime
+    ) -> Presence:
+        """Where the article stands in its feed; its state remembers the items after it while
+        it is there, and when it left (saved only when that changes)."""
+        where = presence(article.guid, members, state.get("older", []))
+        before = (state.get("older"), state.get("left_at"))
+        if where is Presence.IN_FEED:
+            assert members is not None
+            state["older"] = older_items(article.guid, members)
+            state.pop("left_at", None)
+        elif where is not Presence.UNKNOWN and not state.get("left_at"):
+            state["left_at"] = now.isoformat()
+        if (state.get("older"), state.get("left_at")) != before:
+            save(self.storage, article.id or 0, state, now)
+        return where
 
     def _compare(self, article: Article, state: dict[str, Any], now: datetime) -> bool:
         if article.content_hash == state.get("seen", state["hash"]):

@@ -69,9 +69,27 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
     created_at: Mapped[datetime]
-    # JSON: the poller's memory of the last document stored (sources/trim.py), so a restarted
-    # daemon skips unchanged items as a running one does (migration 0009).
-    poll_memory: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceMemoryRow(Base):
+    """The poller's memory of a source's last stored document (migration 0011).
+
+    Its own table, not a column of `sources` (0009 put it there): SQLite rewrites a whole row
+    on any update, so ~3 KB of memory on the source row was rewritten by every claim and every
+    304 record (issue 11). Written only when a changed document was stored, read only when a
+    feed changed, and by the watcher (which articles are still in their feed).
+    """
+
+    __tablename__ = "source_memory"
+
+    source_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    # JSON (sources/trim.py dump_memory): item hashes, entry digests, the stamp.
+    memory: Mapped[str | None] = mapped_column(Text)
+    # JSON (poll_memory.dump_members): the document's items in order, [item hash, guid] each.
+    members: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class ArticleRow(Base):

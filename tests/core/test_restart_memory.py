@@ -103,7 +103,7 @@ async def test_stale_or_broken_memory_means_a_whole_parse(
 
     # An unreadable memory is ignored, never trusted.
     with storage.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE sources SET poll_memory = 'not json'")
+        conn.exec_driver_sql("UPDATE source_memory SET memory = 'not json'")
     spy.reset()
     portal.put(
         "/f.xml", feed(("4", "Tin bốn"), ("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai"))
