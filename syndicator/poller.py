@@ -37,7 +37,8 @@ log = structlog.get_logger("syndicator.poller")
 # to a thread so the bot and the publisher stay responsive. Storing is never done on the loop,
 # whatever the size: a write may wait for the SQLite lock (storage/aio.py).
 _INLINE_BYTES = 16 * 1024
-_START_SLICE = 100  # polls started per loop iteration (poll_due)
+# Polls started per loop iteration (a first poll starts every source; /healthz answers between)
+_START_SLICE = 100
 
 
 def _parse_args(source: SourceSettings, result: FetchResult) -> tuple[Any, ...]:
@@ -100,11 +101,9 @@ class Poller:
     async def poll_due(self) -> list[SourceReport]:
         """Start the sources whose next check has come; return the polls finished since.
 
-        No cycle barrier: each due source is polled in its own task and this returns without
-        waiting for them, so a portal that hangs or drips (up to `fetch.deadline`) never holds
-        up the others. Called every second by the daemon; each call starts what became due
-        and hands back what completed. A source still in flight is not started twice (its
-        claim also keeps other daemons away until its poll is recorded).
+        No cycle barrier: each due source is polled in its own task, so a portal that hangs or
+        drips (up to `fetch.deadline`) never holds up the others. Called every second by the
+        daemon. A source in flight is not started twice (nor by other daemons: its claim).
         """
         now = self.clock()
         # The claim outlives the longest poll (fetch.deadline, then its record at the next
@@ -125,9 +124,6 @@ class Poller:
                 self._running[sid] = task
                 task.add_done_callback(self._finished)
                 if n % _START_SLICE == 0:
-                    # A first poll or a restart starts every source at once: let the loop
-                    # run the tasks started so far (and answer /healthz) between slices,
-                    # instead of taking thousands of first steps in one iteration.
                     await asyncio.sleep(0)
         done, self._done = self._done, []
         await self.records.flush()
