@@ -87,13 +87,12 @@ def test_an_approval_by_another_connection_wakes_the_watch(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # LISTEN/NOTIFY is PostgreSQL's
 def test_the_listener_reconnects_when_its_connection_drops(
     two_storages: tuple[Storage, Storage], db_url: str
 ) -> None:
     """PostgreSQL: the LISTEN connection is killed; the watch reconnects, wakes once (a
     notification may have been lost meanwhile) and hears the next approval."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
     daemon_side, other = two_storages
     post = _pending(daemon_side, 1)
     waker = Waker()
