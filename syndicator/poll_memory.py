@@ -257,8 +257,9 @@ class SourceMemory:
 
     def _stored(self, source_id: str) -> tuple[str | None, Members | None]:
         """The stored memory and members of a source (blocking: the storage thread)."""
-        text = self.storage.poll_memories([source_id]).get(source_id)
-        members = self.storage.poll_members([source_id]).get(source_id) if text else None
+        text, members = self.storage.poll_memory_of(source_id)
+        if not text:
+            return None, None
         return text, load_members(members)
 
     def skip_known(self, source_id: str, context: Context, digests: list[bytes]) -> dict[int, str]:

@@ -240,6 +240,12 @@ class SourcesMixin(StorageBase):
         )
         return {sid: text for sid, text in self._read_rows(query, {}, scalars=False)}
 
+    def poll_memory_of(self, source_id: str) -> tuple[str | None, str | None]:
+        """A source's memory and members in one read (a changed feed asks for both)."""
+        query = select(_M.c.memory, _M.c.members).where(_M.c.source_id == source_id)
+        rows = self._read_rows(query, {}, scalars=False)
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
     def poll_members(self, ids: Sequence[str]) -> dict[str, str]:
         """The items of each source's last stored document (see PollRecord.members)."""
         if not ids:
