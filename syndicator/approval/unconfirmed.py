@@ -80,12 +80,9 @@ class Unconfirmed:
     def state(self, article_id: int) -> dict[str, Any]:
         return _state(self.bot.storage.get_value(KEY.format(article=article_id)))
 
-    def may_send(self, article_id: int, now: datetime) -> bool:
-        """False while a lost send waits out its delay, and for good after the re-send."""
-        return self._may_send(self.state(article_id), now)
-
     def may_send_many(self, article_ids: list[int], now: datetime) -> set[int]:
-        """`may_send` for many articles in one read (the preview desk asks every tick)."""
+        """The articles whose preview may be sent now, in one read (the preview desk asks
+        every tick): not while a lost send waits out its delay, never after the re-send."""
         keys = {article_id: KEY.format(article=article_id) for article_id in article_ids}
         raw = self.bot.storage.get_values(list(keys.values()))
         return {a for a, key in keys.items() if self._may_send(_state(raw.get(key)), now)}
