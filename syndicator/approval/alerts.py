@@ -27,6 +27,7 @@ from syndicator.approval import texts as T
 from syndicator.approval.preview import clip
 from syndicator.approval.sendqueue import NORMAL
 from syndicator.audit import AuditEvent
+from syndicator.service import AUDIT_STEP_ROWS
 from syndicator.storage import aio
 
 if TYPE_CHECKING:
@@ -173,9 +174,15 @@ class Alerts:
         """Check the audit chain every `verify_every`; alert once per broken event."""
         if not await aio.call(self._verify_due, now):
             return
-        # Only the rows since the last good check, the whole trail once a day
-        # (Storage.verify_audit_step); its own thread, so neither storage thread waits for it.
-        result = await asyncio.to_thread(self.bot.storage.verify_audit_step, now)
+        # Only the rows since the last good check, the whole trail once a day, in bites like the
+        # daemon's own check (service.watch_audit, sharing its checkpoint); its own thread, so
+        # neither storage thread waits for it. With rows left, the next tick goes on.
+        result = await asyncio.to_thread(
+            self.bot.storage.verify_audit_step, now, max_rows=AUDIT_STEP_ROWS
+        )
+        if result.ok and result.pending:
+            await aio.call(self.bot.storage.delete_values, [self.last_verify])
+            return
         if not await aio.call(self._newly_broken, result.ok, result.bad_id, now):
             return
         log.error("audit_chain_broken", bad_id=result.bad_id, reason=result.reason)

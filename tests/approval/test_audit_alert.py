@@ -1,0 +1,46 @@
+"""The admins are told when the audit trail breaks: the bot's check walks a backlog in bites
+(sharing the daemon's checkpoint) and alerts once per broken event, through the Telegram
+stand-in. Both backends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from syndicator.approval import alerts as alerts_module
+from tests.approval.conftest import ADMIN_CHAT, Desk, body, wait_for
+
+
+async def test_a_broken_trail_alerts_the_admins_once(desk: Desk, now, monkeypatch) -> None:
+    monkeypatch.setattr(alerts_module, "AUDIT_STEP_ROWS", 3)
+    for i in range(8):
+        desk.storage.record_event("test.event", actor="t", subject=f"s:{i}", data={}, now=now)
+    bot = await desk.bot()
+    steps: list[bool] = []
+    real = desk.storage.verify_audit_step
+
+    def spy(*args, **kwargs):
+        result = real(*args, **kwargs)
+        steps.append(result.pending)
+        return result
+
+    monkeypatch.setattr(desk.storage, "verify_audit_step", spy)
+    for _ in range(4):  # the backlog in bites of 3: each tick goes on where the last stopped
+        await bot.alerts.run(now)
+    assert steps[0] and False in steps  # several bites, then caught up
+    caught_up = steps.index(False)
+    assert all(steps[:caught_up]) and caught_up >= 2
+    assert not [m for m in desk.bot_messages(ADMIN_CHAT) if "Nhật ký" in body(m)]
+
+    with desk.storage.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'x' WHERE id = 2"))
+    desk.storage.delete_audit_checkpoint()  # as when the daily whole walk is due
+    later = now + timedelta(days=1)
+    for _ in range(3):
+        await bot.alerts.run(later)
+        later += bot.cfg.verify_every
+    alerts = await wait_for(
+        lambda: [m for m in desk.bot_messages(ADMIN_CHAT) if "Nhật ký" in body(m)]
+    )
+    assert len(alerts) == 1 and "#2" in body(alerts[0])
