@@ -136,14 +136,21 @@ class Daemon:
     _offset: int = 0
     _partial: bytes = b""
     cycles: list[tuple[float, int]] = field(default_factory=list)
+    sql_stats: str | None = None  # --sql-stats PATH
 
     def start(self) -> None:
         log = self.log_path.open("ab")
+        env = dict(os.environ)
+        if self.sql_stats:  # bench/sqlstats/sitecustomize.py, imported at start-up
+            paths = [str(ROOT / "bench" / "sqlstats"), env.get("PYTHONPATH", "")]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+            env["SYNDICATOR_SQL_STATS"] = self.sql_stats
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "syndicator", "--config", str(self.config), "run"],
             stdout=log,
             stderr=log,
             cwd=ROOT,
+            env=env,
         )
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
 
@@ -351,6 +358,14 @@ def main() -> int:
     ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
     ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
     ap.add_argument("--gil", action="store_true", help="--profile: only the thread holding the GIL")
+    ap.add_argument(
+        "--sql-stats",
+        metavar="PATH",
+        help="time each SQL statement the daemon runs in the steady window (PATH.2)",
+    )
+    ap.add_argument(
+        "--native", action="store_true", help="--profile: C frames too (SQLite, sockets)"
+    )
     ap.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
     ap.add_argument("--no-telegram", action="store_true", help="no approval bot (manual mode)")
 
@@ -415,7 +430,7 @@ def run(
         flush=True,
     )
     log_path = Path(tmp) / "daemon.log"
-    first = Daemon(config, log_path)
+    first = Daemon(config, log_path, sql_stats=args.sql_stats)
     daemons.append(first)
     first.start()
     pinger.start()
@@ -453,6 +468,8 @@ def run(
     checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
     offset, next_bump, bumped = 0, t0, 0
     spy = profile(args, first.pid)
+    if args.sql_stats:  # PATH.1: everything before the window (start-up, first poll)
+        os.kill(first.pid, signal.SIGUSR1)
     threads0 = thread_cpu(first.pid)
     while (now := time.perf_counter()) < t0 + args.window:
         if now >= next_bump:
@@ -464,6 +481,9 @@ def run(
     first.read_log()
     window = time.perf_counter() - t0
     checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
+    if args.sql_stats:  # PATH.2: the steady window
+        os.kill(first.pid, signal.SIGUSR1)
+        print(f"  SQL statements of the steady window: {args.sql_stats}.2", flush=True)
     if spy is not None:
         spy.wait()
         # Per OS thread over the window: py-spy names the same thread ids.
@@ -538,6 +558,7 @@ def profile(
     return subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
          "--nonblocking", "--threads", *(["--gil"] if args.gil else []),
+         *(["--native"] if args.native else []),
          "--format", "speedscope", "-o", args.profile + suffix],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
