@@ -82,8 +82,30 @@ def wait_port(port: int, what: str, timeout: float = 30.0) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
-    return cpu_seconds_at(Path(f"/proc/{pid}/stat"))
+    """CPU of the daemon with its worker processes (the parse workers,
+    `[poll] parse_processes`): utime + stime of each live one, plus cutime + cstime (what
+    their children that ended had spent), in seconds (/proc/<pid>/stat fields 14-17)."""
+    total = 0.0
+    for one in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, ValueError):  # ended meanwhile: in its parent's cutime
+            total += cpu_seconds_at(Path(f"/proc/{one}/stat"), children=True)
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under `pid` (the parse workers, and whatever they start)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = stat.read_text()
+            parent = int(text[text.rindex(")") + 2 :].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -95,10 +117,13 @@ def thread_cpu(pid: int) -> dict[int, float]:
     return out
 
 
-def cpu_seconds_at(path: Path) -> float:
+def cpu_seconds_at(path: Path, *, children: bool = False) -> float:
     stat = path.read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICK
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -106,6 +131,16 @@ def peak_rss_mb(pid: int) -> float:
         if row.startswith("VmHWM:"):
             return int(row.split()[1]) / 1024
     return 0.0
+
+
+def tree_peak_rss_mb(pid: int) -> float:
+    """The daemon's peak RSS plus each worker process's own (a sum of peaks: an upper bound
+    of what they held at once)."""
+    total = peak_rss_mb(pid)
+    for one in descendants(pid):
+        with contextlib.suppress(OSError):
+            total += peak_rss_mb(one)
+    return total
 
 
 def bump(base: str, fraction: float, offset: int) -> int:
@@ -501,7 +536,7 @@ def run(
     pinger.phase = "approvals"
     latencies = approvals(args, config, engine, first)
     taps = staff_approvals(args, engine, first, telegram) if telegram is not None else []
-    rss_first = peak_rss_mb(first.pid)
+    rss_first = (peak_rss_mb(first.pid), tree_peak_rss_mb(first.pid))
     # 4. Restart: stop, change 5 %, make every source due, start again.
     pinger.phase = "startup"  # stopped, then the new daemon starting: nothing listens
     first.stop()
@@ -519,7 +554,10 @@ def run(
     restart_wall = time.perf_counter() - second.started_at
     restart_cpu = cpu_seconds(second.pid) - second.started_cpu
     restart = second.checks / restart_cpu if restart_cpu else float("inf")
-    rss = max(rss_first, peak_rss_mb(second.pid))
+    rss = (
+        max(rss_first[0], peak_rss_mb(second.pid)),
+        max(rss_first[1], tree_peak_rss_mb(second.pid)),
+    )
     print(
         f"restarted daemon, first poll: {second.checks} checks in {restart_wall:.1f} s "
         f"({second.checks / restart_wall:.0f} feeds/s), daemon CPU {restart_cpu:.2f} s: "
@@ -665,7 +703,7 @@ def report(
     first_rate: float,
     steady: float,
     restart: float,
-    rss: float,
+    rss: tuple[float, float],
     latencies: list[float],
     naive_cpu: float,
     pinger: HealthPinger,
@@ -681,7 +719,8 @@ def report(
         ("restarted daemon's first poll, checks per CPU-s", f"{restart:.0f}",
          f">= {0.8 * steady:.0f}", f"{100 * restart / steady:.0f} % of steady (goal >= 80 %)"),
         ("/healthz p50 / p99 (ms), whole run", f"{p50:.1f} / {p99:.1f}", "p99 <= 100", ""),
-        ("peak RSS of the daemon (MB)", f"{rss:.0f}", "<= 150", ""),
+        ("peak RSS of the daemon (MB)", f"{rss[0]:.0f}", "<= 150",
+         f"with its worker processes: {rss[1]:.0f} (sum of their peaks)"),
         ("approval -> live on Facebook, p50 (s), CLI", f"{statistics.median(latencies):.2f}",
          "<= 1", "syndicator approve in another process"),
     ]  # fmt: skip

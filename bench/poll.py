@@ -109,7 +109,7 @@ async def cycles(
             "same poller" if warm else "fresh poller"
         )
         line(label, len(reports), wall, cpu, f" {sum(r.new for r in reports)} new")
-        workers = getattr(poller.parse_pool, "_processes", None) or {}
+        workers = poller.workers.pids()
         if workers:
             peaks = [_hwm(pid) for pid in workers]
             print(

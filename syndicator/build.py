@@ -19,6 +19,7 @@ from syndicator import secretbox
 from syndicator.config import Settings
 from syndicator.logs import register_secrets
 from syndicator.network import plan_for
+from syndicator.parse_workers import default_processes
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.sources.classify import ClassifierRules
@@ -78,19 +79,15 @@ def build_poller(
     client: httpx.AsyncClient,
     *,
     clock: Clock = utcnow,
-    parse_processes: int = 0,
+    parse_processes: int | None = None,
 ) -> Poller:
-    """The poller. `parse_processes` > 0 parses changed feeds in that many worker processes
-    (another core); 0 parses in threads (docs/benchmarks.md says when each pays)."""
-    pool = None
-    if parse_processes > 0:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # forkserver: never fork a process that already runs threads (asyncio, SQLite).
-        pool = ProcessPoolExecutor(
-            parse_processes, mp_context=multiprocessing.get_context("forkserver")
-        )
+    """The poller. Whole documents are prepared in `parse_processes` worker processes
+    (default: `[poll] parse_processes`, itself 1 on a machine with a second core); 0 prepares
+    them in this process (docs/benchmarks.md says what each costs)."""
+    if parse_processes is None:
+        parse_processes = settings.poll.parse_processes
+    if parse_processes is None:
+        parse_processes = default_processes()
     fetcher = Fetcher(
         client,
         concurrency=settings.fetch.concurrency,
@@ -105,7 +102,7 @@ def build_poller(
         build_rules(settings),
         settings.poll,
         clock=clock,
-        parse_pool=pool,
+        parse_processes=parse_processes,
     )
     poller.sync()
     return poller

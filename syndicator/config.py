@@ -151,6 +151,10 @@ class PollSettings(_Strict):
     # New articles stored per source per poll; the rest wait for the next poll (a compromised
     # portal adding thousands of items must not become thousands of previews at once).
     max_new_per_poll: int = Field(default=50, ge=1)
+    # Worker processes that parse, normalise and classify whole documents (a first poll, a new
+    # source) on another core; 0 does it in the daemon's process. Unset: 1 when the machine has
+    # a second core (syndicator/parse_workers.py, docs/benchmarks.md).
+    parse_processes: int | None = Field(default=None, ge=0, le=16)
 
 
 class LoggingSettings(_Strict):

@@ -20,14 +20,13 @@ of it). The memory has its own table so a 304 rewrites nothing of it (issue 11).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from syndicator.sources.trim import all_hashes, dump_memory, load_memory
 from syndicator.storage import Storage, aio
-from syndicator.types import Article, Entry
+from syndicator.types import Article
 
 Context = tuple[str, str]  # (document URL, agency)
 # A document's items in order: (raw item hash, or None when the document does not split into
@@ -111,11 +110,6 @@ def member_guids(text: str | None) -> list[str] | None:
     """The guids of a stored document's items in order (the watcher's question), or None."""
     members = load_members(text)
     return None if members is None else [g for _, g in members if g is not None]
-
-
-def digest(entry: Entry) -> bytes:
-    """A digest of everything a raw entry holds (its repr spells out every field)."""
-    return hashlib.blake2b(repr(entry).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class SourceMemory:

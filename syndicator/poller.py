@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import random
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from syndicator.config import PollSettings, SourceSettings
-from syndicator.poll_memory import SourceMemory, digest
+from syndicator.parse_workers import ParseWorkers
+from syndicator.poll_memory import SourceMemory
 from syndicator.poll_records import PollRecorder, SourceReport, log_cycle
-from syndicator.sources.classify import ClassifierRules, classify
+from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
-from syndicator.sources.normalise import normalise
+from syndicator.sources.prepare import Prepared, digest, prepare_document, prepare_entries
 from syndicator.sources.trim import trim
 from syndicator.storage import Storage, aio
-from syndicator.types import Article, ParseResult
+from syndicator.types import ParseResult
 
 log = structlog.get_logger("syndicator.poller")
 
@@ -69,7 +70,7 @@ class Poller:
         on_unhealthy: Callable[[str], None] | None = None,
         keep_new_articles: bool = False,
         ingest_slots: int = 0,
-        parse_pool: Executor | None = None,
+        parse_processes: int = 0,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
@@ -90,7 +91,8 @@ class Poller:
         self._flooding: set[str] = set()
         self.last_cycle_at: datetime | None = None
         self.keep_new_articles = keep_new_articles
-        self.parse_pool = parse_pool
+        # Whole documents are prepared in these worker processes (parse_workers.py); 0: here.
+        self.workers = ParseWorkers(parse_processes, rules)
         # Bodies fetched but not yet stored are bounded: without this a first cycle fetches
         # every feed long before it can parse them all, and they pile up in memory.
         self._slots = asyncio.Semaphore(ingest_slots or 4 * (os.cpu_count() or 2))
@@ -162,6 +164,7 @@ class Poller:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.workers.close()
         await self.records.flush()
 
     async def poll(self, source_ids: Sequence[str] | None = None) -> list[SourceReport]:
@@ -216,7 +219,7 @@ class Poller:
         await self.memory.restore(source.id)
         try:
             async with asyncio.timeout_at(until):
-                parsed, hashes = await self._parse_changed(source, result)
+                parsed, hashes = await self._parse_changed(source, result, now)
         except TimeoutError:
             # A parse thread cannot be stopped; its result is dropped when it ends. The XML
             # guards (rss.py) keep any one document's parse short, so this is a last resort.
@@ -270,10 +273,9 @@ class Poller:
         return report
 
     async def _parse_changed(
-        self, source: SourceSettings, result: FetchResult
-    ) -> tuple[ParseResult, list[bytes] | None]:
-        """Parse only the items not already stored, when the feed splits cleanly into items
-        (a small document on the loop, a big one in a thread or the pool: _INLINE_BYTES).
+        self, source: SourceSettings, result: FetchResult, now: datetime
+    ) -> tuple[ParseResult | Prepared, list[bytes] | None]:
+        """Parse only the items not already stored, when the feed splits cleanly into items.
         Also returns the hashes of every item when trimming computed them (else None)."""
         context = (result.final_url or source.url, source.agency_name)
         known = self.memory.known_items(source.id, context)
@@ -286,27 +288,35 @@ class Poller:
         ):
             trimmed = trim(result.body, known[1])
         if trimmed is not None:
-            body = trimmed[0]
-            small = len(body) <= _INLINE_BYTES and self.parse_pool is None
-            if small:
-                parsed = _parse(source, dataclasses.replace(result, body=body))
-            else:
-                parsed = await self._parse(source, dataclasses.replace(result, body=body))
+            doc = dataclasses.replace(result, body=trimmed[0])
+            parsed = await self._parse(source, doc, now, whole=False)
             if not parsed.error:
                 return parsed, trimmed[1]
             # The trimmed document did not parse cleanly: trust only the whole one.
-        if len(result.body) <= _INLINE_BYTES and self.parse_pool is None:
-            return _parse(source, result), None
-        return await self._parse(source, result), None
+        return await self._parse(source, result, now, whole=True), None
 
-    async def _parse(self, source: SourceSettings, result: FetchResult) -> ParseResult:
-        """Parse in the process pool when there is one (another core), else in a thread."""
-        if self.parse_pool is None:
-            return await asyncio.to_thread(_parse, source, result)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.parse_pool, parse_document, *_parse_args(source, result)
-        )
+    async def _parse(
+        self, source: SourceSettings, result: FetchResult, now: datetime, *, whole: bool
+    ) -> ParseResult | Prepared:
+        """Where a document is parsed (docs/benchmarks.md measured each choice):
+        - in the worker process, when there is one, a whole document (a first poll, a source
+          with nothing remembered) or a big one: parsed, normalised and classified there, on
+          the other core (sources/prepare.py);
+        - on the loop, the new items of a changed feed (small: a hand-off costs more);
+        - in a thread, a big document when there is no worker."""
+        big = len(result.body) > _INLINE_BYTES
+        if (whole or big) and self.workers.enabled:
+            args = _parse_args(source, result)
+            prepare = functools.partial(
+                prepare_document, *args, source_id=source.id, agency=source.agency_name, now=now
+            )
+            prepared = await self.workers.run(prepare)
+            if prepared is not None:
+                return prepared
+            # The worker died (logged by workers.run): this document is parsed here instead.
+        if not big:
+            return _parse(source, result)
+        return await asyncio.to_thread(_parse, source, result)
 
     def _ingest(
         self,
@@ -314,9 +324,9 @@ class Poller:
         result: FetchResult,
         now: datetime,
         report: SourceReport,
-        parsed: ParseResult | None = None,
+        parsed: ParseResult | Prepared | None = None,
     ) -> tuple[bool, Any, list[str | None]]:
-        """Parse, normalise, classify and store.
+        """Normalise, classify (unless a worker did: Prepared) and store.
 
         Returns (whether the document yielded anything, the source's stamp after the write or
         None when nothing was written, the guid of each parsed entry in order or None where it
@@ -327,31 +337,22 @@ class Poller:
             parsed = _parse(source, result)
         if parsed.error:
             report.errors.append(f"parse: {parsed.error}")
-        entries = parsed.entries
         context = (url, source.agency_name)
-        digests = [digest(entry) for entry in entries]
+        if isinstance(parsed, Prepared):
+            digests, count = list(parsed.digests), parsed.count
+        else:
+            digests, count = [digest(entry) for entry in parsed.entries], len(parsed.entries)
         skipped = self.memory.skip_known(source.id, context, digests)
-        articles: list[tuple[int, Article]] = []
-        for i, entry in enumerate(entries):
-            if i in skipped:
-                continue
-            try:
-                article = normalise(
-                    entry,
-                    source_id=source.id,
-                    agency=source.agency_name,
-                    feed_url=url,
-                    now=now,
-                    markers=self.rules.secrecy_markers,
-                )
-            except Exception as exc:  # one bad entry must not cost the others
-                report.errors.append(
-                    f"entry {entry.guid or entry.url}: {type(exc).__name__}: {exc}"
-                )
-                continue
-            if article is not None:
-                articles.append((i, classify(article, self.rules)))
-        guids: list[str | None] = [skipped.get(i) for i in range(len(entries))]
+        if isinstance(parsed, Prepared):  # every entry was prepared: leave out the skipped
+            articles = [(i, a) for i, a in parsed.articles if i not in skipped]
+            errors = [(i, e) for i, e in parsed.errors if i not in skipped]
+        else:
+            articles, errors = prepare_entries(
+                parsed.entries, source_id=source.id, agency=source.agency_name, feed_url=url,
+                now=now, rules=self.rules, skip=skipped,
+            )  # fmt: skip
+        report.errors.extend(error for _, error in errors)
+        guids: list[str | None] = [skipped.get(i) for i in range(count)]
         for i, a in articles:
             guids[i] = a.guid
         if not articles and not skipped and parsed.error:

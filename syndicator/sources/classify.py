@@ -57,6 +57,28 @@ class ClassifierRules:
         """Merge a config `[classification]` table over the defaults (per category, replacing)."""
         return _build(data, base=cls.defaults(), where="classification")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent once to each parse worker process (sources/prepare.py); a mappingproxy cannot
+        # be pickled, so the tables travel as dicts and are wrapped again on arrival.
+        tables = (dict(self.keywords), dict(self.url_paths), dict(self.aliases))
+        return (_rules_from_plain, (*tables, self.secrecy_markers, self.urgent_keywords))
+
+
+def _rules_from_plain(
+    keywords: dict[str, tuple[str, ...]],
+    url_paths: dict[str, tuple[str, ...]],
+    aliases: dict[str, tuple[str, ...]],
+    secrecy_markers: tuple[str, ...],
+    urgent_keywords: tuple[str, ...],
+) -> ClassifierRules:
+    return ClassifierRules(
+        keywords=MappingProxyType(keywords),
+        url_paths=MappingProxyType(url_paths),
+        aliases=MappingProxyType(aliases),
+        secrecy_markers=secrecy_markers,
+        urgent_keywords=urgent_keywords,
+    )
+
 
 @functools.cache
 def _default_rules() -> ClassifierRules:

@@ -8,6 +8,7 @@ import pytest
 
 import daemon
 import syndicator.poller as poller_module
+import syndicator.sources.prepare as prepare_module
 from syndicator.config import parse_config
 from syndicator.sandbox.portal import PortalServer
 from syndicator.storage import Storage
@@ -15,12 +16,16 @@ from tests.core.test_incremental_poll import feed
 
 
 class Spy:
-    """Counts what the real parse and normalise functions were given (and still calls them)."""
+    """Counts what the real parse and normalise functions were given (and still calls them).
+
+    Everything is prepared in this process (no parse worker: a worker's calls are not seen
+    here); tests/core/test_parse_workers.py covers the worker."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.parsed: list[int] = []  # items in each document handed to the parser
         self.normalised: list[str] = []  # guids
-        parse, normalise = poller_module.parse_document, poller_module.normalise
+        parse, normalise = poller_module.parse_document, prepare_module.normalise
+        monkeypatch.setattr("syndicator.build.default_processes", lambda: 0)
 
         def spy_parse(kind: str, body: bytes, *args: Any) -> Any:
             self.parsed.append(body.count(b"<item>"))
@@ -31,7 +36,7 @@ class Spy:
             return normalise(entry, **kw)
 
         monkeypatch.setattr(poller_module, "parse_document", spy_parse)
-        monkeypatch.setattr(poller_module, "normalise", spy_normalise)
+        monkeypatch.setattr(prepare_module, "normalise", spy_normalise)
 
     def reset(self) -> None:
         self.parsed.clear()

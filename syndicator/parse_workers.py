@@ -1,0 +1,145 @@
+"""Worker processes that parse, normalise and classify whole documents on another core.
+
+A first poll of 2,000 feeds is 40,000 entries to parse, normalise and classify, and storing
+and planning them already keeps one core busy: in the daemon's process all of it shares one
+interpreter lock. `[poll] parse_processes` worker processes take the preparing (sources/
+prepare.py) and hand back finished articles, so the daemon's own core only stores (issue 11,
+docs/benchmarks.md). The new items of a changed feed stay in the daemon: one item is cheaper
+to prepare than to send.
+
+A worker imports only the parsers, normalise and classify (~28 MB of RSS). It is a fresh
+interpreter (`spawn`: never fork a process that runs threads, asyncio's and SQLite's; and no
+`forkserver`, a third process of ~14 MB), started on first use, so a daemon whose feeds never
+need it never starts one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.machinery
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+import structlog
+
+from syndicator.sources.classify import ClassifierRules
+from syndicator.sources.prepare import start_worker
+
+log = structlog.get_logger("syndicator.poller")
+
+T = TypeVar("T")
+
+# Worker deaths tolerated per poller (a config reload or a restart makes a new one): past this,
+# documents are prepared in the daemon itself, as with `parse_processes = 0`.
+_MAX_DEATHS = 3
+
+
+@contextlib.contextmanager
+def _main_not_imported() -> Iterator[None]:
+    """While workers start: make the parent's `__main__` one that a worker does not import.
+
+    multiprocessing runs the parent's main script again in each new worker (spawn.prepare),
+    and for the `syndicator` console script (deploy/syndicator.service) or daemon.py that is
+    the whole CLI: ~70 MB of modules a worker never uses. It leaves out a main module named
+    like a package's `__main__` (what `python -m syndicator` gives), so the script's main is
+    given that name while processes start (on the loop thread, during submit).
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    main.__spec__ = importlib.machinery.ModuleSpec("syndicator.__main__", None)
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
+def default_processes() -> int:
+    """`parse_processes` left unset: one worker when there is a second core, else none."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
+
+
+class ParseWorkers:
+    """A lazily started process pool for `prepare_document` calls; never raises into a poll."""
+
+    def __init__(self, processes: int, rules: ClassifierRules) -> None:
+        self.processes = processes
+        self.rules = rules
+        self.deaths = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.processes > 0 and self.deaths < _MAX_DEATHS
+
+    def _start(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(
+            self.processes, mp_context=context, initializer=start_worker, initargs=(self.rules,)
+        )
+
+    async def run(self, work: Callable[[], T]) -> T | None:
+        """`work()` in a worker process; None when no worker could do it (the caller does it
+        itself: nothing is lost, it only costs the daemon's own core)."""
+        if not self.enabled:
+            return None
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        try:
+            if pool is None:
+                pool = self._pool = self._start()
+            # Submitting starts the processes on first use: that is where they can fail.
+            with _main_not_imported():
+                future = loop.run_in_executor(pool, work)
+        except BrokenProcessPool as exc:
+            self._lost(pool, f"a worker process died: {exc}")
+            return None
+        except (OSError, RuntimeError) as exc:
+            self._lost(None, f"cannot start a worker process: {type(exc).__name__}: {exc}")
+            return None
+        try:
+            return await future
+        except BrokenProcessPool as exc:
+            # A worker was killed (the OOM killer, an operator) or crashed: every document it
+            # held comes back here and is prepared in the daemon; the next one starts a new pool.
+            # Any other exception is the work's own and reaches the caller as if run here.
+            self._lost(pool, f"a worker process died: {exc}")
+            return None
+
+    def _lost(self, pool: ProcessPoolExecutor | None, reason: str) -> None:
+        if pool is not None and pool is not self._pool:
+            return  # another document of the same dead pool already reported it
+        if pool is None:
+            self.deaths = _MAX_DEATHS  # could not even start: do not try on every document
+            stale, self._pool = self._pool, None
+            if stale is not None:
+                stale.shutdown(wait=False, cancel_futures=True)
+        else:
+            self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.deaths += 1
+        log.error(
+            "parse_worker_failed",
+            reason=reason[:300],
+            fallback="documents are prepared in the daemon's own process",
+            disabled=not self.enabled,
+        )
+
+    def pids(self) -> list[int]:
+        """The worker processes running now (for benchmarks: their CPU and memory)."""
+        pool = self._pool
+        return list(getattr(pool, "_processes", None) or {}) if pool is not None else []
+
+    def close(self) -> None:
+        """Stop the workers (daemon stop, config reload); documents in flight are dropped,
+        their polls are not recorded and run again at the next due time."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
