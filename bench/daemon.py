@@ -139,7 +139,10 @@ def tree_peak_rss_mb(pid: int) -> float:
     total = peak_rss_mb(pid)
     for one in descendants(pid):
         with contextlib.suppress(OSError):
-            total += peak_rss_mb(one)
+            peak = peak_rss_mb(one)
+            command = Path(f"/proc/{one}/cmdline").read_bytes().replace(b"\0", b" ")[:60]
+            print(f"  worker process {one}: peak RSS {peak:.0f} MB ({command.decode()})")
+            total += peak
     return total
 
 

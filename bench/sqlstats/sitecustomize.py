@@ -3,7 +3,8 @@
 Python imports `sitecustomize` at start-up from PYTHONPATH; the bench puts this folder there
 only for that option. Every statement the daemon runs is timed in the thread that runs it:
 thread CPU (SQLite does its work in that thread, outside the GIL, so py-spy --gil misses it)
-and wall time. SIGUSR1 writes the totals so far to PATH.<n> and starts counting again, so the
+and wall time; and each hand-off to the storage threads (storage/aio.py), counted by the
+function handed off. SIGUSR1 writes the totals so far to PATH.<n> and starts counting again, so the
 bench can cut out exactly the steady window.
 """
 
@@ -22,6 +23,20 @@ _PATH = os.environ.get("SYNDICATOR_SQL_STATS", "")
 _stats: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0, 0.0])
 _local = threading.local()
 _written = [0]
+_hops: collections.Counter[str] = collections.Counter()
+
+
+def _count_hops() -> None:
+    from syndicator.storage import aio
+
+    run = aio._run
+
+    async def counted(name, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not aio._on(name):
+            _hops[f"{name}: {getattr(fn, '__qualname__', type(fn).__name__)}"] += 1
+        return await run(name, fn, *args, **kwargs)
+
+    aio._run = counted  # type: ignore[assignment]
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -48,8 +63,13 @@ def _write(*_: object) -> None:
             out.write(f"{cpu:8.3f} {wall:8.3f} {int(n):7d}  {text}\n")
             total = [total[0] + cpu, total[1] + wall, total[2] + int(n)]
         out.write(f"{total[0]:8.3f} {total[1]:8.3f} {total[2]:7d}  (all)\n")
+        out.write(f"\n{sum(_hops.values()):7d}  hand-offs to the storage threads\n")
+        for what, count in _hops.most_common():
+            out.write(f"{count:7d}  {what}\n")
     _stats.clear()
+    _hops.clear()
 
 
 if _PATH:
     signal.signal(signal.SIGUSR1, _write)
+    _count_hops()
