@@ -22,6 +22,7 @@ from syndicator.network import plan_for
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.sources.classify import ClassifierRules
+from syndicator.sources.feed_session import FeedSessions
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
 
@@ -46,6 +47,21 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         connect_timeout=fetch.connect_timeout.total_seconds(),
         read_timeout=fetch.read_timeout.total_seconds(),
         transport=fetch.transport,
+        max_connections=fetch.concurrency,
+        proxy_plan=plan_for(settings),
+    )
+
+
+def build_feed_sessions(settings: Settings) -> FeedSessions | None:
+    """The poller's own aiohttp engine for feeds (`[fetch] transport = "aiohttp"`), or None
+    (`"httpx"`: feeds go through the shared client). Its builder closes it (`aclose`)."""
+    fetch = settings.fetch
+    if fetch.transport != "aiohttp":
+        return None
+    return FeedSessions(
+        user_agent=fetch.user_agent,
+        connect_timeout=fetch.connect_timeout.total_seconds(),
+        read_timeout=fetch.read_timeout.total_seconds(),
         max_connections=fetch.concurrency,
         proxy_plan=plan_for(settings),
     )
@@ -79,6 +95,7 @@ def build_poller(
     *,
     clock: Clock = utcnow,
     parse_processes: int = 0,
+    feeds: FeedSessions | None = None,
 ) -> Poller:
     """The poller. `parse_processes` > 0 parses changed feeds in that many worker processes
     (another core); 0 parses in threads (docs/benchmarks.md says when each pays)."""
@@ -93,6 +110,7 @@ def build_poller(
         )
     fetcher = Fetcher(
         client,
+        engine=feeds,
         concurrency=settings.fetch.concurrency,
         per_host=settings.fetch.per_host,
         max_body_bytes=settings.fetch.max_body_bytes,
