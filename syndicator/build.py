@@ -40,7 +40,8 @@ def build_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one client for feeds, Graph, Zalo and Zalo OAuth; it carries the proxy rules."""
+    """The one httpx client for Graph, Zalo, Zalo OAuth (and feeds, unless the poller has its
+    own engine: build_feed_sessions); it carries the proxy rules."""
     fetch = settings.fetch
     return build_client(
         user_agent=fetch.user_agent,
