@@ -97,9 +97,10 @@ class FeedSessions:
                 auto_decompress=False,
                 timeout=self.timeout,
                 # Portals on a bare IP address (common in provinces) set session cookies too;
-                # aiohttp's jar drops cookies of IP hosts unless unsafe=True (aiohttp docs,
-                # "Cookie Jar"). httpx keeps them, so this keeps the engines alike.
-                cookie_jar=aiohttp.CookieJar(unsafe=True),
+                # aiohttp's jar drops cookies of IP hosts unless unsafe=True (aio-libs/aiohttp
+                # #968 and #1005). httpx keeps them, and sends values back as the server set
+                # them (http.cookiejar), hence quote_cookie=False: the engines stay alike.
+                cookie_jar=aiohttp.CookieJar(unsafe=True, quote_cookie=False),
                 # The plan decides proxies (CIDR NO_PROXY, [network] proxy), not the env.
                 trust_env=False,
             )
