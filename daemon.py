@@ -18,6 +18,7 @@ from syndicator import service
 from syndicator.build import (
     StorageTokenStore,
     build_channels,
+    build_feed_sessions,
     build_http_client,
     build_poller,
     build_publisher,
@@ -102,6 +103,6 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["UTC", "Runtime", "StorageTokenStore", "build_channels", "build_http_client",
-           "build_poller", "build_publisher", "build_rules", "build_storage", "build_watcher",
-           "channel_settings", "run", "settle_heap", "zalo_start_wait"]  # fmt: skip
+__all__ = ["UTC", "Runtime", "StorageTokenStore", "build_channels", "build_feed_sessions",
+           "build_http_client", "build_poller", "build_publisher", "build_rules", "build_storage",
+           "build_watcher", "channel_settings", "run", "settle_heap", "zalo_start_wait"]  # fmt: skip

@@ -23,6 +23,7 @@ from syndicator.parse_workers import default_processes
 from syndicator.poller import Poller, utcnow
 from syndicator.publishing.publisher import Listener, Publisher
 from syndicator.sources.classify import ClassifierRules
+from syndicator.sources.feed_session import FeedSessions
 from syndicator.sources.fetch import Fetcher, build_client
 from syndicator.storage import Storage, open_storage
 
@@ -40,13 +41,29 @@ def build_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one client for feeds, Graph, Zalo and Zalo OAuth; it carries the proxy rules."""
+    """The one httpx client for Graph, Zalo, Zalo OAuth (and feeds, unless the poller has its
+    own engine: build_feed_sessions); it carries the proxy rules."""
     fetch = settings.fetch
     return build_client(
         user_agent=fetch.user_agent,
         connect_timeout=fetch.connect_timeout.total_seconds(),
         read_timeout=fetch.read_timeout.total_seconds(),
         transport=fetch.transport,
+        max_connections=fetch.concurrency,
+        proxy_plan=plan_for(settings),
+    )
+
+
+def build_feed_sessions(settings: Settings) -> FeedSessions | None:
+    """The poller's own aiohttp engine for feeds (`[fetch] transport = "aiohttp"`), or None
+    (`"httpx"`: feeds go through the shared client). Its builder closes it (`aclose`)."""
+    fetch = settings.fetch
+    if fetch.transport != "aiohttp":
+        return None
+    return FeedSessions(
+        user_agent=fetch.user_agent,
+        connect_timeout=fetch.connect_timeout.total_seconds(),
+        read_timeout=fetch.read_timeout.total_seconds(),
         max_connections=fetch.concurrency,
         proxy_plan=plan_for(settings),
     )
@@ -80,16 +97,19 @@ def build_poller(
     *,
     clock: Clock = utcnow,
     parse_processes: int | None = None,
+    feeds: FeedSessions | None = None,
 ) -> Poller:
     """The poller. Whole documents are prepared in `parse_processes` worker processes
     (default: `[poll] parse_processes`, itself 1 on a machine with a second core); 0 prepares
-    them in this process (docs/benchmarks.md says what each costs)."""
+    them in this process (docs/benchmarks.md says what each costs). Feeds are fetched through
+    `feeds` (the aiohttp engine, build_feed_sessions) when given, else through `client`."""
     if parse_processes is None:
         parse_processes = settings.poll.parse_processes
     if parse_processes is None:
         parse_processes = default_processes()
     fetcher = Fetcher(
         client,
+        engine=feeds,
         concurrency=settings.fetch.concurrency,
         per_host=settings.fetch.per_host,
         max_body_bytes=settings.fetch.max_body_bytes,

@@ -2,8 +2,9 @@
 
 A province server usually reaches the internet through the office proxy, and Telegram is
 blocked by Vietnamese ISPs (since May 2025), so the approval bot may need a proxy abroad.
-Every client the composition root builds — the shared one (feeds, Graph, Zalo, Zalo OAuth)
-and python-telegram-bot's two — asks `ProxyPlan.for_url` and nothing else, so one rule decides.
+Every client the composition root builds — the shared one (feeds, Graph, Zalo, Zalo OAuth),
+the feeds' aiohttp engine (sources/feed_session.py) and python-telegram-bot's two — asks
+`ProxyPlan.for_url` and nothing else, so one rule decides.
 
 Rules (those of curl's CURLOPT_NOPROXY and httpx's environment support, plus CIDR ranges,
 which offices use and httpx's mount patterns cannot express):

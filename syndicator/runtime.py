@@ -20,6 +20,7 @@ from syndicator import service
 from syndicator.botkeeper import BotKeeper, restart_keys
 from syndicator.build import (
     build_channels,
+    build_feed_sessions,
     build_poller,
     build_publisher,
     build_watcher,
@@ -63,7 +64,10 @@ class Runtime:
         self.bot: Any = None
         self.keeper: BotKeeper | None = None
         self.vitals = Vitals()
-        self.poller = build_poller(settings, storage, client, clock=clock)
+        # The feeds' aiohttp engine (None with transport "httpx"): built here, closed by
+        # stop(), kept across reloads like the shared client.
+        self.feeds = build_feed_sessions(settings)
+        self.poller = build_poller(settings, storage, client, clock=clock, feeds=self.feeds)
         self.channels = build_channels(settings, storage, client, clock=clock)
         if "telegram" in settings.approval.active_surfaces:
             from syndicator.approval import build_bot
@@ -136,6 +140,8 @@ class Runtime:
         return False
 
     async def stop(self) -> None:
+        if self.feeds is not None:  # first: the loops that fetch have ended; nothing can skip it
+            await self.feeds.aclose()
         if self.keeper is not None:
             await self.keeper.stop()
         if self.zalo is not None and self._zalo_started:
@@ -278,7 +284,7 @@ class Runtime:
 
         fresh = load_config(path)
         channels = build_channels(fresh, self.storage, self.client, clock=self.clock)
-        poller = build_poller(fresh, self.storage, self.client, clock=self.clock)
+        poller = build_poller(fresh, self.storage, self.client, clock=self.clock, feeds=self.feeds)
         return fresh, channels, poller
 
     async def reload(self) -> bool:

@@ -130,9 +130,14 @@ async def _poll_once(ctx: Context, wanted: list[str] | None) -> list[Any]:
     import daemon
 
     storage = ctx.storage
-    async with daemon.build_http_client(ctx.settings) as client:
-        poller = daemon.build_poller(ctx.settings, storage, client)
-        return await poller.poll(wanted)
+    feeds = daemon.build_feed_sessions(ctx.settings)  # None with [fetch] transport = "httpx"
+    try:
+        async with daemon.build_http_client(ctx.settings) as client:
+            poller = daemon.build_poller(ctx.settings, storage, client, feeds=feeds)
+            return await poller.poll(wanted)
+    finally:
+        if feeds is not None:
+            await feeds.aclose()
 
 
 def article_row(a: Article) -> dict[str, Any]:

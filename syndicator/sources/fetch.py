@@ -2,17 +2,23 @@
 
 The fetcher owns HTTP and nothing else; parsing happens elsewhere on the returned bytes. A fetch
 never raises into the poll cycle: failures come back as a FetchResult with `error` set.
+
+Two engines open the responses: aiohttp directly (`FeedSessions`, feed_session.py; the
+daemon's and `poll --once`'s feeds when `[fetch] transport = "aiohttp"`) or an httpx client
+(`transport = "httpx"`, and callers that only hold the shared client). Everything after the
+response is opened (status, caps, decoding, hints) is shared, on a `FeedResponse`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
 import re
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +27,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from syndicator.network import ProxyPlan, RoutingTransport
+from syndicator.sources import feed_session
+from syndicator.sources.feed_session import FeedResponse, FeedSessions, plain_headers
 
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
 
@@ -105,12 +113,17 @@ def build_client(
 
 
 class Fetcher:
-    """Conditional GETs under a global and a per-host concurrency limit."""
+    """Conditional GETs under a global and a per-host concurrency limit.
+
+    With `engine` the GETs go through aiohttp directly (feed_session.py); without it, through
+    `client`. Both give the same results (tests/core/test_fetch_http.py runs both).
+    """
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         *,
+        engine: FeedSessions | None = None,
         concurrency: int = 20,
         per_host: int = 4,
         max_body_bytes: int = 10 * 1024 * 1024,
@@ -119,6 +132,7 @@ class Fetcher:
         "application/json;q=0.9, text/xml;q=0.8, */*;q=0.5",
     ) -> None:
         self.client = client
+        self.engine = engine
         self.max_body_bytes = max_body_bytes
         # Total seconds for one fetch (the poller also spends what is left of it on parsing):
         # read_timeout bounds the gap between two reads, not the whole body, so a portal that
@@ -127,8 +141,9 @@ class Fetcher:
         self.accept = accept
         self._global = asyncio.Semaphore(concurrency)
         self._per_host_limit = per_host
-        # Per URL, parsed once: (httpx.URL, host). Parsing was a tenth of httpx's per-request cost.
-        self._urls: dict[str, tuple[httpx.URL, str]] = {}
+        # Per URL, parsed once: (the engine's URL, host). Parsing was a tenth of httpx's
+        # per-request cost.
+        self._urls: dict[str, tuple[Any, str]] = {}
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self._per_host_limit)
         )
@@ -148,7 +163,8 @@ class Fetcher:
         parsed = self._urls.get(url)
         if parsed is None:
             try:
-                parsed = self._urls[url] = (httpx.URL(url), urlsplit(url).netloc.lower())
+                target = httpx.URL(url) if self.engine is None else feed_session.parse(url)
+                parsed = self._urls[url] = (target, urlsplit(url).netloc.lower())
             except Exception as exc:  # httpx.InvalidURL, ValueError: this source's fault only
                 return FetchResult(url, error=f"invalid URL: {exc}"[:500])
         target, host = parsed
@@ -174,15 +190,17 @@ class Fetcher:
     async def _guarded(
         self,
         url: str,
-        target: httpx.URL,
+        target: Any,
         headers: dict[str, str],
         previous_hash: str | None,
         now: datetime | None,
     ) -> FetchResult:
         try:
             return await self._get(url, target, headers, previous_hash, now or datetime.now(UTC))
-        except httpx.TimeoutException as exc:
-            return FetchResult(url, error=f"timeout: {type(exc).__name__}")
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            # aiohttp's timeouts are TimeoutErrors. The deadline's is not: asyncio.timeout_at
+            # cancels this task, and turns the CancelledError into TimeoutError outside.
+            return FetchResult(url, error=f"timeout: {feed_session.timeout_name(exc)}")
         except httpx.HTTPError as exc:
             return FetchResult(url, error=f"{type(exc).__name__}: {exc}"[:500])
         except Exception as exc:  # a fetch must never take the poll cycle down
@@ -191,29 +209,30 @@ class Fetcher:
     async def _get(
         self,
         url: str,
-        target: httpx.URL,
+        target: Any,
         headers: dict[str, str],
         previous_hash: str | None,
         now: datetime,
     ) -> FetchResult:
-        async with self.client.stream("GET", target, headers=headers) as response:
-            # One pass over the raw headers: httpx.Headers decodes on every lookup, which was a
-            # tenth of the CPU of a 304 (measured; see docs/benchmarks.md).
-            got = _plain_headers(response.headers)
+        opened = (
+            _httpx_open(self.client, target, headers)
+            if self.engine is None
+            else self.engine.open(target, headers)
+        )
+        async with opened as response:
+            got = response.headers
             hints = _hints(got, now)
             common: dict[str, Any] = {
-                "status": response.status_code,
+                "status": response.status,
                 "headers": got,
-                "final_url": str(response.url),
+                "final_url": response.url,
                 **hints,
             }
-            if response.status_code == 304:
+            if response.status == 304:
                 return FetchResult(url, not_modified=True, **common)
-            if response.status_code >= 400:
-                reason = response.reason_phrase or ""
-                return FetchResult(
-                    url, error=f"HTTP {response.status_code} {reason}".strip(), **common
-                )
+            if response.status >= 400:
+                reason = response.reason
+                return FetchResult(url, error=f"HTTP {response.status} {reason}".strip(), **common)
             declared = got.get("content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
                 return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
@@ -223,10 +242,10 @@ class Fetcher:
                 return FetchResult(url, error=str(exc), **common)
             chunks, size = [], 0
             try:
-                # Raw bytes, decoded here: httpx would undo every layer a server lists
-                # ("gzip, gzip") before any size check could run (issue 10: a 1.9 KB body
+                # Raw bytes, decoded here: httpx (and aiohttp) would undo every layer a server
+                # lists ("gzip, gzip") before any size check could run (issue 10: a 1.9 KB body
                 # unpacked to 2.1 GB of memory).
-                async for raw in response.aiter_raw():
+                async for raw in response.raw:
                     size += len(raw)
                     if size > self.max_body_bytes:
                         return FetchResult(url, error=_too_big(self.max_body_bytes), **common)
@@ -338,14 +357,20 @@ def _too_big(limit: int) -> str:
     return f"response larger than the {limit // 1024} KiB cap (fetch.max_body_bytes)"
 
 
-def _plain_headers(headers: httpx.Headers) -> dict[str, str]:
-    """Lower-case names to values; repeated headers joined with ", " as httpx.Headers does."""
-    encoding = headers.encoding
-    out: dict[str, str] = {}
-    for raw_name, raw_value in headers.raw:
-        name, value = raw_name.decode(encoding).lower(), raw_value.decode(encoding)
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
+@contextlib.asynccontextmanager
+async def _httpx_open(
+    client: httpx.AsyncClient, target: httpx.URL, headers: dict[str, str]
+) -> AsyncIterator[FeedResponse]:
+    async with client.stream("GET", target, headers=headers) as response:
+        yield FeedResponse(
+            response.status_code,
+            response.reason_phrase or "",
+            # One pass over the raw headers: httpx.Headers decodes on every lookup, which was
+            # a tenth of the CPU of a 304 (measured; see docs/benchmarks.md).
+            plain_headers(response.headers.raw),
+            str(response.url),
+            response.aiter_raw(),
+        )
 
 
 def _hints(headers: Mapping[str, str], now: datetime) -> dict[str, timedelta | None]:

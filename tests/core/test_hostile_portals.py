@@ -1,6 +1,7 @@
 """Whatever one portal does (drip, bomb, HTML, flood, NUL), the others are polled and stored.
 
-Every test goes over real sockets to the stand-in portal, on SQLite and PostgreSQL.
+Every test goes over real sockets to the stand-in portal, on SQLite and PostgreSQL, and on
+both feed engines (aiohttp directly, and httpx): the guards of issue 10 hold on each.
 """
 
 from __future__ import annotations
@@ -12,16 +13,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import structlog
 
-import daemon
 from syndicator.config import Settings, parse_config
 from syndicator.poller import Poller, SourceReport
 from syndicator.sandbox.portal import PortalServer
 from syndicator.storage import Storage, open_storage
+from tests.core.engines import ENGINES, open_poller
 
 HOSTILE = Path(__file__).parents[1] / "data" / "hostile"
 START = datetime(2025, 11, 14, 3, 0, tzinfo=UTC)
+_ENGINE = {"transport": "aiohttp"}  # set per test by the `engine` fixture
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test on each feed engine: settings_for writes it as `[fetch] transport`."""
+    _ENGINE["transport"] = request.param
+    return str(request.param)
 
 
 def rss(*items: tuple[str, str], link_base: str = "https://so.gov.vn/tin/") -> str:
@@ -37,13 +47,17 @@ def rss(*items: tuple[str, str], link_base: str = "https://so.gov.vn/tin/") -> s
 
 
 def settings_for(url: str, sources: list[dict[str, Any]], **extra: Any) -> Settings:
-    fetch = {"read_timeout": "2s", "connect_timeout": "2s", **extra.pop("fetch", {})}
+    fetch = {
+        "read_timeout": "2s",
+        "connect_timeout": "2s",
+        "transport": _ENGINE["transport"],
+        **extra.pop("fetch", {}),
+    }
     return parse_config({"database": {"url": url}, "sources": sources, "fetch": fetch, **extra})
 
 
 async def poll_once(settings: Settings, storage: Storage) -> dict[str, SourceReport]:
-    async with daemon.build_http_client(settings) as client:
-        poller = daemon.build_poller(settings, storage, client)
+    async with open_poller(settings, storage) as poller:
         return {r.source_id: r for r in await poller.poll()}
 
 
@@ -64,8 +78,7 @@ async def test_drip_source_never_holds_up_a_healthy_one(portal: PortalServer, db
     )
     storage = open_storage(db_url)
     now = [START]
-    async with daemon.build_http_client(settings) as client:
-        poller = daemon.build_poller(settings, storage, client, clock=lambda: now[0])
+    async with open_poller(settings, storage, clock=lambda: now[0]) as poller:
         try:
             for round_ in range(3):
                 reports: list[SourceReport] = []
@@ -250,8 +263,7 @@ async def test_flood_is_capped_and_the_rest_arrive_later(portal: PortalServer, d
     source = {"id": "flood", "url": portal.url("/flood.rss")}
     settings = settings_for(db_url, [source])
     storage = open_storage(db_url)
-    async with daemon.build_http_client(settings) as client:
-        poller = daemon.build_poller(settings, storage, client)
+    async with open_poller(settings, storage) as poller:
         (first,) = await poller.poll()
         (second,) = await poller.poll()
     assert (first.new, first.deferred) == (50, 4950)
@@ -288,8 +300,8 @@ async def test_nothing_due_logs_at_debug(portal: PortalServer, sqlite_url: str) 
     portal.put("/f.rss", rss(("1", "Tin một")))
     settings = settings_for(sqlite_url, [{"id": "s", "url": portal.url("/f.rss")}])
     storage = open_storage(sqlite_url)
-    async with daemon.build_http_client(settings) as client:
-        poller: Poller = daemon.build_poller(settings, storage, client, clock=lambda: START)
+    poller: Poller
+    async with open_poller(settings, storage, clock=lambda: START) as poller:
         reports: list[SourceReport] = []
         while not reports:
             reports = await poller.poll_due()

@@ -6,10 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import daemon
+import pytest
+
 from syndicator.config import parse_config
 from syndicator.sandbox.portal import PortalServer
 from syndicator.storage import Storage, open_storage
+from tests.core.engines import ENGINES, open_poller
 
 FEEDS = Path(__file__).parents[1] / "data" / "feeds"
 FEED_FILES = sorted(p.name for p in FEEDS.glob("*.xml"))
@@ -17,6 +19,16 @@ FEED_FILES = sorted(p.name for p in FEEDS.glob("*.xml"))
 FIXTURE_HEADERS = {
     "encoding__http_text_xml_charset_overrides_encoding.xml": "text/xml; charset=utf-8",
 }
+
+
+_ENGINE = {"transport": "aiohttp"}  # set per test by the `engine` fixture
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test on each feed engine: _settings writes it as `[fetch] transport`."""
+    _ENGINE["transport"] = request.param
+    return str(request.param)
 
 
 def _sid(name: str) -> str:
@@ -28,16 +40,19 @@ def _settings(url: str, sources: list[dict], **extra: dict) -> object:
         {
             "database": {"url": url},
             "sources": sources,
-            "fetch": {"read_timeout": "2s", "connect_timeout": "2s"},
+            "fetch": {
+                "read_timeout": "2s",
+                "connect_timeout": "2s",
+                "transport": _ENGINE["transport"],
+            },
             **extra,
         }
     )
 
 
 async def _poll(settings, storage: Storage, ids=None, clock=None):  # type: ignore[no-untyped-def]
-    async with daemon.build_http_client(settings) as client:
-        kwargs = {"clock": clock} if clock else {}
-        poller = daemon.build_poller(settings, storage, client, **kwargs)
+    kwargs = {"clock": clock} if clock else {}
+    async with open_poller(settings, storage, **kwargs) as poller:
         return {r.source_id: r for r in await poller.poll(ids)}
 
 

@@ -16,12 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 import tomli_w
+from aiohttp import web
 
 from syndicator.config import parse_config
 from syndicator.errors import ConfigError
 from syndicator.network import ProxyPlan, telegram_proxy
 from syndicator.sandbox.world import APPROVER, STAFF_CHAT, SandboxWorld
-from syndicator.sources.fetch import build_client
+from syndicator.sources.feed_session import FeedSessions
+from syndicator.sources.fetch import Fetcher, build_client
 from tests.e2e.daemon_helpers import Daemon, approve_data, daemon_env, until
 from tests.ops.forward_proxy import ForwardProxy
 
@@ -132,6 +134,42 @@ async def test_connect_tunnel_for_https_targets(proxy: ForwardProxy) -> None:
             with pytest.raises(httpx.HTTPError):
                 await client.get("https://127.0.0.1:9/feed.xml")
         assert proxy.seen.count("CONNECT 127.0.0.1:9") > before, transport
+
+
+async def _feed_site() -> tuple[web.AppRunner, str]:
+    async def feed(request: web.Request) -> web.Response:
+        return web.Response(body=b"<rss/>", content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/feed.xml", feed)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/feed.xml"
+
+
+async def test_feed_engine_chooses_the_proxy_per_request(proxy: ForwardProxy) -> None:
+    """The daemon's aiohttp feed engine asks the plan per URL: one portal through the proxy,
+    one exempted by NO_PROXY host:port (direct), and an https:// one tunnelled by CONNECT."""
+    (runner_a, via_proxy), (runner_b, direct) = await _feed_site(), await _feed_site()
+    exempt = direct.split("/")[2]  # 127.0.0.1:port, the NO_PROXY entry form
+    plan = ProxyPlan(http=proxy.url, https=proxy.url, no_proxy=(exempt,))
+    engine = FeedSessions(user_agent="t", connect_timeout=2, read_timeout=2, proxy_plan=plan)
+    client = build_client(user_agent="t", connect_timeout=2, read_timeout=2, transport="httpx")
+    try:
+        async with client:
+            fetcher = Fetcher(client, engine=engine)
+            first, second = await fetcher.fetch(via_proxy), await fetcher.fetch(direct)
+            tunnelled = await fetcher.fetch("https://127.0.0.1:9/feed.xml")
+            again = await fetcher.fetch(via_proxy)  # the same rule at the next poll
+    finally:
+        await engine.aclose()
+        await runner_a.cleanup()
+        await runner_b.cleanup()
+    assert first.ok and second.ok and again.ok and first.body == b"<rss/>" == second.body
+    assert proxy.urls().count(via_proxy) == 2 and direct not in proxy.urls()
+    # Nothing listens with TLS at the far end: the tunnel opens, the handshake fails.
+    assert not tunnelled.ok and "CONNECT 127.0.0.1:9" in proxy.seen
 
 
 @pytest.mark.parametrize(
