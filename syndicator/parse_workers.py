@@ -21,6 +21,7 @@ import importlib.machinery
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +35,13 @@ from syndicator.sources.prepare import start_worker
 log = structlog.get_logger("syndicator.poller")
 
 T = TypeVar("T")
+
+# Polls in progress at once before a worker is started: a first poll of many feeds (2,000 start
+# together), not the handful of a small deployment or of the steady state, where preparing in
+# the daemon costs less than a process of ~43 MB (the worker and multiprocessing's resource
+# tracker). A started worker is used for every whole document until it has been idle this long.
+START_AT = 100
+IDLE_STOP_S = 300.0
 
 # Worker deaths tolerated per poller (a config reload or a restart makes a new one): past this,
 # documents are prepared in the daemon itself, as with `parse_processes = 0`.
@@ -73,11 +81,23 @@ class ParseWorkers:
         self.processes = processes
         self.rules = rules
         self.deaths = 0
+        self.start_at = START_AT
         self._pool: ProcessPoolExecutor | None = None
+        self._used_at = 0.0  # time.monotonic() of the last document handed over
 
     @property
     def enabled(self) -> bool:
         return self.processes > 0 and self.deaths < _MAX_DEATHS
+
+    def wanted(self, polls_in_progress: int) -> bool:
+        """Whether a whole document should go to a worker now (see START_AT)."""
+        return self.enabled and (self._pool is not None or polls_in_progress >= self.start_at)
+
+    def stop_if_idle(self) -> None:
+        """Stop a worker that had nothing to do for IDLE_STOP_S: its memory goes back."""
+        if self._pool is not None and time.monotonic() - self._used_at > IDLE_STOP_S:
+            log.info("parse_worker_stopped", idle_s=round(time.monotonic() - self._used_at))
+            self.close()
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
@@ -92,6 +112,7 @@ class ParseWorkers:
             return None
         loop = asyncio.get_running_loop()
         pool = self._pool
+        self._used_at = time.monotonic()
         try:
             if pool is None:
                 pool = self._pool = self._start()

@@ -93,6 +93,7 @@ class Poller:
         self.keep_new_articles = keep_new_articles
         # Whole documents are prepared in these worker processes (parse_workers.py); 0: here.
         self.workers = ParseWorkers(parse_processes, rules)
+        self._in_progress = 0  # polls started and not finished (poll_due's and poll()'s)
         # Bodies fetched but not yet stored are bounded: without this a first cycle fetches
         # every feed long before it can parse them all, and they pile up in memory.
         self._slots = asyncio.Semaphore(ingest_slots or 4 * (os.cpu_count() or 2))
@@ -129,6 +130,7 @@ class Poller:
                     await asyncio.sleep(0)
         done, self._done = self._done, []
         await self.records.flush()
+        self.workers.stop_if_idle()
         if done:
             self.last_cycle_at = self.clock()
         log_cycle(done, started=len(due), running=len(self._running))
@@ -190,8 +192,12 @@ class Poller:
         return float(getattr(self.fetcher, "deadline", 60.0))
 
     async def _poll_one(self, source: SourceSettings, state: object) -> SourceReport:
-        async with self._slots:
-            return await self._poll_one_now(source, state)
+        self._in_progress += 1
+        try:
+            async with self._slots:
+                return await self._poll_one_now(source, state)
+        finally:
+            self._in_progress -= 1
 
     async def _poll_one_now(self, source: SourceSettings, state: object) -> SourceReport:
         report = SourceReport(source.id)
@@ -299,13 +305,14 @@ class Poller:
         self, source: SourceSettings, result: FetchResult, now: datetime, *, whole: bool
     ) -> ParseResult | Prepared:
         """Where a document is parsed (docs/benchmarks.md measured each choice):
-        - in the worker process, when there is one, a whole document (a first poll, a source
-          with nothing remembered) or a big one: parsed, normalised and classified there, on
-          the other core (sources/prepare.py);
+        - in the worker process, a whole document (a first poll, a source with nothing
+          remembered) or a big one, while many polls are in progress (a first poll of many
+          feeds; parse_workers.START_AT): parsed, normalised and classified there, on the
+          other core (sources/prepare.py);
         - on the loop, the new items of a changed feed (small: a hand-off costs more);
         - in a thread, a big document when there is no worker."""
         big = len(result.body) > _INLINE_BYTES
-        if (whole or big) and self.workers.enabled:
+        if (whole or big) and self.workers.wanted(self._in_progress):
             args = _parse_args(source, result)
             prepare = functools.partial(
                 prepare_document, *args, source_id=source.id, agency=source.agency_name, now=now

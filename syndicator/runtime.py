@@ -88,6 +88,8 @@ class Runtime:
         # back by the publishing interval (issue 11). A decision made by another process (the
         # CLI, another instance) reaches it through the decision watch (decision_watch.py).
         self.wake = asyncio.Event()
+        # Set by a poll that stored new articles: they are planned at once (Publisher.plan_new).
+        self.stored = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.decision_watch: DecisionWatch | None = None  # started by the publisher loop
         for surface in (self.bot, self.zalo):
@@ -171,7 +173,7 @@ class Runtime:
                     # New articles are planned (and their previews sent) now, not at the
                     # publisher's next turn: detected -> preview is a reported figure, and a
                     # first poll is not done until its last batch is planned (issue 11).
-                    self._wake_soon()
+                    self.stored.set()
                 ticks += 1
                 # After the first wave of polls: every source polled once, or nothing left in
                 # flight (or a minute, if a slow source never ends). With 2,000 feeds the
@@ -198,9 +200,18 @@ class Runtime:
             self.decision_watch.start()
         while not stop.is_set():
             self.wake.clear()
+            self.stored.clear()
             await self.publisher.run_once()
             interval = self.settings.publishing.interval.total_seconds()
-            await self._nap(stop, self.publisher.next_send_in(interval))
+            until = time.monotonic() + self.publisher.next_send_in(interval)
+            # Until the next turn, a decision ends the nap; new articles from a poll are only
+            # planned, unless one came out ready to go (auto-approved): then a turn at once.
+            while not (stop.is_set() or self.wake.is_set()) and time.monotonic() < until:
+                await self._nap(stop, until - time.monotonic())
+                if self.stored.is_set() and not self.wake.is_set():
+                    self.stored.clear()
+                    if await aio.call(self.publisher.plan_new):
+                        break
 
     async def watch_loop(self, stop: asyncio.Event) -> None:
         """Published articles watched for changes and withdrawals, on the leader only."""
@@ -220,8 +231,9 @@ class Runtime:
             self._loop.call_soon_threadsafe(self.wake.set)
 
     async def _nap(self, stop: asyncio.Event, seconds: float) -> None:
-        """Until the next turn: `seconds`, or sooner when stopping or a decision was made."""
-        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wake.wait())]
+        """Until the next turn: `seconds`, or sooner when stopping, a decision was made or a
+        poll stored new articles."""
+        waits = [asyncio.create_task(e.wait()) for e in (stop, self.wake, self.stored)]
         try:
             await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -29,7 +29,7 @@ from syndicator.errors import (
 )
 from syndicator.publishing.aftercare import finish_removals
 from syndicator.publishing.digest import maybe_send_digest
-from syndicator.publishing.lifecycle import EventKind, Next, Phase, outcome_for
+from syndicator.publishing.lifecycle import SENDABLE, EventKind, Next, Phase, outcome_for
 from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
 from syndicator.publishing.recording import Listener, RecordingMixin
@@ -73,6 +73,7 @@ class Publisher(RecordingMixin):
         self.clock = clock
         self.listener = listener
         self.started = False
+        self.planned_sendable = False  # the last plan() made a post ready to go
         self.last_publish_latency: float | None = None
         self._next_send: dict[str, float] = {}  # channel -> monotonic time of its next send
 
@@ -121,7 +122,7 @@ class Publisher(RecordingMixin):
         leaves thousands to plan: up to `_PLAN_BATCHES` batches per call, so the drains that
         follow in the same publisher cycle are not held back for long.
         """
-        created = 0
+        created, sendable = 0, False
         for _ in range(_PLAN_BATCHES):
             todo = self.storage.articles_for_planning(_PLAN_BATCH)
             if not todo:
@@ -141,10 +142,22 @@ class Publisher(RecordingMixin):
                     log.exception("render_failed", article=article_id)
                     plans, reason = [], f"render failed: {type(exc).__name__}: {exc}"
                 batch.append((article_id, plans, reason))
-            created += len(self.storage.save_plans_many(batch, now))
+            records = self.storage.save_plans_many(batch, now)
+            created += len(records)
+            sendable = sendable or any(r.status in SENDABLE for r in records)
             if len(todo) < _PLAN_BATCH:
                 break
+        self.planned_sendable = sendable
         return created
+
+    def plan_new(self) -> bool:
+        """Plan what the polls just stored, alone (a poll's wake-up: detected -> preview is
+        a reported figure, and a first poll is done only once planned). True when a post came
+        out ready to go (auto-approved): then the caller runs a whole turn at once. Without
+        one, reconciling, take-downs and drains would find nothing new: a whole turn on every
+        poll tick with new articles was most of the publisher's steady cost (issue 11)."""
+        self.plan()
+        return self.planned_sendable
 
     # -- reconciliation ---------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ async def test_a_first_poll_through_the_worker_stores_what_the_daemon_would(
         storage = daemon.build_storage(settings)
         async with daemon.build_http_client(settings) as client:
             poller = daemon.build_poller(settings, storage, client)
+            poller.workers.start_at = 1  # two feeds: not the many a worker is started for
             reports = await poller.poll()
             assert bool(poller.workers.pids()) == (processes == 1)  # the worker did the work
             await poller.close()
@@ -114,6 +115,7 @@ async def test_a_killed_worker_loses_nothing(portal: PortalServer, sqlite_url: s
     storage = daemon.build_storage(settings)
     async with daemon.build_http_client(settings) as client:
         poller = daemon.build_poller(settings, storage, client)
+        poller.workers.start_at = 1
         assert (await poller.poll())[0].new == 2
         (pid,) = poller.workers.pids()
         os.kill(pid, signal.SIGKILL)
@@ -199,3 +201,36 @@ async def test_a_worker_does_not_run_the_console_script_again(
         workers.close()
     assert not marker.exists()
     assert fake.__spec__ is None  # put back once the worker started
+
+
+async def test_a_few_feeds_never_start_a_worker_and_an_idle_one_stops(
+    portal: PortalServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handful of polls is prepared in the daemon (a worker costs ~43 MB); a started worker
+    is stopped once idle (parse_workers.IDLE_STOP_S), and its memory goes back."""
+    from tests.core.test_incremental_poll import feed
+
+    portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
+    portal.put("/g.xml", feed(("3", "Tin ba")))
+    settings = parse_config(
+        {
+            "database": {"url": sqlite_url},
+            "sources": [
+                {"id": "s", "url": portal.url("/f.xml")},
+                {"id": "t", "url": portal.url("/g.xml")},
+            ],
+            "poll": {"parse_processes": 1},
+        }
+    )
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client)
+        assert (await poller.poll(["s"]))[0].new == 2
+        assert poller.workers.pids() == []  # one feed: prepared here
+        poller.workers.start_at = 1
+        assert (await poller.poll(["t"]))[0].new == 1
+        assert poller.workers.pids()
+        monkeypatch.setattr("syndicator.parse_workers.IDLE_STOP_S", 0.0)
+        await poller.poll_due()  # a daemon tick
+        assert poller.workers.pids() == []
+        await poller.close()
