@@ -282,7 +282,7 @@ def write_config(
             {"poll": {"parse_processes": args.parse_processes}}
             if args.parse_processes is not None
             else {}
-        ),  # fmt: skip
+        ),
         "server": {"listen": f"127.0.0.1:{health}"},
         "sources": [
             {
