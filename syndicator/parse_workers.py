@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.machinery
 import multiprocessing
 import os
@@ -25,12 +26,15 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 import structlog
 
+from syndicator.config import SourceSettings
 from syndicator.sources.classify import ClassifierRules
-from syndicator.sources.prepare import start_worker
+from syndicator.sources.fetch import FetchResult
+from syndicator.sources.prepare import Prepared, prepare_document, start_worker
 
 log = structlog.get_logger("syndicator.poller")
 
@@ -69,6 +73,12 @@ def _main_not_imported() -> Iterator[None]:
         main.__spec__ = None
 
 
+def document_args(source: SourceSettings, result: FetchResult) -> tuple[Any, ...]:
+    """Plain arguments for parse_document / prepare_document (cheap to send to a worker)."""
+    mapping = source.mapping.model_dump() if source.kind == "json" and source.mapping else None
+    return (source.kind, result.body, result.headers, result.final_url or source.url, mapping)
+
+
 def default_processes() -> int:
     """`parse_processes` left unset: one worker when there is a second core, else none."""
     return 1 if (os.cpu_count() or 1) >= 2 else 0
@@ -104,6 +114,16 @@ class ParseWorkers:
         return ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=start_worker, initargs=(self.rules,)
         )
+
+    async def prepare(
+        self, source: SourceSettings, result: FetchResult, now: datetime
+    ) -> Prepared | None:
+        """A fetched document parsed, normalised and classified in a worker, or None (run)."""
+        work = functools.partial(
+            prepare_document, *document_args(source, result), source_id=source.id,
+            agency=source.agency_name, now=now,
+        )  # fmt: skip
+        return await self.run(work)
 
     async def run(self, work: Callable[[], T]) -> T | None:
         """`work()` in a worker process; None when no worker could do it (the caller does it

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -18,13 +17,13 @@ from typing import Any
 import structlog
 
 from syndicator.config import PollSettings, SourceSettings
-from syndicator.parse_workers import ParseWorkers
+from syndicator.parse_workers import ParseWorkers, document_args
 from syndicator.poll_memory import SourceMemory
 from syndicator.poll_records import PollRecorder, SourceReport, log_cycle
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
-from syndicator.sources.prepare import Prepared, digest, prepare_document, prepare_entries
+from syndicator.sources.prepare import Prepared, digest, prepare_entries
 from syndicator.sources.trim import trim
 from syndicator.storage import Storage, aio
 from syndicator.types import ParseResult
@@ -42,14 +41,8 @@ _INLINE_BYTES = 16 * 1024
 _START_SLICE = 100
 
 
-def _parse_args(source: SourceSettings, result: FetchResult) -> tuple[Any, ...]:
-    """Plain arguments for parse_document (cheap to send to a worker process)."""
-    mapping = source.mapping.model_dump() if source.kind == "json" and source.mapping else None
-    return (source.kind, result.body, result.headers, result.final_url or source.url, mapping)
-
-
 def _parse(source: SourceSettings, result: FetchResult) -> ParseResult:
-    return parse_document(*_parse_args(source, result))
+    return parse_document(*document_args(source, result))
 
 
 def utcnow() -> datetime:
@@ -313,11 +306,7 @@ class Poller:
         - in a thread, a big document when there is no worker."""
         big = len(result.body) > _INLINE_BYTES
         if (whole or big) and self.workers.wanted(self._in_progress):
-            args = _parse_args(source, result)
-            prepare = functools.partial(
-                prepare_document, *args, source_id=source.id, agency=source.agency_name, now=now
-            )
-            prepared = await self.workers.run(prepare)
+            prepared = await self.workers.prepare(source, result, now)
             if prepared is not None:
                 return prepared
             # The worker died (logged by workers.run): this document is parsed here instead.
