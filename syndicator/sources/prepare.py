@@ -10,6 +10,7 @@ normalise and classify (~20 MB).
 from __future__ import annotations
 
 import hashlib
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,9 +82,13 @@ _RULES: ClassifierRules | None = None
 
 
 def start_worker(rules: ClassifierRules) -> None:
-    """ProcessPoolExecutor initializer: keep the rules for every document of this worker."""
+    """ProcessPoolExecutor initializer: keep the rules for every document of this worker.
+
+    Ctrl-C in a terminal reaches the whole process group: the daemon stops its workers itself
+    (Poller.close), so a worker ignores it rather than print a KeyboardInterrupt traceback."""
     global _RULES
     _RULES = rules
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def prepare_document(
