@@ -109,8 +109,7 @@ class ZaloServer(SandboxServer):
 
     def create_auth_code(self) -> str:
         """A one-off authorization code, as the consent page would hand to the redirect URI."""
-        code = "code-" + secrets.token_hex(6)
-        self.auth_codes.add(code)
+        self.auth_codes.add(code := "code-" + secrets.token_hex(6))
         return code
 
     @property
@@ -121,7 +120,7 @@ class ZaloServer(SandboxServer):
 
     def live_articles(self) -> list[Article]:
         """Articles not removed, newest first."""
-        found = [article for article in self.articles.values() if not article.removed]
+        found = [a for a in self.articles.values() if not a.removed]
         return sorted(found, key=lambda a: a.create_date, reverse=True)
 
     def state(self) -> dict[str, Any]:
@@ -386,10 +385,8 @@ class ZaloServer(SandboxServer):
 
 async def _read_payload(request: web.Request) -> Any:
     """JSON body for POSTs, multipart for uploads, the query string for GETs."""
-    if request.method == "GET":
-        return dict(request.query)
-    if request.content_type.startswith("multipart/"):
-        return dict(await request.post())
+    if request.method == "GET" or request.content_type.startswith("multipart/"):
+        return dict(request.query) if request.method == "GET" else dict(await request.post())
     try:
         return await request.json()
     except ValueError as exc:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, text, update
@@ -368,28 +368,18 @@ class PostsMixin(StorageBase):
 
     def publishing_counts(self, channel: str, since: datetime) -> tuple[int, datetime | None]:
         """Posts published on `channel` since `since`, and the time of the latest one ever."""
+        mine, since_then = PostRow.channel == channel, PostRow.published_at >= since
         with self._read() as session:
-            count = session.scalar(
-                select(func.count(PostRow.id)).where(
-                    PostRow.channel == channel, PostRow.published_at >= since
-                )
-            )
-            last = session.scalar(
-                select(func.max(PostRow.published_at)).where(PostRow.channel == channel)
-            )
+            count = session.scalar(select(func.count(PostRow.id)).where(mine, since_then))
+            last = session.scalar(select(func.max(PostRow.published_at)).where(mine))
         if last is not None and last.tzinfo is None:
-            from datetime import UTC
-
             last = last.replace(tzinfo=UTC)
         return int(count or 0), last
 
     def post_counts(self) -> dict[tuple[str, str], int]:
+        query = select(PostRow.channel, PostRow.status, func.count(PostRow.id))
         with self._read() as session:
-            rows = session.execute(
-                select(PostRow.channel, PostRow.status, func.count(PostRow.id)).group_by(
-                    PostRow.channel, PostRow.status
-                )
-            )
+            rows = session.execute(query.group_by(PostRow.channel, PostRow.status))
             return {(c, s): int(n) for c, s, n in rows}
 
 
