@@ -32,6 +32,12 @@ from syndicator.approval.zalo_bot.render import split_text
         ("duyệt 12 tiktok", Command("unknown", 12, text="duyệt 12 tiktok")),
         ("sửa 12 fb", Command("unknown", 12, "facebook_page", "sửa 12 fb")),
         ("duyệt", Command("unknown", text="duyệt")),
+        # A take-down: "gỡ", or "go" typed without marks; never a word that only folds to it.
+        ("gỡ 12 sai số liệu", Command("watch_takedown", 12, text="sai số liệu")),
+        ("Gỡ bài #12 sai", Command("watch_takedown", 12, text="sai")),
+        ("go 12 sai", Command("watch_takedown", 12, text="sai")),
+        ("gõ 12 sai", Command("unknown", text="gõ 12 sai")),
+        ("gọ 12", Command("unknown", text="gọ 12")),
         ("", Command("unknown", text="")),
     ],
 )

@@ -67,6 +67,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+def _is_go(head: str) -> bool:
+    """The words before the number of a take-down: "go"/"go bai" typed without marks, or with
+    them exactly "gỡ"/"gỡ bài". Folded, "gõ" (to type) and "gọ" read as "gỡ" too, and a take-down
+    of a live post must not come from a word that only looks like it once its marks are gone."""
+    words = " ".join(head.strip().lstrip("/").rstrip("#").lower().split())
+    return words == fold(words) or words in ("gỡ", "gỡ bài")
+
+
 def parse(text: str) -> Command:
     """The command in a message; "unknown" (never an exception) for anything else."""
     original = unicodedata.normalize("NFC", text or "").strip()
@@ -80,6 +88,8 @@ def parse(text: str) -> Command:
         if kind == "report":  # an unknown period word: the answer explains the command
             word = groups.get("per") or "tuan"
             return Command("report", text=PERIODS.get(word, "?" + word))
+        if kind == "watch_takedown" and not _is_go(original[: match.start(1)]):
+            return Command("unknown", text=original)
         rest = original[match.start("rest") :].strip() if groups.get("rest") is not None else ""
         channel = groups.get("ch")
         if channel is not None:
