@@ -37,6 +37,8 @@ log = structlog.get_logger("syndicator.poller")
 # to a thread so the bot and the publisher stay responsive. Storing is never done on the loop,
 # whatever the size: a write may wait for the SQLite lock (storage/aio.py).
 _INLINE_BYTES = 16 * 1024
+# Bigger ones go to a thread even with a worker: a slow one must not hold up those queued behind.
+_WORKER_MAX_BYTES = 1024 * 1024
 # Polls started per loop iteration (a first poll starts every source; /healthz answers between)
 _START_SLICE = 100
 
@@ -304,8 +306,9 @@ class Poller:
           other core (sources/prepare.py);
         - on the loop, the new items of a changed feed (small: a hand-off costs more);
         - in a thread, a big document when there is no worker."""
-        big = len(result.body) > _INLINE_BYTES
-        if (whole or big) and self.workers.wanted(self._in_progress):
+        size = len(result.body)
+        big = size > _INLINE_BYTES
+        if (whole or big) and size <= _WORKER_MAX_BYTES and self.workers.wanted(self._in_progress):
             prepared = await self.workers.prepare(source, result, now)
             if prepared is not None:
                 return prepared

@@ -234,3 +234,34 @@ async def test_a_few_feeds_never_start_a_worker_and_an_idle_one_stops(
         await poller.poll_due()  # a daemon tick
         assert poller.workers.pids() == []
         await poller.close()
+
+
+async def test_a_very_big_document_is_not_queued_to_the_worker(
+    portal: PortalServer, sqlite_url: str
+) -> None:
+    """Over 1 MiB a document is parsed in a thread even while a worker runs: the one worker
+    takes documents one at a time, and a slow one must not hold up those behind it."""
+    body = "Nội dung rất dài. " * 70_000  # ~1.3 MB of UTF-8
+    item = (
+        "<item><title>Tin dài</title><link>https://so.gov.vn/tin/1</link><guid>1</guid>"
+        f"<description>{body}</description></item>"
+    )
+    portal.put(
+        "/big.xml",
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>'
+        f"{item}</channel></rss>",
+    )
+    settings = parse_config(
+        {
+            "database": {"url": sqlite_url},
+            "sources": [{"id": "s", "url": portal.url("/big.xml")}],
+            "poll": {"parse_processes": 1},
+        }
+    )
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client)
+        poller.workers.start_at = 1
+        (report,) = await poller.poll()
+        assert report.new == 1 and poller.workers.pids() == []
+        await poller.close()
