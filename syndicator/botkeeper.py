@@ -39,6 +39,10 @@ def restart_keys(old: Any, new: Any) -> list[str]:
             if getattr(old.approval, k) != getattr(new.approval, k)]  # fmt: skip
     if old.network != new.network:
         keys.append("network.proxy")
+    # The HTTP clients (the shared httpx one and the feeds' aiohttp engine) keep these; the
+    # rest of [fetch] (deadline, caps, concurrency limits) goes into each rebuilt fetcher.
+    keys += [f"fetch.{k}" for k in ("user_agent", "connect_timeout", "read_timeout", "transport")
+             if getattr(old.fetch, k) != getattr(new.fetch, k)]  # fmt: skip
     return keys
 
 

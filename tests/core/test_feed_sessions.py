@@ -4,6 +4,7 @@ a reload keeps it (like the shared client), `poll --once` closes its own."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,23 @@ async def test_poll_once_closes_its_engine(
     else:
         (engine,) = built
         assert engine is not None and engine.closed
+
+
+def test_a_reload_names_the_fetch_settings_only_a_restart_applies(tmp_path: Path) -> None:
+    """The clients keep their user agent, timeouts and engine: a reload that changes them
+    says so (`reload_needs_restart`); the rest of [fetch] goes into the rebuilt fetcher."""
+    from syndicator.botkeeper import restart_keys
+
+    old = parse_config({"database": {"url": f"sqlite:///{tmp_path}/x.db"}})
+    applied = old.model_copy(
+        update={"fetch": old.fetch.model_copy(update={"deadline": timedelta(seconds=30),
+                                                      "per_host": 2, "concurrency": 9})}
+    )  # fmt: skip
+    assert restart_keys(old, applied) == []
+    changed = old.model_copy(
+        update={"fetch": old.fetch.model_copy(update={"user_agent": "x", "transport": "httpx",
+                                                      "read_timeout": timedelta(seconds=5)})}
+    )  # fmt: skip
+    assert restart_keys(old, changed) == [
+        "fetch.user_agent", "fetch.read_timeout", "fetch.transport"
+    ]  # fmt: skip
