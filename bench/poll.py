@@ -261,7 +261,7 @@ def main() -> None:
                             results[f"{transport}/{phase}"] = float(row.split()[1])
                         else:
                             print(row, flush=True)
-            rate = naive(base, args.naive)
+            rate = naive(base, min(args.naive, args.feeds))  # only feeds the farm serves
             best = max(v for k, v in results.items() if k.endswith("/warm"))
             print(
                 f"mostly-304 cycle vs naive loop: {best / rate:.1f}x "
