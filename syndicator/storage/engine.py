@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +14,10 @@ from sqlalchemy.pool import NullPool
 from syndicator.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration (tests/storage/test_migrations_head.py checks it against Alembic's own
+# answer). A database already there is not handed to Alembic at start-up: importing Alembic and
+# Mako for a no-op upgrade was ~11 MB of the daemon's resident memory (issue 11).
+HEAD = "0011"
 # Every writer takes this lock first, so audit rows get contiguous ids and one hash chain even
 # with several daemons on one PostgreSQL database.
 WRITER_LOCK_KEY = 0x5359_4E44  # "SYND"
@@ -103,7 +105,9 @@ def take_writer_lock(conn: Any) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
 
 
-def alembic_config(engine: Engine) -> AlembicConfig:
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -113,6 +117,10 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (idempotent)."""
+    if revision == "head" and stored_revision(engine) == HEAD:
+        return  # nothing to do, and Alembic stays out of memory
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
@@ -121,6 +129,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StorageError(
             f"cannot open or migrate the database {engine.url.render_as_string()}: {reason}"
         ) from exc
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database (alembic_version), read without Alembic; None
+    for a new or unreadable database (then Alembic decides)."""
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})  # a reader: no write lock (SQLite)
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
 
 
 def current_revision(engine: Engine) -> str | None:
