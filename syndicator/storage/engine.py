@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -117,8 +118,10 @@ def alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to `revision` (idempotent)."""
-    if revision == "head" and stored_revision(engine) == HEAD:
-        return  # nothing to do, and Alembic stays out of memory
+    if revision == "head":
+        with contextlib.suppress(SQLAlchemyError):  # unreadable: Alembic says why, below
+            if current_revision(engine) == HEAD:
+                return  # nothing to do, and Alembic stays out of memory
     from alembic import command
 
     try:
@@ -131,20 +134,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         ) from exc
 
 
-def stored_revision(engine: Engine) -> str | None:
-    """The revision recorded in the database (alembic_version), read without Alembic; None
-    for a new or unreadable database (then Alembic decides)."""
-    try:
-        with engine.connect() as conn:
-            conn.execution_options(**{READ_ONLY: True})  # a reader: no write lock (SQLite)
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-    except SQLAlchemyError:
-        return None
-    return str(rows[0][0]) if len(rows) == 1 else None
-
-
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The revision recorded in the database (alembic_version); None for a database without
+    one. Read without Alembic, so a start-up on an up-to-date database never imports it."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        conn.execution_options(**{READ_ONLY: True})  # a reader: no write lock (SQLite)
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None

@@ -8,7 +8,7 @@ import sys
 from alembic.script import ScriptDirectory
 
 from syndicator.storage import open_storage
-from syndicator.storage.engine import HEAD, alembic_config, make_engine, stored_revision, upgrade
+from syndicator.storage.engine import HEAD, alembic_config, current_revision, make_engine, upgrade
 
 
 def test_head_is_alembics_head(sqlite_url: str) -> None:
@@ -21,11 +21,11 @@ def test_head_is_alembics_head(sqlite_url: str) -> None:
 def test_an_older_database_is_still_migrated(db_url: str) -> None:
     """A database behind HEAD goes through Alembic as before, on both backends."""
     engine = make_engine(db_url)
-    assert stored_revision(engine) is None  # new: Alembic decides
+    assert current_revision(engine) is None  # new: Alembic decides
     upgrade(engine, "0010")
-    assert stored_revision(engine) == "0010"
+    assert current_revision(engine) == "0010"
     upgrade(engine)
-    assert stored_revision(engine) == HEAD
+    assert current_revision(engine) == HEAD
     engine.dispose()
 
 
