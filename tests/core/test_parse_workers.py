@@ -3,11 +3,13 @@ gives, and a worker that dies or cannot start loses nothing (syndicator/parse_wo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import pickle
 import signal
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy import select
 import daemon
 from syndicator.config import parse_config
 from syndicator.parse_workers import ParseWorkers
+from syndicator.poller import Poller
 from syndicator.sandbox.portal import PortalServer
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.document import parse_document
@@ -38,6 +41,31 @@ def _rows(storage: Storage) -> list[tuple[Any, ...]]:
     skip = {"first_seen_at", "updated_at"}  # when this test stored them
     keep = [i for i, c in enumerate(columns) if c.name not in skip]
     return [tuple(row[i] for i in keep) for row in rows]
+
+
+@contextlib.asynccontextmanager
+async def _poller(
+    url: str, feeds: dict[str, str], *, processes: int = 1, start_at: int | None = 1, **more: Any
+) -> AsyncIterator[tuple[Poller, Storage]]:
+    """A daemon's poller over `feeds` (source id -> URL) with `processes` parse workers;
+    `start_at`: polls in progress before a worker starts (None: the daemon's own rule)."""
+    settings = parse_config(
+        {
+            "database": {"url": url},
+            "sources": [{"id": sid, "url": feed} for sid, feed in feeds.items()],
+            "poll": {"parse_processes": processes},
+            **more,
+        }
+    )
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client)
+        if start_at is not None:
+            poller.workers.start_at = start_at
+        try:
+            yield poller, storage
+        finally:
+            await poller.close()
 
 
 def test_rules_survive_the_trip_to_a_worker() -> None:
@@ -71,29 +99,19 @@ async def test_a_first_poll_through_the_worker_stores_what_the_daemon_would(
     """Two databases, one polled with a worker process and one without: the same rows."""
     for name in ("vnexpress_tin-moi-nhat_2017-11-14.xml", "gov_feed_windows-1258.xml"):
         portal.put(f"/{name}", (FEEDS / name).read_bytes(), content_type="application/rss+xml")
+    names = ("vnexpress_tin-moi-nhat_2017-11-14.xml", "gov_feed_windows-1258.xml")
+    feeds = {f"s{i}": portal.url(f"/{name}") for i, name in enumerate(names)}
     stored = []
     for processes in (1, 0):
-        settings = parse_config(
-            {
-                "database": {"url": f"sqlite:///{tmp_path}/w{processes}.db"},
-                "sources": [
-                    {"id": f"s{i}", "url": portal.url(f"/{name}")}
-                    for i, name in enumerate(
-                        ("vnexpress_tin-moi-nhat_2017-11-14.xml", "gov_feed_windows-1258.xml")
-                    )
-                ],
-                "poll": {"parse_processes": processes},
-                "classification": CLASSIFICATION,
-            }
-        )
-        storage = daemon.build_storage(settings)
-        async with daemon.build_http_client(settings) as client:
-            poller = daemon.build_poller(settings, storage, client)
-            poller.workers.start_at = 1  # two feeds: not the many a worker is started for
+        url = f"sqlite:///{tmp_path}/w{processes}.db"
+        # Two feeds: not the many a worker is started for, hence start_at=1.
+        async with _poller(url, feeds, processes=processes, classification=CLASSIFICATION) as (
+            poller,
+            storage,
+        ):
             reports = await poller.poll()
             assert bool(poller.workers.pids()) == (processes == 1)  # the worker did the work
-            await poller.close()
-            assert poller.workers.pids() == []  # and stopped with the poller
+        assert poller.workers.pids() == []  # and stopped with the poller
         assert all(r.new > 0 for r in reports), reports
         stored.append(_rows(storage))
     assert stored[0] == stored[1]
@@ -105,17 +123,7 @@ async def test_a_killed_worker_loses_nothing(portal: PortalServer, sqlite_url: s
     from tests.core.test_incremental_poll import feed
 
     portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
-    settings = parse_config(
-        {
-            "database": {"url": sqlite_url},
-            "sources": [{"id": "s", "url": portal.url("/f.xml")}],
-            "poll": {"parse_processes": 1},
-        }
-    )
-    storage = daemon.build_storage(settings)
-    async with daemon.build_http_client(settings) as client:
-        poller = daemon.build_poller(settings, storage, client)
-        poller.workers.start_at = 1
+    async with _poller(sqlite_url, {"s": portal.url("/f.xml")}) as (poller, storage):
         assert (await poller.poll())[0].new == 2
         (pid,) = poller.workers.pids()
         os.kill(pid, signal.SIGKILL)
@@ -129,7 +137,6 @@ async def test_a_killed_worker_loses_nothing(portal: PortalServer, sqlite_url: s
         (report,) = await poller.poll()
         assert (report.new, report.errors) == (1, [])
         assert poller.workers.enabled and poller.workers.pids()
-        await poller.close()
     assert storage.count_articles() == 4
 
 
@@ -212,19 +219,8 @@ async def test_a_few_feeds_never_start_a_worker_and_an_idle_one_stops(
 
     portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
     portal.put("/g.xml", feed(("3", "Tin ba")))
-    settings = parse_config(
-        {
-            "database": {"url": sqlite_url},
-            "sources": [
-                {"id": "s", "url": portal.url("/f.xml")},
-                {"id": "t", "url": portal.url("/g.xml")},
-            ],
-            "poll": {"parse_processes": 1},
-        }
-    )
-    storage = daemon.build_storage(settings)
-    async with daemon.build_http_client(settings) as client:
-        poller = daemon.build_poller(settings, storage, client)
+    feeds = {"s": portal.url("/f.xml"), "t": portal.url("/g.xml")}
+    async with _poller(sqlite_url, feeds, start_at=None) as (poller, _):
         assert (await poller.poll(["s"]))[0].new == 2
         assert poller.workers.pids() == []  # one feed: prepared here
         poller.workers.start_at = 1
@@ -233,7 +229,6 @@ async def test_a_few_feeds_never_start_a_worker_and_an_idle_one_stops(
         monkeypatch.setattr("syndicator.parse_workers.IDLE_STOP_S", 0.0)
         await poller.poll_due()  # a daemon tick
         assert poller.workers.pids() == []
-        await poller.close()
 
 
 async def test_a_very_big_document_is_not_queued_to_the_worker(
@@ -251,17 +246,6 @@ async def test_a_very_big_document_is_not_queued_to_the_worker(
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>'
         f"{item}</channel></rss>",
     )
-    settings = parse_config(
-        {
-            "database": {"url": sqlite_url},
-            "sources": [{"id": "s", "url": portal.url("/big.xml")}],
-            "poll": {"parse_processes": 1},
-        }
-    )
-    storage = daemon.build_storage(settings)
-    async with daemon.build_http_client(settings) as client:
-        poller = daemon.build_poller(settings, storage, client)
-        poller.workers.start_at = 1
+    async with _poller(sqlite_url, {"s": portal.url("/big.xml")}) as (poller, _):
         (report,) = await poller.poll()
         assert report.new == 1 and poller.workers.pids() == []
-        await poller.close()
