@@ -131,19 +131,19 @@ class ParseWorkers:
         if not self.enabled:
             return None
         loop = asyncio.get_running_loop()
-        pool = self._pool
         self._used_at = time.monotonic()
         try:
-            if pool is None:
-                pool = self._pool = self._start()
+            pool = self._pool = self._pool or self._start()
             # Submitting starts the processes on first use: that is where they can fail.
             with _main_not_imported():
                 future = loop.run_in_executor(pool, work)
         except BrokenProcessPool as exc:
-            self._lost(pool, f"a worker process died: {exc}")
+            self._died(pool, exc)
             return None
         except (OSError, RuntimeError) as exc:
-            self._lost(None, f"cannot start a worker process: {type(exc).__name__}: {exc}")
+            self.deaths = _MAX_DEATHS  # could not even start: do not try on every document
+            self.close()
+            self._report(f"cannot start a worker process: {type(exc).__name__}: {exc}")
             return None
         try:
             return await future
@@ -151,21 +151,17 @@ class ParseWorkers:
             # A worker was killed (the OOM killer, an operator) or crashed: every document it
             # held comes back here and is prepared in the daemon; the next one starts a new pool.
             # Any other exception is the work's own and reaches the caller as if run here.
-            self._lost(pool, f"a worker process died: {exc}")
+            self._died(pool, exc)
             return None
 
-    def _lost(self, pool: ProcessPoolExecutor | None, reason: str) -> None:
-        if pool is not None and pool is not self._pool:
+    def _died(self, pool: ProcessPoolExecutor, exc: BaseException) -> None:
+        if pool is not self._pool:
             return  # another document of the same dead pool already reported it
-        if pool is None:
-            self.deaths = _MAX_DEATHS  # could not even start: do not try on every document
-            stale, self._pool = self._pool, None
-            if stale is not None:
-                stale.shutdown(wait=False, cancel_futures=True)
-        else:
-            self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            self.deaths += 1
+        self.deaths += 1
+        self.close()
+        self._report(f"a worker process died: {exc}")
+
+    def _report(self, reason: str) -> None:
         log.error(
             "parse_worker_failed",
             reason=reason[:300],
