@@ -369,40 +369,30 @@ def approve_button(message: dict[str, Any]) -> str | None:
     return None
 
 
-def naive(base: str, count: int) -> tuple[float, float]:
-    """(checks per CPU-second, checks per second) of the naive loop, in its own process."""
+def naive_loop(base: str, count: int, seconds: float = 0.0) -> subprocess.Popen[str]:
+    """The naive loop in its own process: `feedparser.parse(url)` over the farm's first `count`
+    feeds one after another, until each was checked once and `seconds` have passed. Run after
+    the daemon (alone on the machine), and beside its steady window (same minute, same machine
+    state: on a shared VM the machine's own speed moved by 25-50 % between minutes,
+    docs/benchmarks.md). `naive_result` reads it."""
     code = (
         "import feedparser,time\n"
         f"urls=['{base}/feed/%d.xml'%i for i in range({count})]\n"
         "c0,t0=time.process_time(),time.perf_counter()\n"
-        "n=sum(len(feedparser.parse(u).entries) for u in urls)\n"
-        "print(time.perf_counter()-t0,time.process_time()-c0,n)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    wall, cpu, _n = (float(x) for x in out.stdout.split())
-    return count / cpu, count / wall
-
-
-def naive_beside(base: str, count: int, seconds: float) -> subprocess.Popen[str]:
-    """The naive loop in its own process for `seconds`, started with the steady window, so
-    both are measured under the same machine state (on a shared VM the speed of the machine
-    itself moved by 25-50 % between minutes: docs/benchmarks.md). `naive_result` reads it."""
-    code = (
-        "import feedparser,sys,time\n"
-        f"urls=['{base}/feed/%d.xml'%i for i in range({count})]\n"
-        "c0,t0=time.process_time(),time.perf_counter()\n"
-        f"n=0\nwhile time.perf_counter()-t0<{seconds}:\n"
+        f"n=0\nwhile n<len(urls) or time.perf_counter()-t0<{seconds}:\n"
         "    feedparser.parse(urls[n%len(urls)]); n+=1\n"
         "print(time.perf_counter()-t0,time.process_time()-c0,n)\n"
     )
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
 
 
-def naive_result(proc: subprocess.Popen[str]) -> float:
-    """Checks per CPU-second of a `naive_beside` loop."""
+def naive_result(proc: subprocess.Popen[str]) -> tuple[float, float]:
+    """(checks per CPU-second, checks per second) of a `naive_loop`."""
     out, _ = proc.communicate(timeout=600)
-    _wall, cpu, n = (float(x) for x in out.split())
-    return n / cpu
+    if proc.returncode:
+        raise RuntimeError(f"the naive loop failed (exit {proc.returncode})")
+    wall, cpu, n = (float(x) for x in out.split())
+    return n / cpu, n / wall
 
 
 def scalar(engine: Any, sql: str) -> Any:
@@ -538,7 +528,7 @@ def run(
     checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
     offset, next_bump, bumped = 0, t0, 0
     spy = profile(args, first.pid)
-    beside = naive_beside(base, args.naive, args.window)
+    beside = naive_loop(base, args.naive, args.window)
     if args.sql_stats:  # PATH.1: everything before the window (start-up, first poll)
         os.kill(first.pid, signal.SIGUSR1)
     threads0 = thread_cpu(first.pid)
@@ -552,7 +542,7 @@ def run(
     first.read_log()
     window = time.perf_counter() - t0
     checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
-    naive_during = naive_result(beside)
+    naive_during, _ = naive_result(beside)
     if args.sql_stats:  # PATH.2: the steady window
         os.kill(first.pid, signal.SIGUSR1)
         print(f"  SQL statements of the steady window: {args.sql_stats}.2", flush=True)
@@ -606,7 +596,7 @@ def run(
     second.stop()
     pinger.stopping.set()
     # 5. The naive loop over the same farm.
-    naive_cpu, naive_wall = naive(base, args.naive)
+    naive_cpu, naive_wall = naive_result(naive_loop(base, args.naive))
     print(
         f"naive feedparser.parse(url) loop: {args.naive} feeds, {naive_cpu:.0f} checks per "
         f"CPU-second ({naive_wall:.0f} feeds/s)",
