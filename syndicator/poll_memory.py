@@ -14,13 +14,15 @@ Two memories per source, both tied to the document URL and the agency (the "cont
   a trimmed document's members are known without parsing its old items.
 
 They are written to `source_memory` with the poll record (trim.dump_memory, dump_members) and
-read back once per source by a new poller, only when that feed has changed (a 304 needs none
-of it). The memory has its own table so a 304 rewrites nothing of it (issue 11).
+read back by the poller only when that feed has changed (a 304 needs none of it); after its
+first wave the poller keeps a compressed copy of each (`release`) and reads nothing. The
+memory has its own table so a 304 rewrites nothing of it (issue 11).
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,10 @@ from syndicator.storage import Storage, aio
 from syndicator.types import Article
 
 Context = tuple[str, str]  # (document URL, agency)
+# Bytes of released memories held compressed (`release(keep=...)`): about 2,600 sources of 20
+# items (a memory and its members are ~5 KB of JSON, ~2.5 KB compressed). Beyond it the oldest
+# are dropped; their next change reads them back from the database, as before.
+HELD_BYTES = 8 * 1024 * 1024
 # A document's items in order: (raw item hash, or None when the document does not split into
 # items; the guid its entry normalised to, or None when it yielded no article).
 Members = list[tuple[bytes | None, str | None]]
@@ -127,6 +133,10 @@ class SourceMemory:
         # Sources restored with item hashes but no members (a memory written before 0011):
         # their next document is parsed whole once, so its members become known.
         self._whole_once: set[str] = set()
+        # Released memories kept compressed (source -> (memory, members)), oldest first: a
+        # changed feed's memory is then taken back without a storage hand-off and a read.
+        self._held: dict[str, tuple[bytes, bytes]] = {}
+        self._held_bytes = 0
 
     def known_items(self, source_id: str, context: Context) -> tuple[Any, set[bytes]] | None:
         """(stamp, item hashes) remembered for this source in this context, if any."""
@@ -201,13 +211,31 @@ class SourceMemory:
     def forget(self, source_id: str) -> None:
         self.forget_items(source_id)
         self._seen.pop(source_id, None)
+        self._drop_held(source_id)
 
-    def release(self, source_id: str) -> None:
-        """Hold nothing of this source once its memory is in the poll record: the feed's next
-        change reads it back (`restore`). Held, 40,000 entries' digests were ~24 MB of a first
-        poll's peak RSS (issue 11, docs/benchmarks.md)."""
+    def release(self, source_id: str, keep: tuple[str, str] | None = None) -> None:
+        """Hold none of this source's objects once its memory is in the poll record: the
+        feed's next change takes it back (`restore`). Held as objects, 40,000 entries' digests
+        were ~24 MB of a first poll's peak RSS (issue 11, docs/benchmarks.md).
+
+        `keep`: the (memory, members) just dumped for the record, held compressed (a tenth of
+        the objects' size, HELD_BYTES in all), so the next change needs no database read: in
+        the steady state that read and its hand-off to the storage thread were ~4 % of the
+        daemon's CPU (docs/benchmarks.md). The poller keeps them once its first wave is over,
+        so a first poll's peak is not raised by them."""
         self.forget(source_id)
         self._restored.discard(source_id)
+        if keep is not None and keep[0]:
+            held = (zlib.compress(keep[0].encode(), 1), zlib.compress(keep[1].encode(), 1))
+            self._held[source_id] = held
+            self._held_bytes += len(held[0]) + len(held[1])
+            while self._held_bytes > HELD_BYTES:
+                self._drop_held(next(iter(self._held)))
+
+    def _drop_held(self, source_id: str) -> None:
+        held = self._held.pop(source_id, None)
+        if held is not None:
+            self._held_bytes -= len(held[0]) + len(held[1])
 
     def dump(self, source_id: str) -> str:
         """What to store of this source's memory (trim.dump_memory); "" forgets it."""
@@ -235,7 +263,14 @@ class SourceMemory:
         self._restored.add(source_id)
         if source_id in self._items or source_id in self._seen:
             return
-        text, members = await aio.call(self._stored, source_id)
+        held = self._held.get(source_id)
+        text: str | None
+        if held is not None:
+            self._drop_held(source_id)
+            text = zlib.decompress(held[0]).decode()
+            members = load_members(zlib.decompress(held[1]).decode())
+        else:
+            text, members = await aio.call(self._stored, source_id)
         memory = load_memory(text) if text else None
         if memory is None:
             return

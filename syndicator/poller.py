@@ -253,24 +253,20 @@ class Poller:
         else:
             self.memory.forget_items(source.id)
         memory = self.memory.dump(source.id)
+        members = self.memory.dump_members(source.id) if memory else None
         if not outcome:
             report.failed = True
             log.warning("source_parse_failed", source=source.id, error_class="parse",
                         error="; ".join(report.errors)[:300])  # fmt: skip
         await self.records.record(
-            source,
-            result,
-            now,
-            ok=outcome,
-            error_count=0 if outcome else error_count + 1,
-            error="; ".join(report.errors) or None,
-            validators=not deferred,
-            had_new=report.new > 0,
-            memory=memory,
-            members=self.memory.dump_members(source.id) if memory else None,
-        )
-        # That memory is now in the poll record (stored at the next tick): hold none of it.
-        self.memory.release(source.id)
+            source, result, now, ok=outcome, error_count=0 if outcome else error_count + 1,
+            error="; ".join(report.errors) or None, validators=not deferred,
+            had_new=report.new > 0, memory=memory, members=members,
+        )  # fmt: skip
+        # That memory is now in the poll record (stored at the next tick): hold none of its
+        # objects; after the first wave, its compact text (SourceMemory.release).
+        keep = (memory, members or "") if memory and not self._unpolled else None
+        self.memory.release(source.id, keep)
         return report
 
     async def _parse_changed(

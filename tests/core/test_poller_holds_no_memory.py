@@ -1,12 +1,22 @@
-"""A running poller keeps no per-source memory in RAM once it is stored (issue 11, peak RSS),
-and still parses only the changed items of the next document: it reads the memory back."""
+"""A running poller keeps no per-source memory objects in RAM once it is stored (issue 11, peak
+RSS), and still parses only the changed items of the next document: it reads the memory back,
+or after its first wave takes back the compressed copy it kept."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import random
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 import daemon
+from syndicator import poll_memory
 from syndicator.config import parse_config
+from syndicator.poll_memory import SourceMemory
 from syndicator.sandbox.portal import PortalServer
 from tests.core.test_incremental_poll import feed
 from tests.core.test_restart_memory import Spy
@@ -45,3 +55,70 @@ async def test_same_poller_reads_its_memory_back(
         assert spy.normalised == ["1"]
     assert storage.verify_audit().ok
     storage.close()
+
+
+async def _poll_due_until(poller: Any, source: str) -> Any:
+    while True:
+        for report in await poller.poll_due():
+            if report.source_id == source:
+                return report
+        await asyncio.sleep(0.02)
+
+
+async def test_after_the_first_wave_the_memory_is_held_compressed(
+    portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once every source was polled, a released memory is kept as compressed text: the next
+    change takes it back without reading the database, with the same outcome as a read."""
+    spy = Spy(monkeypatch)
+    settings = parse_config(
+        {
+            "database": {"url": db_url},
+            "sources": [{"id": "s", "url": portal.url("/f.xml"), "interval": "1m"}],
+        }
+    )
+    storage = daemon.build_storage(settings)
+    clock = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
+    reads: list[str] = []
+    read = storage.poll_memory_of
+    monkeypatch.setattr(storage, "poll_memory_of", lambda sid: reads.append(sid) or read(sid))
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client, clock=lambda: clock[0])
+        poller.sync()
+        portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
+        assert (await _poll_due_until(poller, "s")).new == 2
+        assert poller.polled_all
+        # The first wave's memory is not held (a first poll's peak): read back once.
+        clock[0] += timedelta(minutes=2)
+        portal.put("/f.xml", feed(("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai")))
+        assert (await _poll_due_until(poller, "s")).new == 1
+        assert reads == ["s", "s"]  # the first poll looked for a previous run's, then this
+        assert (poller.memory._items, poller.memory._seen) == ({}, {})
+        assert set(poller.memory._held) == {"s"}
+
+        spy.reset()
+        clock[0] += timedelta(minutes=2)
+        portal.put("/f.xml", feed(("4", "Tin bốn"), ("3", "Tin ba"), ("1", "Tin một (sửa)")))
+        report = await _poll_due_until(poller, "s")
+        assert (report.new, report.changed, report.errors) == (1, 1, [])
+        assert reads == ["s", "s"]  # taken back from what was held
+        assert spy.parsed == [2] and sorted(spy.normalised) == ["1", "4"]
+        await poller.close()
+    storage.close()
+
+
+def test_held_memories_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past HELD_BYTES the oldest held memories go (their next change reads the database);
+    forgetting a source (a failed ingest) drops what was held of it."""
+    memory = SourceMemory(storage=None)  # type: ignore[arg-type]
+    text = json.dumps([random.Random(n).randbytes(600).hex() for n in range(4)])
+    size = len(zlib.compress(text.encode(), 1)) + len(zlib.compress(b"", 1))
+    monkeypatch.setattr(poll_memory, "HELD_BYTES", size * 3)
+    for sid in "abcd":
+        memory.release(sid, (text, ""))
+    assert list(memory._held) == ["b", "c", "d"]
+    assert memory._held_bytes == size * 3
+    memory.forget("c")
+    assert list(memory._held) == ["b", "d"] and memory._held_bytes == size * 2
+    memory.release("e", ("", ""))  # nothing to hold
+    assert list(memory._held) == ["b", "d"]
