@@ -161,6 +161,7 @@ class PostRow(Base):
     __table_args__ = (
         UniqueConstraint("article_id", "channel", name="uq_posts_article_channel"),
         Index("ix_posts_channel_status", "channel", "status"),
+        Index("ix_posts_status", "status"),  # 0012: asked by status across channels
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

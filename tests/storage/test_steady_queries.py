@@ -73,3 +73,18 @@ def test_planning_reads_through_the_partial_index(storage: Storage, now) -> None
     changed = make(2, content_hash="hash2b", title="Tin số 2 (sửa)")
     assert storage.add_articles("portal", [changed], now).changed
     assert [a.id for a, _ in storage.articles_for_planning(10)] == [stored[1].id]
+
+
+def test_posts_asked_by_status_go_through_an_index(storage: Storage) -> None:
+    """The health snapshot asks every second for the approved posts of every channel: without
+    an index led by the status, SQLite walked the whole outbox in id order (104 ms a read on
+    100,000 posts, migration 0012)."""
+    assert "ix_posts_status" in {ix["name"] for ix in inspect(storage.engine).get_indexes("posts")}
+    if storage.engine.dialect.name != "sqlite":
+        return
+    with storage.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT * FROM posts WHERE status IN ('approved') "
+            "ORDER BY id LIMIT 500"
+        ).all()
+    assert any("ix_posts_status" in str(row[-1]) for row in plan), plan
