@@ -14,9 +14,9 @@ Two memories per source, both tied to the document URL and the agency (the "cont
   a trimmed document's members are known without parsing its old items.
 
 They are written to `source_memory` with the poll record (trim.dump_memory, dump_members) and
-read back by the poller only when that feed has changed (a 304 needs none of it); after its
-first wave the poller keeps a compressed copy of each (`release`) and reads nothing. The
-memory has its own table so a 304 rewrites nothing of it (issue 11).
+read back by the poller only when that feed has changed (a 304 needs none of it), unless it
+kept a compressed copy (`release`). The memory has its own table so a 304 rewrites nothing
+of it (issue 11).
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ class SourceMemory:
         `keep`: the (memory, members) just dumped for the record, held compressed (a tenth of
         the objects' size, HELD_BYTES in all), so the next change needs no database read: in
         the steady state that read and its hand-off to the storage thread were ~4 % of the
-        daemon's CPU (docs/benchmarks.md). The poller keeps them once its first wave is over,
-        so a first poll's peak is not raised by them."""
+        daemon's CPU (docs/benchmarks.md). 2,000 sources' cost ~4 MB of the first poll's
+        peak RSS."""
         self.forget(source_id)
         self._restored.discard(source_id)
         if keep is not None and keep[0]:

@@ -265,7 +265,7 @@ class Poller:
         )  # fmt: skip
         # That memory is now in the poll record (stored at the next tick): hold none of its
         # objects; after the first wave, its compact text (SourceMemory.release).
-        keep = (memory, members or "") if memory and not self._unpolled else None
+        keep = (memory, members or "") if memory else None
         self.memory.release(source.id, keep)
         return report
 
