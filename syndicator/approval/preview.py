@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from syndicator.approval import plain
 from syndicator.approval import texts as T
 from syndicator.approval.buttons import data as button
 from syndicator.approval.buttons import revision
+from syndicator.storage.approval import PostState
 from syndicator.storage.posts import PostRecord
 from syndicator.types import Article, Flag, PostStatus
 
@@ -116,7 +118,7 @@ def clip(text: str, limit: int, note: str = "…") -> str:
     return cut.rstrip(" ,;:.-\n") + note
 
 
-def is_open(posts: tuple[PostRecord, ...] | list[PostRecord], closed: bool = False) -> bool:
+def is_open(posts: Sequence[PostRecord] | Sequence[PostState], closed: bool = False) -> bool:
     """Waiting for a decision: a post is open, or every channel was switched off."""
     if closed or not posts:
         return False

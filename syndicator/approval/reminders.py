@@ -20,7 +20,8 @@ from syndicator.approval.expiry import expire_article
 from syndicator.approval.preview import clip, is_open
 from syndicator.approval.sendqueue import NORMAL
 from syndicator.config import ApprovalSettings
-from syndicator.storage import PostRecord, aio
+from syndicator.storage import aio
+from syndicator.storage.approval import PostState
 from syndicator.types import Article, Flag, PostStatus
 
 if TYPE_CHECKING:
@@ -71,10 +72,10 @@ class Reminders:
         reminders: list[tuple[int, int, str]] = []
         previews = bot.storage.open_previews()
         # One read of every open preview's posts, not one per preview each tick.
-        by_article: dict[int, list[PostRecord]] = {}
+        by_article: dict[int, list[PostState]] = {}
         ids = sorted({preview.article_id for preview in previews})
         for start in range(0, len(ids), 500):  # IN lists stay small on every backend
-            for post in bot.storage.list_posts(article_ids=ids[start : start + 500]):
+            for post in bot.storage.post_states(ids[start : start + 500]):
                 by_article.setdefault(post.article_id, []).append(post)
         first_due = min(cfg.remind_after, cfg.urgent_remind_after)
         for preview in previews:
