@@ -111,7 +111,7 @@ class Poller:
         lease = timedelta(seconds=3 * self._deadline())
         # A read finds what is due (most ticks: nothing); one statement claims it all and
         # hands back the states (storage.claim_due_sources).
-        ready = await aio.call(self.storage.due_sources, now, among=list(self.sources))
+        ready = await aio.call(self.storage.due_sources, now, among=self.sources)
         due = [sid for sid in ready if sid not in self._running]
         if due:
             states = await aio.call(self.storage.claim_due_sources, now, lease, due)
