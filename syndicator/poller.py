@@ -18,12 +18,13 @@ import structlog
 
 from syndicator.config import PollSettings, SourceSettings
 from syndicator.parse_workers import ParseWorkers, document_args
+from syndicator.poll_ingest import IngestMixin
 from syndicator.poll_memory import SourceMemory
 from syndicator.poll_records import PollRecorder, SourceReport, log_cycle
 from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import Fetcher, FetchResult
-from syndicator.sources.prepare import Prepared, digest, prepare_entries
+from syndicator.sources.prepare import Prepared
 from syndicator.sources.trim import trim
 from syndicator.storage import Storage, aio
 from syndicator.types import ParseResult
@@ -51,7 +52,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Poller:
+class Poller(IngestMixin):
     def __init__(
         self,
         storage: Storage,
@@ -220,18 +221,15 @@ class Poller:
         await self.memory.restore(source.id)
         try:
             async with asyncio.timeout_at(until):
-                parsed, hashes = await self._parse_changed(source, result, now)
+                parsed, hashes, expect = await self._parse_changed(source, result, now)
+            outcome, stamp, guids, hashes = await self._store(
+                source, result, now, report, until, (parsed, hashes, expect)
+            )
         except TimeoutError:
             # A parse thread cannot be stopped; its result is dropped when it ends. The XML
             # guards (rss.py) keep any one document's parse short, so this is a last resort.
             error = f"deadline: fetch and parse took over {self._deadline():g} s (fetch.deadline)"
             return await self.records.failed(source, result, now, report, error_count, error)
-        try:
-            # Always on the storage thread, even a small one: it writes (add_articles), and a
-            # write waiting for the SQLite lock must not hold the loop (storage/aio.py).
-            outcome, stamp, guids = await aio.call(
-                self._ingest, source, result, now, report, parsed
-            )
         except Exception as exc:  # storage or a bug: recorded, never escapes into other sources
             error = f"ingest failed: {type(exc).__name__}: {exc}"
             log.error("source_ingest_failed", source=source.id,
@@ -271,26 +269,20 @@ class Poller:
 
     async def _parse_changed(
         self, source: SourceSettings, result: FetchResult, now: datetime
-    ) -> tuple[ParseResult | Prepared, list[bytes] | None]:
+    ) -> tuple[ParseResult | Prepared, list[bytes] | None, Any]:
         """Parse only the items not already stored, when the feed splits cleanly into items.
-        Also returns the hashes of every item when trimming computed them (else None)."""
+        Also returns the hashes of every item when trimming computed them (else None), and
+        the stamp the trimming assumed (else None): _store checks it before storing."""
         context = (result.final_url or source.url, source.agency_name)
         known = self.memory.known_items(source.id, context)
-        trimmed = None
-        # The stamp is a read of one source's index entries, on the storage thread.
-        if (
-            source.kind != "json"
-            and known is not None
-            and await aio.call(self.storage.source_stamp, source.id) == known[0]
-        ):
-            trimmed = trim(result.body, known[1])
-        if trimmed is not None:
+        trimmed = trim(result.body, known[1]) if source.kind != "json" and known else None
+        if trimmed is not None and known is not None:
             doc = dataclasses.replace(result, body=trimmed[0])
             parsed = await self._parse(source, doc, now, whole=False)
             if not parsed.error:
-                return parsed, trimmed[1]
+                return parsed, trimmed[1], known[0]
             # The trimmed document did not parse cleanly: trust only the whole one.
-        return await self._parse(source, result, now, whole=True), None
+        return await self._parse(source, result, now, whole=True), None, None
 
     async def _parse(
         self, source: SourceSettings, result: FetchResult, now: datetime, *, whole: bool
@@ -312,85 +304,6 @@ class Poller:
         if not big:
             return _parse(source, result)
         return await asyncio.to_thread(_parse, source, result)
-
-    def _ingest(
-        self,
-        source: SourceSettings,
-        result: FetchResult,
-        now: datetime,
-        report: SourceReport,
-        parsed: ParseResult | Prepared | None = None,
-    ) -> tuple[bool, Any, list[str | None]]:
-        """Normalise, classify (unless a worker did: Prepared) and store.
-
-        Returns (whether the document yielded anything, the source's stamp after the write or
-        None when nothing was written, the guid of each parsed entry in order or None where it
-        yielded no article: the document's members, poll_memory.build_members).
-        """
-        url = result.final_url or source.url
-        if parsed is None:
-            parsed = _parse(source, result)
-        if parsed.error:
-            report.errors.append(f"parse: {parsed.error}")
-        context = (url, source.agency_name)
-        if isinstance(parsed, Prepared):
-            digests, count = list(parsed.digests), parsed.count
-        else:
-            digests, count = [digest(entry) for entry in parsed.entries], len(parsed.entries)
-        skipped = self.memory.skip_known(source.id, context, digests)
-        if isinstance(parsed, Prepared):  # every entry was prepared: leave out the skipped
-            articles = [(i, a) for i, a in parsed.articles if i not in skipped]
-            errors = [(i, e) for i, e in parsed.errors if i not in skipped]
-        else:
-            articles, errors = prepare_entries(
-                parsed.entries, source_id=source.id, agency=source.agency_name, feed_url=url,
-                now=now, rules=self.rules, skip=skipped,
-            )  # fmt: skip
-        report.errors.extend(error for _, error in errors)
-        guids: list[str | None] = [skipped.get(i) for i in range(count)]
-        for i, a in articles:
-            guids[i] = a.guid
-        if not articles and not skipped and parsed.error:
-            return False, None, guids
-        # add_articles keeps the first article of a guid: one that a skipped entry before it
-        # carries must not take its place.
-        first_skipped: dict[str, int] = {}
-        for i, guid in skipped.items():
-            first_skipped.setdefault(guid, i)
-        articles = [(i, a) for i, a in articles if first_skipped.get(a.guid, i + 1) > i]
-        cap = self.poll_settings.max_new_per_poll
-        stored = self.storage.add_articles(
-            source.id,
-            [a for _, a in articles],
-            now,
-            max_new=cap,
-            announce_flood=source.id not in self._flooding,
-        )
-        report.new, report.duplicate, report.changed = (
-            len(stored.new),
-            len(stored.duplicates),
-            len(stored.changed),
-        )
-        report.deferred = len(stored.deferred)
-        if stored.deferred:
-            if source.id not in self._flooding:
-                log.warning(
-                    "source_flood_capped",
-                    source=source.id,
-                    stored=report.new + report.duplicate,
-                    deferred=report.deferred,
-                    max_new_per_poll=cap,
-                )
-            self._flooding.add(source.id)
-            later = set(stored.deferred)
-            articles = [(i, a) for i, a in articles if a.guid not in later]
-        else:
-            self._flooding.discard(source.id)
-        report.new_ids = [a.id for a in stored.new if a.id is not None]
-        if self.keep_new_articles:
-            report.new_articles = stored.new
-        self.memory.remember_entries(source.id, context, digests, skipped, articles)
-        return True, stored.stamp, guids
 
 
 __all__ = ["Poller", "SourceReport", "utcnow"]

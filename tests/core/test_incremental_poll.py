@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import daemon
 from syndicator.config import parse_config
 from syndicator.sandbox.portal import PortalServer
@@ -17,9 +19,12 @@ def feed(*items: tuple[str, str]) -> str:
 
 
 async def test_new_edited_and_tampered_items_are_seen(
-    portal: PortalServer, sqlite_url: str
+    portal: PortalServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """New items are new, an edited item is changed, another writer's change is noticed."""
+    from tests.core.test_restart_memory import Spy
+
+    spy = Spy(monkeypatch)
     portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
     settings = parse_config(
         {"database": {"url": sqlite_url}, "sources": [{"id": "s", "url": portal.url("/f.xml")}]}
@@ -48,8 +53,11 @@ async def test_new_edited_and_tampered_items_are_seen(
             "/f.xml",
             feed(("4", "Tin bốn"), ("3", "Tin ba"), ("1", "Tin một (đã sửa)"), ("2", "Tin hai")),
         )
+        spy.reset()
         (r,) = await poller.poll()
         assert (r.new, r.changed) == (1, 1)
+        # Trimmed to item 4 first; the stamp, checked before storing, was another's: whole.
+        assert spy.parsed == [1, 4]
     titles = sorted(a.title for a in storage.list_articles())
     assert titles == ["Tin ba", "Tin bốn", "Tin hai", "Tin một (đã sửa)"]
     assert storage.verify_audit().ok
