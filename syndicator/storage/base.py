@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,11 +36,20 @@ class StorageBase:
         # Same pool; transactions begun through it are plain reads (SQLite: deferred BEGIN).
         self.reader = engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        # This thread's open batch() connection, if any.
+        self._local = threading.local()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        """One write transaction holding the writer lock; commits or rolls back as a whole."""
+        """One write transaction holding the writer lock; commits or rolls back as a whole.
+        Inside `batch()`, a savepoint of the batch's transaction instead."""
         try:
+            batch = self._batch_conn()
+            if batch is not None:
+                with Session(bind=batch, join_transaction_mode="create_savepoint") as session:
+                    yield session
+                    session.commit()  # releases the savepoint; the batch commits
+                return
             with self._sessions() as session, session.begin():
                 take_writer_lock(session.connection())
                 yield session
@@ -50,11 +60,39 @@ class StorageBase:
     def _write_core(self) -> Iterator[Connection]:
         """_write for Core-only work: a bare connection, without a Session's bookkeeping."""
         try:
+            batch = self._batch_conn()
+            if batch is not None:
+                with batch.begin_nested():
+                    yield batch
+                return
             with self.engine.begin() as conn:
                 take_writer_lock(conn)
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction for the writes made inside it on this thread: each `_write`
+        or `_write_core` becomes a savepoint of it, so a failed one is rolled back alone and
+        the rest commit together at the end (ingest_batch.py: one transaction for the
+        changed feeds of a moment, not one each). Nested, it joins the outer batch."""
+        if self._batch_conn() is not None:
+            yield
+            return
+        try:
+            with self.engine.begin() as conn:
+                take_writer_lock(conn)
+                self._local.batch = conn
+                try:
+                    yield
+                finally:
+                    self._local.batch = None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
+
+    def _batch_conn(self) -> Connection | None:
+        return getattr(self._local, "batch", None)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
