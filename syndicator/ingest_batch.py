@@ -7,9 +7,10 @@ transaction of its own: BEGIN IMMEDIATE, the audit chain's head read, the stamp,
 (docs/benchmarks.md, issue 11). Polls finishing close together now wait up to `WAIT_S` for
 each other and are stored in one call, in one transaction. Each keeps its own outcome:
 
-- each ingest's write is a SAVEPOINT of the batch's transaction (Storage.batch): one that
+- each ingest runs in a SAVEPOINT of the batch's transaction (Storage.savepoint): one that
   fails is rolled back alone and its poll is recorded as failed, as before; the others
-  commit;
+  commit; its stamp check reads inside the transaction, so no other writer can slip in
+  between the check and the write;
 - a poll cancelled (daemon stop, reload) before its batch runs is left out: nothing of it is
   stored, and the next poll fetches it again (its validators were never saved);
 - the whole batch fails only when the transaction itself does (the write lock not had within
@@ -34,8 +35,7 @@ MAX_ITEMS = 50
 
 class IngestBatch:
     """Gathers calls of one function (the poller's `_ingest`) and runs them together on the
-    storage thread, in one write transaction (`storage.batch`: each call's write is a
-    savepoint of it)."""
+    storage thread, in one write transaction (`storage.batch`), each in a savepoint."""
 
     def __init__(self, storage: Storage, run: Callable[..., Any]) -> None:
         self.storage = storage
@@ -94,8 +94,9 @@ class IngestBatch:
         with self.storage.batch():
             for args in calls:
                 try:
-                    outcomes.append((True, self.run(*args)))
-                except Exception as exc:  # its write was a savepoint: rolled back alone
+                    with self.storage.savepoint():
+                        outcomes.append((True, self.run(*args)))
+                except Exception as exc:  # rolled back to its savepoint: this call alone
                     outcomes.append((False, exc))
         return outcomes
 
