@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from syndicator.config import PollSettings, SourceSettings
-from syndicator.ingest_batch import IngestBatch
 from syndicator.parse_workers import document_args
 from syndicator.poll_memory import SourceMemory
 from syndicator.poll_records import SourceReport
@@ -23,7 +22,7 @@ from syndicator.sources.classify import ClassifierRules
 from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import FetchResult
 from syndicator.sources.prepare import Prepared, digest, prepare_entries
-from syndicator.storage import Storage
+from syndicator.storage import Storage, aio
 from syndicator.types import ParseResult
 
 if TYPE_CHECKING:
@@ -41,7 +40,6 @@ class IngestMixin:
     poll_settings: PollSettings
     keep_new_articles: bool
     _flooding: set[str]
-    batch: IngestBatch
     _parse: Callable[..., Any]
 
     async def _store(
@@ -54,18 +52,17 @@ class IngestMixin:
         parsed: tuple[ParseResult | Prepared, list[bytes] | None, Any],
     ) -> tuple[bool, Any, list[str | None], list[bytes] | None]:
         """Ingest on the storage thread, even a small document: it writes, and a write waiting
-        for the SQLite lock must not hold the loop (storage/aio.py); with the changed feeds
-        that finish about now, in one transaction (ingest_batch.py). A document trimmed against
+        for the SQLite lock must not hold the loop (storage/aio.py). A document trimmed against
         a memory whose stamp is no longer the stored one (another daemon stored this source's
         articles since) is parsed whole and ingested again. The stamp is checked there, not
         read before trimming: a hand-off less per changed feed (docs/benchmarks.md)."""
         doc, hashes, expect = parsed
-        stored = await self.batch.submit(source, result, now, report, doc, expect)
+        stored = await aio.call(self._ingest, source, result, now, report, doc, expect)
         if stored is not None:
             return (*stored, hashes)
         async with asyncio.timeout_at(until):
             whole = await self._parse(source, result, now, whole=True)
-        stored = await self.batch.submit(source, result, now, report, whole)
+        stored = await aio.call(self._ingest, source, result, now, report, whole)
         assert stored is not None  # no stamp to check
         return (*stored, None)
 

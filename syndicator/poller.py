@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 
 from syndicator.config import PollSettings, SourceSettings
-from syndicator.ingest_batch import IngestBatch
 from syndicator.parse_workers import ParseWorkers, document_args
 from syndicator.poll_ingest import IngestMixin
 from syndicator.poll_memory import SourceMemory
@@ -79,8 +78,6 @@ class Poller(IngestMixin):
             storage, poll, clock=clock, rng=rng or random.Random(), on_unhealthy=on_unhealthy
         )
         self.memory = SourceMemory(storage)
-        # Changed feeds finishing about together are stored in one transaction.
-        self.batch = IngestBatch(storage, self._ingest)
         # Polls in flight (source id -> task) and reports finished since the last poll_due().
         self._running: dict[str, asyncio.Task[SourceReport]] = {}
         self._done: list[SourceReport] = []
@@ -165,7 +162,6 @@ class Poller(IngestMixin):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.batch.close()
         self.workers.close()
         await self.records.flush()
 
@@ -239,9 +235,6 @@ class Poller(IngestMixin):
             log.error("source_ingest_failed", source=source.id,
                       error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip
             self.memory.forget(source.id)
-            # Its batch may have failed after this ingest ran (the commit): nothing is stored.
-            report.new = report.duplicate = report.changed = report.deferred = 0
-            report.new_ids, report.new_articles = [], []
             return await self.records.failed(
                 source, result, now, report, error_count, error, quiet=True
             )

@@ -211,10 +211,8 @@ class ArticlesMixin(StorageBase):
         return result
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
-        """(row count, latest update) of a source's articles: changes whenever anyone writes them.
-        Inside a batch, read in its transaction: after the write lock, so no other writer can
-        slip in between this check and the write (ingest_batch.py)."""
-        with self._read_core() as conn:
+        """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
+        with self.reader.connect() as conn:
             row = conn.execute(_STAMP, {"source": source_id}).one()
         return int(row[0]), row[1]
 
@@ -222,7 +220,8 @@ class ArticlesMixin(StorageBase):
         """The stored content hash of each of these guids of a source that is stored."""
         if not guids:
             return {}
-        with self._read_core() as conn:
+        with self._read() as session:
+            conn = session.connection()
             return {
                 guid: row.content_hash
                 for guid, row in self._known(conn, source_id, list(guids)).items()

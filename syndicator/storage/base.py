@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,20 +35,11 @@ class StorageBase:
         # Same pool; transactions begun through it are plain reads (SQLite: deferred BEGIN).
         self.reader = engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
-        # This thread's open batch() connection, if any.
-        self._local = threading.local()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        """One write transaction holding the writer lock; commits or rolls back as a whole.
-        Inside `batch()`, a savepoint of the batch's transaction instead."""
+        """One write transaction holding the writer lock; commits or rolls back as a whole."""
         try:
-            batch = self._batch_conn()
-            if batch is not None:  # a savepoint of the batch's transaction
-                with Session(bind=batch, join_transaction_mode="create_savepoint") as session:
-                    yield session
-                    session.commit()  # releases its savepoint; the batch commits
-                return
             with self._sessions() as session, session.begin():
                 take_writer_lock(session.connection())
                 yield session
@@ -60,67 +50,11 @@ class StorageBase:
     def _write_core(self) -> Iterator[Connection]:
         """_write for Core-only work: a bare connection, without a Session's bookkeeping."""
         try:
-            batch = self._batch_conn()
-            if batch is not None:  # joins the batch's transaction (and its savepoint)
-                yield batch
-                return
             with self.engine.begin() as conn:
                 take_writer_lock(conn)
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One write transaction for the storage calls made inside it on this thread: their
-        writes (`_write`, `_write_core`) and Core reads (`_read_core`) join it, and commit
-        together at the end (ingest_batch.py: one transaction for the changed feeds of a
-        moment, not one each). Wrap each unit in `savepoint()` so a failed one is rolled back
-        alone (on PostgreSQL a failed statement spoils the whole transaction otherwise).
-        Nested, it joins the outer batch."""
-        if self._batch_conn() is not None:
-            yield
-            return
-        try:
-            with self.engine.begin() as conn:
-                take_writer_lock(conn)
-                self._local.batch = conn
-                try:
-                    yield
-                finally:
-                    self._local.batch = None
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database write failed: {exc}") from exc
-
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        """Inside `batch()`: a unit rolled back alone when it raises. Outside: nothing."""
-        batch = self._batch_conn()
-        if batch is None:
-            yield
-            return
-        try:
-            with batch.begin_nested():
-                yield
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database write failed: {exc}") from exc
-
-    @contextmanager
-    def _read_core(self) -> Iterator[Connection]:
-        """A connection for a Core read: this thread's batch transaction when one is open (it
-        sees the batch's own writes, and costs no second connection), else a reader's."""
-        batch = self._batch_conn()
-        if batch is not None:
-            yield batch
-            return
-        try:
-            with self.reader.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-
-    def _batch_conn(self) -> Connection | None:
-        return getattr(self._local, "batch", None)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
