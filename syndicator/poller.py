@@ -263,7 +263,7 @@ class Poller(IngestMixin):
         )  # fmt: skip
         # That memory is now in the poll record (stored at the next tick): hold none of its
         # objects; after the first wave, its compact text (SourceMemory.release).
-        keep = (memory, members or "") if memory else None
+        keep = (memory, members or "") if memory and not self._unpolled else None
         self.memory.release(source.id, keep)
         return report
 
