@@ -112,6 +112,56 @@ async def test_a_released_memory_is_held_compressed(
     storage.close()
 
 
+async def test_a_held_memory_with_a_stale_stamp_is_not_trusted(
+    portal: PortalServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another daemon stored this source's articles since the memory was held: the document
+    trimmed against it is not stored; the stamp, checked before storing, sends it to a whole
+    parse, and the other daemon's version of item 2 is seen as changed back."""
+    spy = Spy(monkeypatch)
+    settings = parse_config(
+        {
+            "database": {"url": sqlite_url},
+            "sources": [{"id": "s", "url": portal.url("/f.xml"), "interval": "1m"}],
+        }
+    )
+    storage = daemon.build_storage(settings)
+    clock = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client, clock=lambda: clock[0])
+        poller.sync()
+        for n, items in enumerate(
+            [
+                (("1", "Tin một"), ("2", "Tin hai")),
+                (("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai")),
+            ]
+        ):
+            clock[0] += timedelta(minutes=2 * n)
+            portal.put("/f.xml", feed(*items))
+            await _poll_due_until(poller, "s")
+        assert set(poller.memory._held) == {"s"}
+        other = parse_config(
+            {"database": {"url": sqlite_url}, "sources": [{"id": "s", "url": portal.url("/g.xml")}]}
+        )
+        portal.put("/g.xml", feed(("2", "Tin hai (bản khác)")))
+        async with daemon.build_http_client(other) as client2:
+            (r2,) = await daemon.build_poller(other, storage, client2).poll()
+        assert r2.changed == 1
+        spy.reset()
+        clock[0] = datetime.now(UTC) + timedelta(hours=1)  # after the other's next check too
+        portal.put(
+            "/f.xml", feed(("4", "Tin bốn"), ("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai"))
+        )
+        report = await _poll_due_until(poller, "s")
+        assert (report.new, report.changed, report.errors) == (1, 1, [])
+        assert spy.parsed == [1, 4]  # trimmed to item 4, then whole: the stamp was another's
+        await poller.close()
+    titles = sorted(a.title for a in storage.list_articles())
+    assert titles == ["Tin ba", "Tin bốn", "Tin hai", "Tin một"]
+    assert storage.verify_audit().ok
+    storage.close()
+
+
 def test_held_memories_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past HELD_BYTES the oldest held memories go (their next change reads the database);
     forgetting a source (a failed ingest) drops what was held of it."""
