@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import daemon
@@ -16,6 +18,17 @@ def feed(*items: tuple[str, str]) -> str:
         for g, t in items
     )
     return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>S</title>{body}</channel></rss>'
+
+
+async def another_daemon_edits_item_2(portal: PortalServer, db_url: str, storage: Any) -> Any:
+    """Another daemon, reading source "s" at another URL, stores its own version of item 2."""
+    other = parse_config(
+        {"database": {"url": db_url}, "sources": [{"id": "s", "url": portal.url("/g.xml")}]}
+    )
+    portal.put("/g.xml", feed(("2", "Tin hai (bản khác)")))
+    async with daemon.build_http_client(other) as client:
+        (report,) = await daemon.build_poller(other, storage, client).poll()
+    return report
 
 
 async def test_new_edited_and_tampered_items_are_seen(
@@ -42,13 +55,7 @@ async def test_new_edited_and_tampered_items_are_seen(
         assert (r.new, r.changed) == (0, 1)
         # Another daemon stores a different version of item 2: this poller's memory is stale,
         # so the next changed document is parsed whole and item 2 is seen as changed back.
-        other = parse_config(
-            {"database": {"url": sqlite_url}, "sources": [{"id": "s", "url": portal.url("/g.xml")}]}
-        )
-        portal.put("/g.xml", feed(("2", "Tin hai (bản khác)")))
-        async with daemon.build_http_client(other) as client2:
-            (r2,) = await daemon.build_poller(other, storage, client2).poll()
-        assert r2.changed == 1
+        assert (await another_daemon_edits_item_2(portal, sqlite_url, storage)).changed == 1
         portal.put(
             "/f.xml",
             feed(("4", "Tin bốn"), ("3", "Tin ba"), ("1", "Tin một (đã sửa)"), ("2", "Tin hai")),

@@ -18,7 +18,7 @@ from syndicator import poll_memory
 from syndicator.config import parse_config
 from syndicator.poll_memory import SourceMemory
 from syndicator.sandbox.portal import PortalServer
-from tests.core.test_incremental_poll import feed
+from tests.core.test_incremental_poll import another_daemon_edits_item_2, feed
 from tests.core.test_restart_memory import Spy
 
 
@@ -57,6 +57,17 @@ async def test_same_poller_reads_its_memory_back(
     storage.close()
 
 
+def _one_source(portal: PortalServer, db_url: str) -> tuple[Any, Any]:
+    """Source "s" at /f.xml, due every minute, and its storage."""
+    settings = parse_config(
+        {
+            "database": {"url": db_url},
+            "sources": [{"id": "s", "url": portal.url("/f.xml"), "interval": "1m"}],
+        }
+    )
+    return settings, daemon.build_storage(settings)
+
+
 async def _poll_due_until(poller: Any, source: str) -> Any:
     while True:
         for report in await poller.poll_due():
@@ -72,13 +83,7 @@ async def test_a_released_memory_is_held_compressed(
     takes it back without reading the database, with the same outcome as a read (an edit is
     still a change)."""
     spy = Spy(monkeypatch)
-    settings = parse_config(
-        {
-            "database": {"url": db_url},
-            "sources": [{"id": "s", "url": portal.url("/f.xml"), "interval": "1m"}],
-        }
-    )
-    storage = daemon.build_storage(settings)
+    settings, storage = _one_source(portal, db_url)
     clock = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
     reads: list[str] = []
     read = storage.poll_memory_of
@@ -119,13 +124,7 @@ async def test_a_held_memory_with_a_stale_stamp_is_not_trusted(
     trimmed against it is not stored; the stamp, checked before storing, sends it to a whole
     parse, and the other daemon's version of item 2 is seen as changed back."""
     spy = Spy(monkeypatch)
-    settings = parse_config(
-        {
-            "database": {"url": sqlite_url},
-            "sources": [{"id": "s", "url": portal.url("/f.xml"), "interval": "1m"}],
-        }
-    )
-    storage = daemon.build_storage(settings)
+    settings, storage = _one_source(portal, sqlite_url)
     clock = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
     async with daemon.build_http_client(settings) as client:
         poller = daemon.build_poller(settings, storage, client, clock=lambda: clock[0])
@@ -140,13 +139,7 @@ async def test_a_held_memory_with_a_stale_stamp_is_not_trusted(
             portal.put("/f.xml", feed(*items))
             await _poll_due_until(poller, "s")
         assert set(poller.memory._held) == {"s"}
-        other = parse_config(
-            {"database": {"url": sqlite_url}, "sources": [{"id": "s", "url": portal.url("/g.xml")}]}
-        )
-        portal.put("/g.xml", feed(("2", "Tin hai (bản khác)")))
-        async with daemon.build_http_client(other) as client2:
-            (r2,) = await daemon.build_poller(other, storage, client2).poll()
-        assert r2.changed == 1
+        assert (await another_daemon_edits_item_2(portal, sqlite_url, storage)).changed == 1
         spy.reset()
         clock[0] = datetime.now(UTC) + timedelta(hours=1)  # after the other's next check too
         portal.put(
