@@ -147,6 +147,22 @@ def tree_peak_rss_mb(pid: int) -> float:
     return total
 
 
+def keep_changing(
+    base: str, args: argparse.Namespace, daemon: Daemon, seconds: float, offset: int
+) -> tuple[int, int]:
+    """For `seconds`: a bump every `--bump-every` s from now on, the daemon's log read as it
+    goes. Returns the next bump's offset and how many feeds changed."""
+    start, bumps, changed = time.perf_counter(), 0, 0
+    while (now := time.perf_counter()) < start + seconds:
+        if now >= start + bumps * args.bump_every:
+            changed += bump(base, args.changed, offset + bumps)
+            bumps += 1
+        daemon.read_log()
+        time.sleep(0.2)
+    daemon.read_log()
+    return offset + bumps, changed
+
+
 def bump(base: str, fraction: float, offset: int) -> int:
     req = urllib.request.Request(f"{base}/bump?fraction={fraction}&offset={offset}", method="POST")
     with urllib.request.urlopen(req) as resp:
@@ -531,29 +547,14 @@ def run(
     # Warm-up, not measured: the changes begin, so what a daemon does once when its first
     # change comes (import the parser its worker held for the first poll: ~2 % of a window)
     # falls before the window, which then sees the steady state only.
-    offset, warm_start = 0, time.perf_counter()
-    while (now := time.perf_counter()) < warm_start + args.warmup:
-        if now >= warm_start + offset * args.bump_every:
-            bump(base, args.changed, offset)
-            offset += 1
-        first.read_log()
-        time.sleep(0.2)
-    first.read_log()
+    offset, _ = keep_changing(base, args, first, args.warmup, 0)
     checks0, cpu0, t0 = first.checks, cpu_seconds(first.pid), time.perf_counter()
-    next_bump, bumped = t0, 0
     spy = profile(args, first.pid)
     beside = naive_loop(base, args.naive, args.window)
     if args.sql_stats:  # PATH.1: everything before the window (start-up, first poll)
         os.kill(first.pid, signal.SIGUSR1)
     threads0 = thread_cpu(first.pid)
-    while (now := time.perf_counter()) < t0 + args.window:
-        if now >= next_bump:
-            bumped += bump(base, args.changed, offset)
-            offset += 1
-            next_bump += args.bump_every
-        first.read_log()
-        time.sleep(0.2)
-    first.read_log()
+    offset, bumped = keep_changing(base, args, first, args.window, offset)
     window = time.perf_counter() - t0
     checks, cpu = first.checks - checks0, cpu_seconds(first.pid) - cpu0
     naive_during, _ = naive_result(beside)

@@ -264,14 +264,8 @@ class SourceMemory:
         self._restored.add(source_id)
         if source_id in self._items or source_id in self._seen:
             return
-        held = self._held.get(source_id)
-        text: str | None
-        if held is not None:
-            self._drop_held(source_id)
-            text = zlib.decompress(held[0]).decode()
-            members = load_members(zlib.decompress(held[1]).decode())
-        else:
-            text, members = await aio.call(self._stored, source_id)
+        held = self._take_held(source_id)
+        text, members = held if held else await aio.call(self._stored, source_id)
         memory = load_memory(text) if text else None
         if memory is None:
             return
@@ -291,6 +285,14 @@ class SourceMemory:
         if not text:
             return None, None
         return text, load_members(members)
+
+    def _take_held(self, source_id: str) -> tuple[str, Members | None] | None:
+        """What `release` kept of this source, as `_stored` reads it; None when nothing."""
+        held = self._held.get(source_id)
+        if held is None:
+            return None
+        self._drop_held(source_id)
+        return zlib.decompress(held[0]).decode(), load_members(zlib.decompress(held[1]).decode())
 
     def skip_known(self, source_id: str, context: Context, digests: list[bytes]) -> dict[int, str]:
         """Entries (index -> guid) that would only be found unchanged again: skip them.
