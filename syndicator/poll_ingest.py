@@ -83,13 +83,9 @@ class IngestMixin:
         done nothing, when `expect` (the stamp a trimmed document assumed) is not the
         source's stamp now.
         """
-        if expect is not None and self.storage.source_stamp(source.id) != expect:
-            return None
         url = result.final_url or source.url
         if parsed is None:
             parsed = parse_document(*document_args(source, result))
-        if parsed.error:
-            report.errors.append(f"parse: {parsed.error}")
         context = (url, source.agency_name)
         if isinstance(parsed, Prepared):
             digests, count = list(parsed.digests), parsed.count
@@ -104,18 +100,16 @@ class IngestMixin:
                 parsed.entries, source_id=source.id, agency=source.agency_name, feed_url=url,
                 now=now, rules=self.rules, skip=skipped,
             )  # fmt: skip
-        report.errors.extend(error for _, error in errors)
-        guids: list[str | None] = [skipped.get(i) for i in range(count)]
-        for i, a in articles:
-            guids[i] = a.guid
-        if not articles and not skipped and parsed.error:
-            return False, None, guids
         # add_articles keeps the first article of a guid: one that a skipped entry before it
         # carries must not take its place.
         first_skipped: dict[str, int] = {}
         for i, guid in skipped.items():
             first_skipped.setdefault(guid, i)
         articles = [(i, a) for i, a in articles if first_skipped.get(a.guid, i + 1) > i]
+        # The stamp is checked in add_articles' own write transaction (no read of its own, and
+        # no write between the check and the insert); with nothing to add, by a read.
+        if expect is not None and not articles and self.storage.source_stamp(source.id) != expect:
+            return None
         cap = self.poll_settings.max_new_per_poll
         stored = self.storage.add_articles(
             source.id,
@@ -123,7 +117,19 @@ class IngestMixin:
             now,
             max_new=cap,
             announce_flood=source.id not in self._flooding,
+            expect=expect,
         )
+        if stored.stale:
+            return None
+        # Only now, so a document sent to a whole parse (stale) does not count twice.
+        if parsed.error:
+            report.errors.append(f"parse: {parsed.error}")
+        report.errors.extend(error for _, error in errors)
+        guids: list[str | None] = [skipped.get(i) for i in range(count)]
+        for i, a in articles:
+            guids[i] = a.guid
+        if not articles and not skipped and parsed.error:
+            return False, None, guids
         report.new, report.duplicate, report.changed = (
             len(stored.new),
             len(stored.duplicates),

@@ -48,6 +48,11 @@ class _Seen:
     entries: dict[bytes, tuple[str, str]]
 
 
+def _packed(memory: str, members: str) -> tuple[bytes, bytes]:
+    """A memory and its members as held: compressed (a tenth of their objects' size)."""
+    return zlib.compress(memory.encode(), 1), zlib.compress(members.encode(), 1)
+
+
 def build_members(
     guids: list[str | None],
     hashes: list[bytes] | None,
@@ -227,11 +232,40 @@ class SourceMemory:
         self.forget(source_id)
         self._restored.discard(source_id)
         if keep is not None and keep[0]:
-            held = (zlib.compress(keep[0].encode(), 1), zlib.compress(keep[1].encode(), 1))
-            self._held[source_id] = held
-            self._held_bytes += len(held[0]) + len(held[1])
+            self._hold(source_id, _packed(*keep))
             while self._held_bytes > HELD_BYTES:
                 self._drop_held(next(iter(self._held)))
+
+    def load_held(self, source_ids: list[str]) -> dict[str, tuple[bytes, bytes]]:
+        """The stored memories of these sources, compressed as `release` holds them
+        (blocking: the storage thread). For `hold_stored`."""
+        rows = self.storage.poll_memory_rows(source_ids)
+        return {sid: _packed(text, members or "") for sid, (text, members) in rows.items()}
+
+    def hold_stored(self, packed: dict[str, tuple[bytes, bytes]]) -> int:
+        """Hold what `load_held` read, once the first wave is over, for the sources holding
+        nothing newer (released since, or taken back by a poll in flight), as long as it fits
+        in HELD_BYTES: a feed's first change after the first wave then needs no read either.
+        In the steady state most changes are a feed's first since the start, so `release`
+        alone spared almost no read (docs/benchmarks.md). Returns how many were held."""
+        held = 0
+        for sid, pair in packed.items():
+            if sid in self._held or sid in self._items or sid in self._seen:
+                continue
+            if self._held_bytes + len(pair[0]) + len(pair[1]) > HELD_BYTES:
+                break
+            self._hold(sid, pair)
+            held += 1
+        return held
+
+    @property
+    def held_bytes(self) -> int:
+        return self._held_bytes
+
+    def _hold(self, source_id: str, pair: tuple[bytes, bytes]) -> None:
+        self._drop_held(source_id)
+        self._held[source_id] = pair
+        self._held_bytes += len(pair[0]) + len(pair[1])
 
     def _drop_held(self, source_id: str) -> None:
         held = self._held.pop(source_id, None)

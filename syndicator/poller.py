@@ -42,6 +42,8 @@ _INLINE_BYTES = 16 * 1024
 _WORKER_MAX_BYTES = 1024 * 1024
 # Polls started per loop iteration (a first poll starts every source; /healthz answers between)
 _START_SLICE = 100
+# Sources whose stored memories one storage call reads to hold them (_hold_stored).
+_HOLD_CHUNK = 250
 
 
 def _parse(source: SourceSettings, result: FetchResult) -> ParseResult:
@@ -83,6 +85,7 @@ class Poller(IngestMixin):
         self._done: list[SourceReport] = []
         # Sources not polled yet by this poller: the daemon settles its heap once it is empty.
         self._unpolled = set(self.sources)
+        self._held_loaded = False  # the stored memories were read to be held (_hold_stored)
         # Sources whose last poll left new items for later: one alert per flood, not per poll.
         self._flooding: set[str] = set()
         self.last_cycle_at: datetime | None = None
@@ -126,11 +129,27 @@ class Poller(IngestMixin):
                     await asyncio.sleep(0)
         done, self._done = self._done, []
         await self.records.flush()
+        if not self._unpolled and not self._held_loaded:
+            self._held_loaded = True
+            await self._hold_stored()
         self.workers.stop_if_idle()
         if done:
             self.last_cycle_at = self.clock()
         log_cycle(done, started=len(due), running=len(self._running))
         return done
+
+    async def _hold_stored(self) -> None:
+        """Once the first wave is over: every source's stored memory, held compressed
+        (SourceMemory.hold_stored), read in chunks so no one read holds thousands of texts."""
+        ids, held = list(self.sources), 0
+        for start in range(0, len(ids), _HOLD_CHUNK):
+            chunk = ids[start : start + _HOLD_CHUNK]
+            packed = await aio.call(self.memory.load_held, chunk)
+            count = self.memory.hold_stored(packed)
+            held += count
+            if count < len(packed):  # HELD_BYTES reached
+                break
+        log.info("poll_memory_held", sources=held, bytes=self.memory.held_bytes)
 
     @property
     def in_flight(self) -> int:

@@ -45,6 +45,8 @@ class IngestResult:
     deferred: list[str] = field(default_factory=list)
     # The source's stamp (see Storage.source_stamp) as this write left it; None: no write.
     stamp: tuple[int, Any] | None = None
+    # add_articles(expect=...) found another stamp: nothing was written.
+    stale: bool = False
 
 
 class ArticlesMixin(StorageBase):
@@ -56,6 +58,7 @@ class ArticlesMixin(StorageBase):
         *,
         max_new: int | None = None,
         announce_flood: bool = True,
+        expect: tuple[int, Any] | None = None,
     ) -> IngestResult:
         """Store a source's articles; return only what is new, duplicate or changed.
 
@@ -69,12 +72,18 @@ class ArticlesMixin(StorageBase):
 
         Written with Core statements (multi-row INSERT ... RETURNING, no ORM unit of work): the
         ORM's per-row bookkeeping was most of the cost of storing a changed feed.
+
+        `expect`: the stamp the caller's articles assume (a feed trimmed against the poller's
+        memory); when the source's stamp is another, nothing is written and `stale` is set.
         """
         result = IngestResult()
         if not articles:
             return result
         batch = _unique_by_guid(articles)
         with self._write_core() as conn:
+            if expect is not None and _stamp(conn, source_id) != expect:
+                result.stale = True
+                return result
             known = self._known(conn, source_id, [a.guid for a in batch])
             fresh = [a for a in batch if a.guid not in known]
             if max_new is not None and len(fresh) > max_new:
@@ -206,15 +215,13 @@ class ArticlesMixin(StorageBase):
                     )
                 )
             self._audit_many(conn, events, now)
-            row = conn.execute(_STAMP, {"source": source_id}).one()
-            result.stamp = (int(row[0]), row[1])
+            result.stamp = _stamp(conn, source_id)
         return result
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
         """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
         with self.reader.connect() as conn:
-            row = conn.execute(_STAMP, {"source": source_id}).one()
-        return int(row[0]), row[1]
+            return _stamp(conn, source_id)
 
     def content_hashes(self, source_id: str, guids: Sequence[str]) -> dict[str, str]:
         """The stored content hash of each of these guids of a source that is stored."""
@@ -312,6 +319,11 @@ class ArticlesMixin(StorageBase):
 
         with self._read() as session:
             return int(session.scalar(select(func.count(ArticleRow.id))) or 0)
+
+
+def _stamp(conn: Any, source_id: str) -> tuple[int, Any]:
+    row = conn.execute(_STAMP, {"source": source_id}).one()
+    return int(row[0]), row[1]
 
 
 def _unique_by_guid(articles: Sequence[Article]) -> list[Article]:

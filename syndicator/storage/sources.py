@@ -240,6 +240,17 @@ class SourcesMixin(StorageBase):
         )
         return {sid: text for sid, text in self._read_rows(query, {}, scalars=False)}
 
+    def poll_memory_rows(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Each source's memory and members, for the sources that have a memory."""
+        if not ids:
+            return {}
+        query = select(_M.c.source_id, _M.c.memory, _M.c.members).where(
+            _M.c.source_id.in_(list(ids)), _M.c.memory.is_not(None), _M.c.memory != ""
+        )
+        return {
+            sid: (text, members) for sid, text, members in self._read_rows(query, {}, scalars=False)
+        }
+
     def poll_memory_of(self, source_id: str) -> tuple[str | None, str | None]:
         """A source's memory and members in one read (a changed feed asks for both)."""
         query = select(_M.c.memory, _M.c.members).where(_M.c.source_id == source_id)

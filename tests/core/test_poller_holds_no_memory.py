@@ -79,28 +79,33 @@ async def _poll_due_until(poller: Any, source: str) -> Any:
 async def test_a_released_memory_is_held_compressed(
     portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After the first wave, a released memory is kept as compressed text: the next change
-    takes it back without reading the database, with the same outcome as a read (an edit is
-    still a change)."""
+    """Once the first wave is over, the stored memories are read once, in bulk, and held as
+    compressed text, as is each memory released after: a change takes it back without
+    reading the database, with the same outcome as a read (an edit is still a change)."""
     spy = Spy(monkeypatch)
     settings, storage = _one_source(portal, db_url)
     clock = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
     reads: list[str] = []
-    read = storage.poll_memory_of
+    read, bulk = storage.poll_memory_of, storage.poll_memory_rows
     monkeypatch.setattr(storage, "poll_memory_of", lambda sid: reads.append(sid) or read(sid))
+    monkeypatch.setattr(
+        storage, "poll_memory_rows", lambda ids: reads.append(f"bulk {ids}") or bulk(ids)
+    )
     async with daemon.build_http_client(settings) as client:
         poller = daemon.build_poller(settings, storage, client, clock=lambda: clock[0])
         poller.sync()
         portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
         assert (await _poll_due_until(poller, "s")).new == 2
-        assert reads == ["s"]  # a previous run's memory, looked for once
+        # A previous run's memory, looked for once; the first wave over (its one source
+        # polled), what it stored is read in bulk and held. None is held during the wave
+        # (a first poll's peak RSS: release).
+        assert reads == ["s", "bulk ['s']"]
         assert (poller.memory._items, poller.memory._seen) == ({}, {})
-        assert poller.memory._held == {}  # the first wave's are not held (its peak RSS)
+        assert set(poller.memory._held) == {"s"}
         clock[0] += timedelta(minutes=2)
         portal.put("/f.xml", feed(("0", "Tin không"), ("1", "Tin một"), ("2", "Tin hai")))
         assert (await _poll_due_until(poller, "s")).new == 1
-        assert reads == ["s", "s"]  # read back once after the first wave, then held
-        assert set(poller.memory._held) == {"s"}
+        assert set(poller.memory._held) == {"s"}  # released again, held again
 
         for edit in range(2):
             spy.reset()
@@ -111,7 +116,7 @@ async def test_a_released_memory_is_held_compressed(
             )
             report = await _poll_due_until(poller, "s")
             assert (report.new, report.changed, report.errors) == (1 - edit, 1, [])
-            assert reads == ["s", "s"]  # taken back from what was held, not read
+            assert reads == ["s", "bulk ['s']"]  # taken back from what was held, not read
             assert spy.parsed == [2 - edit]  # the new and the edited items only
         await poller.close()
     storage.close()
@@ -170,3 +175,20 @@ def test_held_memories_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(memory._held) == ["b", "d"] and memory._held_bytes == size * 2
     memory.release("e", ("", ""))  # nothing to hold
     assert list(memory._held) == ["b", "d"]
+
+
+def test_stored_memories_held_after_the_first_wave_yield_to_newer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """hold_stored never replaces what is newer (a memory released since the read, or one a
+    poll in flight took back) and stops at HELD_BYTES rather than drop the newer ones."""
+    memory = SourceMemory(storage=None)  # type: ignore[arg-type]
+    text = json.dumps([random.Random(n).randbytes(600).hex() for n in range(4)])
+    size = len(zlib.compress(text.encode(), 1)) + len(zlib.compress(b"", 1))
+    monkeypatch.setattr(poll_memory, "HELD_BYTES", size * 3)
+    memory.release("a", (text, ""))  # released after the bulk read: newer
+    newer = memory._held["a"]
+    memory._items["b"] = (("u", "agency"), (1, None), set())  # a poll in flight restored it
+    packed = {sid: poll_memory._packed(text, "") for sid in "abcde"}
+    assert memory.hold_stored(packed) == 2  # c and d; e does not fit
+    assert list(memory._held) == ["a", "c", "d"] and memory._held["a"] is newer
