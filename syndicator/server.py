@@ -202,14 +202,16 @@ class HealthServer:
                 read_at = None
         last_poll_at = read_at
         try:
-            if not self.storage.ping():
-                return Observed(False, "SELECT 1 gave an unexpected answer", last_poll_at)
-            statuses = dict(self.storage.channel_statuses())
-            return Observed(
-                True, None, last_poll_at, statuses,
-                failing_sources=self._failing_sources(),
-                waiting_posts=self._waiting_posts(statuses),
-            )  # fmt: skip
+            # One session for all of it: one connection and transaction a second, not five.
+            with self.storage.reading():
+                if not self.storage.ping():
+                    return Observed(False, "SELECT 1 gave an unexpected answer", last_poll_at)
+                statuses = dict(self.storage.channel_statuses())
+                return Observed(
+                    True, None, last_poll_at, statuses,
+                    failing_sources=self._failing_sources(),
+                    waiting_posts=self._waiting_posts(statuses),
+                )  # fmt: skip
         except Exception as exc:  # any failure here is the answer, not a crash of the server
             return Observed(False, f"{type(exc).__name__}: {exc}", last_poll_at)
 

@@ -111,6 +111,11 @@ class PreviewDesk:
             corrections=correct_buttons.shown(self.storage, posts),
         )  # fmt: skip
 
+    def _gather_with_previews(self, article_id: int) -> tuple[PreviewInput | None, list[Any]]:
+        """gather() and the article's previews, in one session (blocking: storage reads)."""
+        with self.storage.reading():
+            return self.gather(article_id), self.storage.previews_of(article_id)
+
     async def send_new_previews(self, now: datetime) -> int:
         queued = 0
         for article_id in await aio.read(self._due_previews, now):
@@ -141,12 +146,13 @@ class PreviewDesk:
         """Articles whose preview may be sent now (blocking: storage reads). Not those that
         Telegram refused recently (back off instead of retrying each tick), nor a lost send
         still waiting out its delay (unconfirmed.py)."""
-        waiting = [
-            article_id
-            for article_id in self.storage.articles_needing_preview()
-            if self._preview_failures.get(article_id, (0, now))[1] <= now
-        ]
-        allowed = self.unconfirmed.may_send_many(waiting, now)
+        with self.storage.reading():  # two reads, one session
+            waiting = [
+                article_id
+                for article_id in self.storage.articles_needing_preview()
+                if self._preview_failures.get(article_id, (0, now))[1] <= now
+            ]
+            allowed = self.unconfirmed.may_send_many(waiting, now)
         return [article_id for article_id in waiting if article_id in allowed]
 
     async def _preview_failed(self, article_id: int, failures: int, exc: Exception) -> None:
@@ -163,9 +169,7 @@ class PreviewDesk:
             )  # fmt: skip
 
     async def _send_preview(self, article_id: int) -> None:
-        data, previews = await aio.read(
-            lambda: (self.gather(article_id), self.storage.previews_of(article_id))
-        )
+        data, previews = await aio.read(self._gather_with_previews, article_id)
         if data is None or not is_open(data.posts) or previews:
             return  # decided elsewhere meanwhile, or already sent
         bot, photo = self.app.bot, wants_photo(data)

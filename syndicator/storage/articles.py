@@ -220,7 +220,7 @@ class ArticlesMixin(StorageBase):
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
         """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
-        with self.reader.connect() as conn:
+        with self._read_conn() as conn:
             return _stamp(conn, source_id)
 
     def content_hashes(self, source_id: str, guids: Sequence[str]) -> dict[str, str]:

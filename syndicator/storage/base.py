@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,6 +36,8 @@ class StorageBase:
         # Same pool; transactions begun through it are plain reads (SQLite: deferred BEGIN).
         self.reader = engine.execution_options(**{READ_ONLY: True})
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+        # Per thread: the session of a reading() block in progress.
+        self._local = threading.local()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -59,8 +62,43 @@ class StorageBase:
     @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
+            shared = getattr(self._local, "session", None)
+            if shared is not None:  # inside reading(): its session
+                yield shared
+                return
             with self._read_sessions() as session:
                 yield session
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+
+    @contextmanager
+    def _read_conn(self) -> Iterator[Connection]:
+        """A bare connection for a Core read (no Session bookkeeping for a per-tick query);
+        inside reading(), its session's connection."""
+        shared = getattr(self._local, "session", None)
+        if shared is not None:
+            yield shared.connection()
+            return
+        with self.reader.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """The reads made inside, on this thread, share one session: one pooled connection,
+        one transaction (one view of the database) instead of one each. For a caller that
+        makes several reads at once every tick, such as the health snapshot. Only for reads:
+        a write inside goes through its own connection, and the reads after it would not see
+        it (the shared transaction began before)."""
+        if getattr(self._local, "session", None) is not None:
+            yield
+            return
+        try:
+            with self._read_sessions() as session:
+                self._local.session = session
+                try:
+                    yield
+                finally:
+                    self._local.session = None
         except SQLAlchemyError as exc:
             raise StorageError(f"database read failed: {exc}") from exc
 

@@ -121,7 +121,7 @@ class PlanningMixin(StorageBase):
         """The articles `articles_to_plan` names, read whole in one go, each with the lead
         image of another copy when it has none (see `storage/plan_batch.py`)."""
         try:
-            with self.reader.connect() as conn:
+            with self._read_conn() as conn:
                 return plan_batch.read_articles(conn, limit)
         except SQLAlchemyError as exc:
             raise StorageError(f"database read failed: {exc}") from exc

@@ -225,7 +225,7 @@ class SourcesMixin(StorageBase):
     def _read_rows(self, query: Any, params: dict[str, Any], *, scalars: bool = True) -> Any:
         """A Core read on a bare connection (no Session bookkeeping for a per-second query)."""
         try:
-            with self.reader.connect() as conn:
+            with self._read_conn() as conn:
                 result = conn.execute(query, params)
                 return result.scalars().all() if scalars else result.all()
         except SQLAlchemyError as exc:

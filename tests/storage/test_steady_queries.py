@@ -88,3 +88,32 @@ def test_posts_asked_by_status_go_through_an_index(storage: Storage) -> None:
             "ORDER BY id LIMIT 500"
         ).all()
     assert any("ix_posts_status" in str(row[-1]) for row in plan), plan
+
+
+def test_reads_inside_reading_share_one_connection(storage: Storage, now) -> None:
+    """The health snapshot's reads (ORM and Core alike) take one pooled connection inside
+    reading(), not one each; nested blocks share it too, and after the block each read takes
+    its own again. A write inside keeps its own connection, so it is not lost."""
+    from sqlalchemy import event
+
+    storage.sync_sources([("a", "https://a")], now)
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args[1])  # noqa: E731
+    event.listen(storage.engine.pool, "checkout", listener)
+    try:
+        with storage.reading():
+            assert storage.ping()
+            storage.channel_statuses()
+            storage.unhealthy_sources()
+            with storage.reading():
+                storage.list_posts(limit=5)
+            storage.source_stamp("a")
+        assert len(checkouts) == 1
+        storage.ping()
+        storage.unhealthy_sources()
+        assert len(checkouts) == 3
+        with storage.reading():
+            storage.set_value("k", "v", now)
+        assert storage.get_value("k") == "v"
+    finally:
+        event.remove(storage.engine.pool, "checkout", listener)
