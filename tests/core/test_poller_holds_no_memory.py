@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -165,7 +164,7 @@ def test_held_memories_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     forgetting a source (a failed ingest) drops what was held of it."""
     memory = SourceMemory(storage=None)  # type: ignore[arg-type]
     text = json.dumps([random.Random(n).randbytes(600).hex() for n in range(4)])
-    size = len(zlib.compress(text.encode(), 1)) + len(zlib.compress(b"", 1))
+    size = len(poll_memory._packed(text, ""))
     monkeypatch.setattr(poll_memory, "HELD_BYTES", size * 3)
     for sid in "abcd":
         memory.release(sid, (text, ""))
@@ -184,7 +183,7 @@ def test_stored_memories_held_after_the_first_wave_yield_to_newer(
     poll in flight took back) and stops at HELD_BYTES rather than drop the newer ones."""
     memory = SourceMemory(storage=None)  # type: ignore[arg-type]
     text = json.dumps([random.Random(n).randbytes(600).hex() for n in range(4)])
-    size = len(zlib.compress(text.encode(), 1)) + len(zlib.compress(b"", 1))
+    size = len(poll_memory._packed(text, ""))
     monkeypatch.setattr(poll_memory, "HELD_BYTES", size * 3)
     memory.release("a", (text, ""))  # released after the bulk read: newer
     newer = memory._held["a"]
