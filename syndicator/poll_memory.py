@@ -31,12 +31,13 @@ from syndicator.storage import Storage, aio
 from syndicator.types import Article
 
 Context = tuple[str, str]  # (document URL, agency)
-# Bytes of memories held compressed (`release(keep=...)`, `hold_stored`): about 2,400 sources
-# of 20 items (a memory and its members are ~4.6 KB of JSON, ~1.7 KB compressed). Beyond it
-# the oldest are dropped; their next change reads them back from the database, as before.
-# Every held byte is a byte of the daemon's RSS: 2,000 sources' raised it by 8-9 MB, past the
-# 150 MB goal, when held in two streams under an 8 MiB cap (docs/benchmarks.md).
-HELD_BYTES = 4 * 1024 * 1024
+# Bytes of memories held compressed (`release(keep=...)`, `hold_stored`): about 1,500 sources
+# of 20 items (a memory and its members are ~4.6 KB of JSON, ~2 KB compressed: the hashes in
+# them do not compress), more than a province's portals have. Beyond it the oldest are
+# dropped; their next change reads them back from the database, as before. Every held byte
+# is a byte of the daemon's RSS: 2,000 sources' (8 MiB allowed, two streams each) raised its
+# peak to 149-151 MB, past the 150 MB goal (docs/benchmarks.md).
+HELD_BYTES = 3 * 1024 * 1024
 # A document's items in order: (raw item hash, or None when the document does not split into
 # items; the guid its entry normalised to, or None when it yielded no article).
 Members = list[tuple[bytes | None, str | None]]

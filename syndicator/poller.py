@@ -42,8 +42,9 @@ _INLINE_BYTES = 16 * 1024
 _WORKER_MAX_BYTES = 1024 * 1024
 # Polls started per loop iteration (a first poll starts every source; /healthz answers between)
 _START_SLICE = 100
-# Sources whose stored memories one storage call reads to hold them (_hold_stored).
-_HOLD_CHUNK = 250
+# Sources whose stored memories one storage call reads to hold them (_hold_stored): few, so
+# the texts read at once (~5 KB each) stay a small part of the RSS.
+_HOLD_CHUNK = 100
 
 
 def _parse(source: SourceSettings, result: FetchResult) -> ParseResult:
