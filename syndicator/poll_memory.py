@@ -31,13 +31,14 @@ from syndicator.storage import Storage, aio
 from syndicator.types import Article
 
 Context = tuple[str, str]  # (document URL, agency)
-# Bytes of memories held compressed (`release(keep=...)`, `hold_stored`): about 1,500 sources
-# of 20 items (a memory and its members are ~4.6 KB of JSON, ~2 KB compressed: the hashes in
-# them do not compress), more than a province's portals have. Beyond it the oldest are
-# dropped; their next change reads them back from the database, as before. Every held byte
-# is a byte of the daemon's RSS: 2,000 sources' (8 MiB allowed, two streams each) raised its
-# peak to 149-151 MB, past the 150 MB goal (docs/benchmarks.md).
-HELD_BYTES = 3 * 1024 * 1024
+# Bytes of memories held compressed (`release(keep=...)`, `hold_stored`): about 500 sources of
+# 20 items (a memory and its members are ~4.6 KB of JSON, ~2 KB compressed: the hashes in
+# them do not compress), every feed of a province's portals (50-300), a quarter of the
+# benchmark's 2,000. Beyond it the oldest are dropped; their next change reads them back from
+# the database, as before. Every held byte is a byte of the daemon's RSS: holding all 2,000
+# (8 MiB, then 3 MiB allowed) raised the benchmark's peak RSS from 141-142 MB to 148-151 MB,
+# at the 150 MB goal, for a CPU gain within its noise (docs/benchmarks.md).
+HELD_BYTES = 1024 * 1024
 # A document's items in order: (raw item hash, or None when the document does not split into
 # items; the guid its entry normalised to, or None when it yielded no article).
 Members = list[tuple[bytes | None, str | None]]
