@@ -255,17 +255,20 @@ class Publisher(RecordingMixin):
         sent = 0
         while True:
             now = self.clock()
-            if not (await aio.call(self.storage.channel_status, name)).can_publish(now):
+            # One read for all the drain decides on (storage/drain.py); the claim, a write,
+            # only when that read saw a post to take.
+            state = await aio.call(self.storage.drain_state, name, now, local_midnight(now))
+            if not state.status.can_publish(now):
                 return sent
-            if await aio.call(
-                self.storage.list_posts, status=[S.PUBLISHING], channel=name, limit=1
-            ):
+            if state.publishing:
                 return sent  # an unknown outcome first
-            today, last = await aio.call(self.storage.publishing_counts, name, local_midnight(now))
+            if not state.due:
+                return sent
             cfg = channel.settings
             slot = next_allowed(
                 now, min_interval=cfg.min_interval, max_per_day=cfg.max_per_day,
-                quiet_window=cfg.quiet_window, last_published_at=last, published_today=today,
+                quiet_window=cfg.quiet_window, last_published_at=state.last_published_at,
+                published_today=state.published_today,
             )  # fmt: skip
             if slot > now:
                 return sent

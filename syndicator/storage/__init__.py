@@ -19,6 +19,7 @@ from syndicator.storage.approvers import ApproversMixin
 from syndicator.storage.articles import ArticlesMixin, IngestResult
 from syndicator.storage.audit_log import AuditMixin
 from syndicator.storage.channels import ChannelsMixin, ChannelStatus, StoredTokens
+from syndicator.storage.drain import DrainMixin, DrainState
 from syndicator.storage.engine import make_engine, upgrade
 from syndicator.storage.planning import PlanningMixin
 from syndicator.storage.posts import PostPlan, PostRecord, PostsMixin
@@ -26,6 +27,7 @@ from syndicator.storage.sources import PollRecord, SourcesMixin, SourceState
 
 __all__ = [
     "ChannelStatus",
+    "DrainState",
     "IngestResult",
     "PollRecord",
     "PostPlan",
@@ -38,7 +40,7 @@ __all__ = [
 
 
 class Storage(
-    SourcesMixin, ArticlesMixin, PlanningMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
+    DrainMixin, SourcesMixin, ArticlesMixin, PlanningMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
     ApproversMixin, AftercareMixin,
 ):  # fmt: skip
     """Verb methods over the database (see the mixins for each area)."""

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text, update
 
 from syndicator.errors import StorageError
-from syndicator.publishing.lifecycle import OPEN, SENDABLE, EventKind, allowed
+from syndicator.publishing.lifecycle import OPEN, EventKind, allowed
 from syndicator.storage.base import StorageBase
 from syndicator.storage.models import PostRow
 from syndicator.types import Post, PostStatus, PublishResult
@@ -194,12 +194,12 @@ class PostsMixin(StorageBase):
 
     def claim_post(self, channel: str, now: datetime) -> PostRecord | None:
         """Take the oldest due approved post of `channel`; commit the publishing intent."""
+        from syndicator.storage.drain import sendable_due  # it builds on this module
+
         with self._write() as session:
             row = session.scalars(
                 select(PostRow)
-                .where(PostRow.channel == channel)
-                .where(PostRow.status.in_([s.value for s in SENDABLE]))
-                .where(or_(PostRow.next_attempt_at.is_(None), PostRow.next_attempt_at <= now))
+                .where(*sendable_due(channel, now))
                 .order_by(func.coalesce(PostRow.scheduled_for, PostRow.decided_at), PostRow.id)
                 .limit(1)
             ).first()

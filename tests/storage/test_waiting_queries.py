@@ -79,3 +79,20 @@ def test_the_alert_cursor_skips_quiet_kinds_and_still_moves_on(storage: Storage,
     events, upto = storage.audit_events_after(start - 1, limit=1, skip=skip)
     assert [e.id for e in events] == [start] and upto == start
     assert storage.audit_events_after(last, skip=skip) == ([], last)
+
+
+def test_drain_state_agrees_with_the_claim(storage: Storage, now) -> None:
+    """The publisher's one read per channel and turn (storage/drain.py): `due` exactly when
+    claim_post would take a post, `publishing` once one is claimed, the day's count after."""
+    a, b = _articles(storage, now, 2)
+    state = storage.drain_state("facebook", now, now - timedelta(hours=1))
+    assert (state.due, state.publishing, state.published_today) == (False, False, 0)
+    assert state.status.can_publish(now) and storage.claim_post("facebook", now) is None
+    storage.save_plans(a, [_plan("facebook", S.APPROVED), _plan("zalo", S.PENDING)], now)
+    storage.save_plans(b, [_plan("zalo", S.APPROVED)], now)
+    assert storage.drain_state("facebook", now, now).due
+    claimed = storage.claim_post("facebook", now)
+    assert claimed is not None and claimed.article_id == a
+    state = storage.drain_state("facebook", now, now)
+    assert (state.due, state.publishing) == (False, True)
+    assert storage.drain_state("zalo", now, now).due  # another channel's post is its own
