@@ -23,18 +23,25 @@ is never cut in half), only its answer is dropped. A function already running on
 thread that reaches `call` again runs inline instead of queueing behind itself (which would
 never finish).
 
-The executors are process-wide and created on first use; their threads end with the process.
+The two threads are process-wide and started on first use. A hand-off is a job on a plain
+queue and the answer set on the caller's own future from that thread (`call_soon_threadsafe`):
+through `loop.run_in_executor` (a concurrent Future chained to an asyncio one) a hand-off cost
+~140 us of CPU, this way ~50 us; the daemon makes ~400-1,000 a minute (docs/benchmarks.md).
+At exit the calls already queued still run (a transaction is never cut in half), as a
+ThreadPoolExecutor's would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import contextvars
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -43,17 +50,69 @@ WRITER_NAME = "syndicator-storage"
 READER_NAME = "syndicator-storage-read"
 
 _lock = threading.Lock()
-_executors: dict[str, ThreadPoolExecutor] = {}
-_busy_since: dict[str, float] = {}  # executor name -> monotonic start of the running call
+_workers: dict[str, _Worker] = {}
+_busy_since: dict[str, float] = {}  # thread name -> monotonic start of the running call
+_STOP = object()
 
 
-def _executor(name: str) -> ThreadPoolExecutor:
-    with _lock:
-        executor = _executors.get(name)
-        if executor is None:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-            _executors[name] = executor
-        return executor
+class _Worker:
+    """One thread running the calls handed to it, one at a time, in the order they came."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # "<name>_0", as ThreadPoolExecutor named it: _on() and the logs know it so.
+        self.thread = threading.Thread(target=self._run, name=f"{name}_0", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not _STOP:
+            loop, future, context, fn, args, kwargs = job
+            if future.cancelled():  # its caller gave up before it started: not run at all
+                continue
+            _busy_since[self.name] = time.monotonic()
+            try:
+                outcome: tuple[Any, BaseException | None] = (
+                    context.run(fn, *args, **kwargs),
+                    None,
+                )
+            except BaseException as exc:  # handed to the caller, whatever it is
+                outcome = (None, exc)
+            finally:
+                _busy_since.pop(self.name, None)
+            # A closed loop (RuntimeError) has nobody waiting for the answer.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+
+    def stop(self) -> None:
+        """Run what is queued, then end (at exit: no transaction is cut in half)."""
+        self.jobs.put(_STOP)
+        self.thread.join(timeout=60)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():  # the caller was cancelled meanwhile: the answer is dropped
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _worker(name: str) -> _Worker:
+    worker = _workers.get(name)
+    if worker is None:
+        with _lock:
+            worker = _workers.get(name)
+            if worker is None:
+                worker = _workers[name] = _Worker(name)
+    return worker
+
+
+@atexit.register
+def _stop_all() -> None:
+    for worker in list(_workers.values()):
+        worker.stop()
 
 
 def _on(name: str) -> bool:
@@ -63,17 +122,10 @@ def _on(name: str) -> bool:
 async def _run(name: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     if _on(name):  # already on that thread (a nested call): queueing would wait for itself
         return fn(*args, **kwargs)
-    context = contextvars.copy_context()
-
-    def job() -> T:
-        _busy_since[name] = time.monotonic()
-        try:
-            return context.run(fn, *args, **kwargs)
-        finally:
-            _busy_since.pop(name, None)
-
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_executor(name), job)
+    future: asyncio.Future[T] = loop.create_future()
+    _worker(name).jobs.put((loop, future, contextvars.copy_context(), fn, args, kwargs))
+    return await future
 
 
 async def call(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:

@@ -211,3 +211,22 @@ async def test_storage_call_errors_context_and_nesting() -> None:
 
     assert await asyncio.wait_for(aio.call(nested), 10) == f"{aio.WRITER_NAME}_0"
     assert aio.writer_busy_for() == 0.0  # idle again
+
+
+async def test_a_call_cancelled_before_it_starts_never_runs() -> None:
+    """A caller that gives up while its call waits in the queue: the call is not run (as
+    run_in_executor did); one already running runs to its end, its answer dropped."""
+    release, ran = threading.Event(), []
+
+    def first() -> None:
+        release.wait(10)
+        ran.append("first")
+
+    running = asyncio.ensure_future(aio.call(first))
+    queued = asyncio.ensure_future(aio.call(ran.append, "second"))
+    await asyncio.sleep(0.05)
+    running.cancel()
+    queued.cancel()
+    release.set()
+    assert await aio.call(ran.append, "third") is None  # after both, in order
+    assert ran == ["first", "third"]
