@@ -66,11 +66,18 @@ async def take_down(
 
 
 async def finish_removals(
-    storage: Storage, channels: Mapping[str, Channel], clock: Callable[[], datetime]
+    storage: Storage,
+    channels: Mapping[str, Channel],
+    clock: Callable[[], datetime],
+    *,
+    due: list[PostRecord] | None = None,
 ) -> None:
-    """The publisher's turn: make the delete calls still owed (after a failure or a crash)."""
+    """The publisher's turn: make the delete calls still owed (after a failure or a crash).
+    `due`: the posts owed, when the caller read them already."""
     now = clock()
-    for record in await aio.call(storage.due_removals, now):
+    if due is None:
+        due = await aio.call(storage.due_removals, now)
+    for record in due:
         channel = channels.get(record.channel)
         if channel is None:
             continue

@@ -101,9 +101,11 @@ class Publisher(RecordingMixin):
     async def run_once(self) -> None:
         if not self.started:
             await self.reconcile_all(startup=True)
-        await aio.call(self.plan)
-        await self.reconcile_all()
-        await finish_removals(self.storage, self.channels, self.clock)
+        # One hand-off for the turn's storage work: plan, then read what to reconcile and
+        # what to take down (three calls every turn of an idle daemon before; issue 11).
+        due, removals = await aio.call(self._plan_and_read, self.clock())
+        await self.reconcile_all(due=due)
+        await finish_removals(self.storage, self.channels, self.clock, due=removals)
         await asyncio.gather(*(self.drain(name) for name in self.channels))
         for name, channel in self.channels.items():
             try:
@@ -161,10 +163,20 @@ class Publisher(RecordingMixin):
 
     # -- reconciliation ---------------------------------------------------------------------
 
-    async def reconcile_all(self, *, startup: bool = False) -> None:
+    def _plan_and_read(self, now: datetime) -> tuple[list[PostRecord], list[PostRecord]]:
+        """plan(), then the posts due for reconciling and for removal (storage thread)."""
+        self.plan()
+        return self.storage.due_reconciliations(now), self.storage.due_removals(now)
+
+    async def reconcile_all(
+        self, *, startup: bool = False, due: list[PostRecord] | None = None
+    ) -> None:
+        """Reconcile the posts left in publishing whose next look is due (all of them at
+        start-up); `due`: already read by the caller."""
         now = self.clock()
         until = datetime.max.replace(tzinfo=UTC) if startup else now
-        due = await aio.call(self.storage.due_reconciliations, until)
+        if due is None:
+            due = await aio.call(self.storage.due_reconciliations, until)
         self.started = True
         for record in due:
             # A paused or throttled channel is not asked anything; its posts keep their place.
