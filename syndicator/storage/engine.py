@@ -78,6 +78,14 @@ def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+# SQLite's own page cache per connection, in KiB (its default is 2,000). The pages stay in the
+# operating system's file cache either way; SQLite's copy of them was most of the daemon's RSS
+# growth in its steady state (~7 MB in two minutes with 2,000 feeds, ~2.5 MB at 256 KiB), and
+# neither the daemon's steady CPU nor a year's directive report got slower with it
+# (docs/benchmarks.md, run C1 and bench/report.py).
+SQLITE_CACHE_KIB = 256
+
+
 def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -88,6 +96,7 @@ def _sqlite_pragmas(engine: Engine, busy_timeout_s: float) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -117,3 +117,19 @@ def test_reads_inside_reading_share_one_connection(storage: Storage, now) -> Non
         assert storage.get_value("k") == "v"
     finally:
         event.remove(storage.engine.pool, "checkout", listener)
+
+
+def test_sqlite_connections_keep_a_small_page_cache(sqlite_url: str) -> None:
+    """Every SQLite connection of the pool caches at most SQLITE_CACHE_KIB of pages (the
+    file's pages stay in the OS cache): SQLite's default 2 MB each grew the daemon's RSS."""
+    from sqlalchemy import text
+
+    from syndicator.storage import open_storage
+    from syndicator.storage.engine import SQLITE_CACHE_KIB
+
+    storage = open_storage(sqlite_url)
+    try:
+        with storage.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
+    finally:
+        storage.close()
