@@ -31,14 +31,14 @@ from syndicator.storage import Storage, aio
 from syndicator.types import Article
 
 Context = tuple[str, str]  # (document URL, agency)
-# Bytes of memories held compressed (`release(keep=...)`, `hold_stored`): about 500 sources of
+# Bytes of memories held compressed (`release(keep=...)`, `hold_stored`): about 2,000 sources of
 # 20 items (a memory and its members are ~4.6 KB of JSON, ~2 KB compressed: the hashes in
-# them do not compress), every feed of a province's portals (50-300), a quarter of the
-# benchmark's 2,000. Beyond it the oldest are dropped; their next change reads them back from
-# the database, as before. Every held byte is a byte of the daemon's RSS: holding all 2,000
-# (8 MiB, then 3 MiB allowed) raised the benchmark's peak RSS from 141-142 MB to 148-151 MB,
-# at the 150 MB goal, for a CPU gain within its noise (docs/benchmarks.md).
-HELD_BYTES = 1024 * 1024
+# them do not compress), ten times a province's portals. Beyond it the oldest are dropped;
+# their next change reads them back from the database, as before. Every held byte is a byte
+# of the daemon's RSS: with SQLite's default page cache, holding the bench's 2,000 put its
+# peak at 148-151 MB; with the 256 KiB cache (storage/engine.py) 140-141 MB, and 7-11 % less
+# CPU in the steady state than 1 MiB held, run in pairs (docs/benchmarks.md, G1-G2).
+HELD_BYTES = 4 * 1024 * 1024
 # A document's items in order: (raw item hash, or None when the document does not split into
 # items; the guid its entry normalised to, or None when it yielded no article).
 Members = list[tuple[bytes | None, str | None]]
