@@ -149,8 +149,9 @@ class SourceMemory:
         # Sources restored with item hashes but no members (a memory written before 0011):
         # their next document is parsed whole once, so its members become known.
         self._whole_once: set[str] = set()
-        # Released memories kept compressed (source -> (memory, members)), oldest first: a
-        # changed feed's memory is then taken back without a storage hand-off and a read.
+        # Memories kept compressed (source -> memory and members in one stream, _packed),
+        # oldest first: a changed feed's memory is then taken back without a storage hand-off
+        # and a read.
         self._held: dict[str, bytes] = {}
         self._held_bytes = 0
 

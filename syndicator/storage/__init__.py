@@ -23,6 +23,7 @@ from syndicator.storage.drain import DrainMixin, DrainState
 from syndicator.storage.engine import make_engine, upgrade
 from syndicator.storage.planning import PlanningMixin
 from syndicator.storage.posts import PostPlan, PostRecord, PostsMixin
+from syndicator.storage.source_memory import SourceMemoryMixin
 from syndicator.storage.sources import PollRecord, SourcesMixin, SourceState
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 
 class Storage(
     DrainMixin, SourcesMixin, ArticlesMixin, PlanningMixin, PostsMixin, ChannelsMixin, AuditMixin, ApprovalMixin,
-    ApproversMixin, AftercareMixin,
+    ApproversMixin, AftercareMixin, SourceMemoryMixin,
 ):  # fmt: skip
     """Verb methods over the database (see the mixins for each area)."""
 

@@ -51,7 +51,7 @@ READER_NAME = "syndicator-storage-read"
 
 _lock = threading.Lock()
 _workers: dict[str, _Worker] = {}
-_busy_since: dict[str, float] = {}  # thread name -> monotonic start of the running call
+_busy_since: dict[str, float] = {}  # WRITER_NAME / READER_NAME -> start of the running call
 _STOP = object()
 
 

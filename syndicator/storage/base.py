@@ -82,6 +82,15 @@ class StorageBase:
         with self.reader.connect() as conn:
             yield conn
 
+    def _read_rows(self, query: Any, params: dict[str, Any], *, scalars: bool = True) -> Any:
+        """A Core read on a bare connection (no Session bookkeeping for a per-second query)."""
+        try:
+            with self._read_conn() as conn:
+                result = conn.execute(query, params)
+                return result.scalars().all() if scalars else result.all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+
     @contextmanager
     def reading(self) -> Iterator[None]:
         """The reads made inside, on this thread, share one session: one pooled connection,

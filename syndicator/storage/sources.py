@@ -222,50 +222,6 @@ class SourcesMixin(StorageBase):
             raise StorageError(f"database write failed: {exc}") from exc
         return {r.id: Claim(*r, next_check_at=until) for r in rows}  # type: ignore[misc]
 
-    def _read_rows(self, query: Any, params: dict[str, Any], *, scalars: bool = True) -> Any:
-        """A Core read on a bare connection (no Session bookkeeping for a per-second query)."""
-        try:
-            with self._read_conn() as conn:
-                result = conn.execute(query, params)
-                return result.scalars().all() if scalars else result.all()
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-
-    def poll_memories(self, ids: Sequence[str]) -> dict[str, str]:
-        """What the poller remembered of each source's last document (see PollRecord.memory)."""
-        if not ids:
-            return {}
-        query = select(_M.c.source_id, _M.c.memory).where(
-            _M.c.source_id.in_(list(ids)), _M.c.memory.is_not(None)
-        )
-        return {sid: text for sid, text in self._read_rows(query, {}, scalars=False)}
-
-    def poll_memory_rows(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
-        """Each source's memory and members, for the sources that have a memory."""
-        if not ids:
-            return {}
-        query = select(_M.c.source_id, _M.c.memory, _M.c.members).where(
-            _M.c.source_id.in_(list(ids)), _M.c.memory.is_not(None), _M.c.memory != ""
-        )
-        return {
-            sid: (text, members) for sid, text, members in self._read_rows(query, {}, scalars=False)
-        }
-
-    def poll_memory_of(self, source_id: str) -> tuple[str | None, str | None]:
-        """A source's memory and members in one read (a changed feed asks for both)."""
-        query = select(_M.c.memory, _M.c.members).where(_M.c.source_id == source_id)
-        rows = self._read_rows(query, {}, scalars=False)
-        return (rows[0][0], rows[0][1]) if rows else (None, None)
-
-    def poll_members(self, ids: Sequence[str]) -> dict[str, str]:
-        """The items of each source's last stored document (see PollRecord.members)."""
-        if not ids:
-            return {}
-        query = select(_M.c.source_id, _M.c.members).where(
-            _M.c.source_id.in_(list(ids)), _M.c.members.is_not(None)
-        )
-        return {sid: text for sid, text in self._read_rows(query, {}, scalars=False)}
-
     def source_states(self, ids: Sequence[str] | None = None) -> dict[str, SourceState]:
         # Core rows, not ORM objects: a poll cycle reads thousands of these.
         table = SourceRow.__table__
