@@ -23,6 +23,7 @@ from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import FetchResult
 from syndicator.sources.prepare import Prepared, digest, prepare_entries
 from syndicator.storage import Storage, aio
+from syndicator.storage.plan_batch import PlanHook
 from syndicator.types import ParseResult
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class IngestMixin:
     rules: ClassifierRules
     poll_settings: PollSettings
     keep_new_articles: bool
+    planner: PlanHook | None
     _flooding: set[str]
     _parse: Callable[..., Any]
 
@@ -118,6 +120,7 @@ class IngestMixin:
             max_new=cap,
             announce_flood=source.id not in self._flooding,
             expect=expect,
+            plan=self.planner,
         )
         if stored.stale:
             return None
@@ -151,6 +154,8 @@ class IngestMixin:
         else:
             self._flooding.discard(source.id)
         report.new_ids = [a.id for a in stored.new if a.id is not None]
+        report.unplanned = len(stored.new) - len(stored.planned)
+        report.sendable = stored.sendable
         if self.keep_new_articles:
             report.new_articles = stored.new
         self.memory.remember_entries(source.id, context, digests, skipped, articles)

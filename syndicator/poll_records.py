@@ -40,6 +40,10 @@ class SourceReport:
     failed: bool = False  # recorded as a failed poll (errors may also hold warnings)
     errors: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+    # New articles not planned as they were stored (no Poller.planner), and whether one that
+    # was came out ready to go: the daemon then plans them, or runs a publisher turn, at once.
+    unplanned: int = 0
+    sendable: bool = False
     # Filled only with Poller(keep_new_articles=True): 40,000 full articles of a first cycle
     # held until the cycle ends were most of its peak memory; storage has them by id.
     new_articles: list[Article] = field(default_factory=list)

@@ -27,6 +27,7 @@ from syndicator.sources.fetch import Fetcher, FetchResult
 from syndicator.sources.prepare import Prepared
 from syndicator.sources.trim import trim
 from syndicator.storage import Storage, aio
+from syndicator.storage.plan_batch import PlanHook
 from syndicator.types import ParseResult
 
 log = structlog.get_logger("syndicator.poller")
@@ -91,6 +92,9 @@ class Poller(IngestMixin):
         self._flooding: set[str] = set()
         self.last_cycle_at: datetime | None = None
         self.keep_new_articles = keep_new_articles
+        # The publisher's Publisher.plan_one, set by the daemon: the new articles of a poll
+        # are planned in the transaction that stores them. None: Publisher.plan does it later.
+        self.planner: PlanHook | None = None
         # Whole documents are prepared in these worker processes (parse_workers.py); 0: here.
         self.workers = ParseWorkers(parse_processes, rules)
         self._in_progress = 0  # polls started and not finished (poll_due's and poll()'s)

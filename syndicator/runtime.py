@@ -106,6 +106,9 @@ class Runtime:
             settings, storage, self.channels, clock=clock,
             listener=self.metrics.listening(bot_listener if surfaces else None),
         )  # fmt: skip
+        # The poller plans what it stores, in the same transaction (storage/plan_batch.py,
+        # plan_fresh), with the publisher's channels and rules; reload() sets it again.
+        self.poller.planner = self.publisher.plan_one
         self.health: HealthServer | None = None
         if settings.server.listen:
             self.health = HealthServer(
@@ -169,7 +172,9 @@ class Runtime:
                     poller = self.poller
                 reports = await poller.poll_due()
                 self.metrics.poll_cycle(reports)
-                if any(report.new for report in reports):
+                if any(report.sendable for report in reports):
+                    self.wake.set()  # planned as stored, one ready to go: a publisher turn
+                elif any(report.unplanned for report in reports):
                     # New articles are planned (and their previews sent) now, not at the
                     # publisher's next turn: detected -> preview is a reported figure, and a
                     # first poll is not done until its last batch is planned (issue 11).
@@ -314,6 +319,7 @@ class Runtime:
                            data={"reason": str(exc)[:500]}, now=self.clock())  # fmt: skip
             return False
         self.settings, self.poller, self.channels = fresh, poller, channels
+        poller.planner = self.publisher.plan_one
         self.storage.allow_plaintext_tokens = fresh.security.allow_plaintext_tokens
         self.publisher.channels = dict(channels)
         if self.zalo is not None:

@@ -34,7 +34,7 @@ from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
 from syndicator.publishing.recording import Listener, RecordingMixin
 from syndicator.storage import PostPlan, PostRecord, Storage, aio
-from syndicator.types import PostStatus
+from syndicator.types import Article, PostStatus
 
 if TYPE_CHECKING:
     from channels.base import Channel
@@ -136,14 +136,7 @@ class Publisher(RecordingMixin):
                 assert article_id is not None
                 if image:  # the original has no image; another source's copy carries one
                     article = dataclasses.replace(article, image_url=image)
-                try:
-                    plans, reason = plan_posts(
-                        article, self.channels, self.approval, now, self.settings.max_article_age
-                    )
-                except Exception as exc:  # a template bug must not stop the other articles
-                    log.exception("render_failed", article=article_id)
-                    plans, reason = [], f"render failed: {type(exc).__name__}: {exc}"
-                batch.append((article_id, plans, reason))
+                batch.append((article_id, *self.plan_one(article, now)))
             records = self.storage.save_plans_many(batch, now)
             created += len(records)
             sendable = sendable or any(r.status in SENDABLE for r in records)
@@ -151,6 +144,17 @@ class Publisher(RecordingMixin):
                 break
         self.planned_sendable = sendable
         return created
+
+    def plan_one(self, article: Article, now: datetime) -> tuple[list[PostPlan], str | None]:
+        """The posts an article gets, or none with the reason. Also what the poller calls to
+        plan the articles it stores in their own transaction (Poller.planner)."""
+        try:
+            return plan_posts(
+                article, self.channels, self.approval, now, self.settings.max_article_age
+            )
+        except Exception as exc:  # a template bug must not stop the other articles
+            log.exception("render_failed", article=article.id)
+            return [], f"render failed: {type(exc).__name__}: {exc}"
 
     def plan_new(self) -> bool:
         """Plan what the polls just stored, alone (a poll's wake-up: detected -> preview is

@@ -10,7 +10,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 
 from syndicator.storage.base import StorageBase
-from syndicator.storage.models import ArticleRow
+from syndicator.storage.models import ArticleRow, article_of
+from syndicator.storage.plan_batch import PlanHook, plan_fresh
 from syndicator.types import Article
 
 _T = cast(Table, ArticleRow.__table__)
@@ -47,6 +48,10 @@ class IngestResult:
     stamp: tuple[int, Any] | None = None
     # add_articles(expect=...) found another stamp: nothing was written.
     stale: bool = False
+    # add_articles(plan=...): the ids of the new articles planned in its transaction, and
+    # whether one of their posts came out ready to go (auto-approved).
+    planned: list[int | None] = field(default_factory=list)
+    sendable: bool = False
 
 
 class ArticlesMixin(StorageBase):
@@ -59,6 +64,7 @@ class ArticlesMixin(StorageBase):
         max_new: int | None = None,
         announce_flood: bool = True,
         expect: tuple[int, Any] | None = None,
+        plan: PlanHook | None = None,
     ) -> IngestResult:
         """Store a source's articles; return only what is new, duplicate or changed.
 
@@ -160,38 +166,8 @@ class ArticlesMixin(StorageBase):
             )
 
             for a in stored:
-                if a.duplicate_of is None:
-                    result.new.append(a)
-                    events.append(
-                        (
-                            "article.new",
-                            "poller",
-                            f"article:{a.id}",
-                            {
-                                "source": source_id,
-                                "guid": a.guid,
-                                "url": a.canonical_url,
-                                "content_hash": a.content_hash,
-                                "categories": list(a.categories),
-                                "flags": sorted(a.flags),
-                            },
-                        )
-                    )
-                else:
-                    result.duplicates.append(a)
-                    events.append(
-                        (
-                            "article.duplicate",
-                            "poller",
-                            f"article:{a.id}",
-                            {
-                                "source": source_id,
-                                "guid": a.guid,
-                                "url": a.canonical_url,
-                                "duplicate_of": a.duplicate_of,
-                            },
-                        )
-                    )
+                (result.new if a.duplicate_of is None else result.duplicates).append(a)
+                events.append(_stored_event(source_id, a))
             # A copy from another source carries an image its original lacks: re-plan the
             # original, so posts still waiting re-render with the best image any copy has.
             better = {a.duplicate_of for a in stored if a.duplicate_of is not None and a.image_url}
@@ -214,6 +190,11 @@ class ArticlesMixin(StorageBase):
                         },
                     )
                 )
+            if plan is not None:  # the new originals planned in this transaction
+                fresh_originals = [a for a in result.new if a.id not in better]
+                planned, sendable = plan_fresh(conn, fresh_originals, now, plan)
+                result.planned, result.sendable = [a.id for a in fresh_originals], sendable
+                events += planned
             self._audit_many(conn, events, now)
             result.stamp = _stamp(conn, source_id)
         return result
@@ -292,7 +273,7 @@ class ArticlesMixin(StorageBase):
     def get_article(self, article_id: int) -> Article | None:
         with self._read() as session:
             row = session.get(ArticleRow, article_id)
-            return _article(row) if row else None
+            return article_of(row) if row else None
 
     def list_articles(
         self,
@@ -312,13 +293,28 @@ class ArticlesMixin(StorageBase):
         if limit is not None:
             query = query.limit(limit)
         with self._read() as session:
-            return [_article(row) for row in session.scalars(query)]
+            return [article_of(row) for row in session.scalars(query)]
 
     def count_articles(self) -> int:
         from sqlalchemy import func
 
         with self._read() as session:
             return int(session.scalar(select(func.count(ArticleRow.id))) or 0)
+
+
+def _stored_event(source_id: str, a: Article) -> tuple[str, str, str, dict[str, Any]]:
+    """The audit event of a stored article: new (an original) or duplicate."""
+    data: dict[str, Any]
+    if a.duplicate_of is None:
+        data = {
+            "source": source_id, "guid": a.guid, "url": a.canonical_url,
+            "content_hash": a.content_hash, "categories": list(a.categories),
+            "flags": sorted(a.flags),
+        }  # fmt: skip
+        return "article.new", "poller", f"article:{a.id}", data
+    data = {"source": source_id, "guid": a.guid, "url": a.canonical_url,
+            "duplicate_of": a.duplicate_of}  # fmt: skip
+    return "article.duplicate", "poller", f"article:{a.id}", data
 
 
 def _stamp(conn: Any, source_id: str) -> tuple[int, Any]:
@@ -362,7 +358,7 @@ def _stored(
     duplicate_of: int | None,
     first_seen_at: datetime,
 ) -> Article:
-    """The Article as stored: what _article() would read back from its row."""
+    """The Article as stored: what article_of() would read back from its row."""
     return replace(
         a,
         source_id=source_id,
@@ -370,29 +366,4 @@ def _stored(
         duplicate_of=duplicate_of,
         first_seen_at=first_seen_at,
         flags=frozenset(a.flags),
-    )
-
-
-def _article(row: ArticleRow) -> Article:
-    return Article(
-        id=row.id,
-        source_id=row.source_id,
-        guid=row.guid,
-        url=row.url,
-        canonical_url=row.canonical_url,
-        title=row.title,
-        summary=row.summary,
-        content_html=row.content_html,
-        content_text=row.content_text,
-        image_url=row.image_url,
-        published_at=row.published_at,
-        agency=row.agency,
-        source_categories=tuple(row.source_categories or ()),
-        categories=tuple(row.categories or ()),
-        flags=frozenset(row.flags or ()),
-        secrecy_marker=row.secrecy_marker,
-        content_hash=row.content_hash,
-        fingerprint=row.fingerprint,
-        duplicate_of=row.duplicate_of,
-        first_seen_at=row.first_seen_at,
     )

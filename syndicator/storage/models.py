@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from syndicator.types import Article
+
 # SQLite has no 64-bit autoincrement distinct from INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -265,3 +267,29 @@ class ApprovalValueRow(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+def article_of(row: ArticleRow) -> Article:
+    """The frozen Article a row holds (callers never see rows)."""
+    return Article(
+        id=row.id,
+        source_id=row.source_id,
+        guid=row.guid,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
+        content_text=row.content_text,
+        image_url=row.image_url,
+        published_at=row.published_at,
+        agency=row.agency,
+        source_categories=tuple(row.source_categories or ()),
+        categories=tuple(row.categories or ()),
+        flags=frozenset(row.flags or ()),
+        secrecy_marker=row.secrecy_marker,
+        content_hash=row.content_hash,
+        fingerprint=row.fingerprint,
+        duplicate_of=row.duplicate_of,
+        first_seen_at=row.first_seen_at,
+    )

@@ -10,15 +10,15 @@ inside their transactions. They produce exactly the posts and audit events that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from syndicator.publishing.lifecycle import OPEN, EventKind
-from syndicator.storage.articles import _article
-from syndicator.storage.models import ArticleRow, PostRow
+from syndicator.publishing.lifecycle import OPEN, SENDABLE, EventKind
+from syndicator.storage.models import ArticleRow, PostRow, article_of
+from syndicator.storage.posts import canonical_payload, payload_hash
 from syndicator.types import Article
 
 _A = cast(Table, ArticleRow.__table__)
@@ -26,6 +26,8 @@ _P = cast(Table, PostRow.__table__)
 E = EventKind
 _OPEN = {s.value for s in OPEN}
 Event = tuple[str, str, str | None, dict[str, Any] | None]
+# Publisher.plan_one: an article's post plans (storage.PostPlan) or none with the reason.
+PlanHook = Callable[[Article, datetime], tuple[Sequence[Any], str | None]]
 
 _INSERT = insert(_P).returning(_P.c.id, sort_by_parameter_order=True)
 _RERENDER = (
@@ -55,7 +57,7 @@ def read_articles(conn: Connection, limit: int) -> list[tuple[Article, str | Non
         .order_by(_A.c.id)
         .limit(limit)
     ).all()
-    articles = [_article(cast(ArticleRow, row)) for row in rows]
+    articles = [article_of(cast(ArticleRow, row)) for row in rows]
     bare = [a.id for a in articles if a.image_url is None]
     images: dict[int, str] = {}
     if bare:
@@ -76,17 +78,21 @@ def write_plans(
     *,
     canonical: Any,
     digest: Any,
+    fresh: bool = False,
 ) -> tuple[list[tuple[int, str]], list[Event]]:
     """Insert new posts, re-render waiting ones, mark the articles planned.
 
     Returns the (article, channel) of every post touched, in plan order, and the audit
-    events in the order one-by-one saving would append them.
+    events in the order one-by-one saving would append them. `fresh`: the articles were
+    inserted by this transaction (plan_fresh): present, and with no posts, unread.
     """
     ids = [article_id for article_id, _, _ in batch]
-    present = {
-        row[0] for row in conn.execute(select(_A.c.id).where(_A.c.id.in_(ids)))
-    }  # an article deleted meanwhile is skipped, as save_plans does
-    existing = {
+    present = (
+        set(ids)
+        if fresh
+        else {row[0] for row in conn.execute(select(_A.c.id).where(_A.c.id.in_(ids)))}
+    )  # an article deleted meanwhile is skipped, as save_plans does
+    existing = {} if fresh else {
         (row.article_id, row.channel): row
         for row in conn.execute(
             select(_P.c.id, _P.c.article_id, _P.c.channel, _P.c.status, _P.c.edited,
@@ -156,6 +162,25 @@ def write_plans(
     if planned:
         conn.execute(_MARK_PLANNED, {"ids": planned})
     return touched, events
+
+
+def plan_fresh(
+    conn: Connection, articles: Sequence[Article], now: datetime, plan: PlanHook
+) -> tuple[list[Event], bool]:
+    """Plan articles that this very transaction inserted (add_articles(plan=...)): the posts
+    and audit events Publisher.plan would make of them at its next turn, without reading
+    them back or opening a transaction of their own (issue 11: that read and that write were
+    a sixth of a changed feed's cost). They have no posts and no copies yet; an original
+    whose copy in the same batch brings an image is left to Publisher.plan by the caller.
+    Returns the events and whether a post came out ready to go (auto-approved)."""
+    if not articles:
+        return [], False
+    batch = [(cast(int, a.id), *plan(a, now)) for a in articles]
+    _touched, events = write_plans(
+        conn, batch, now, canonical=canonical_payload, digest=payload_hash, fresh=True
+    )
+    sendable = any(p.status in SENDABLE for _, plans, _ in batch for p in plans)
+    return events, sendable
 
 
 def read_posts(conn: Connection, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Any]:

@@ -105,3 +105,48 @@ async def test_an_article_ready_to_go_brings_a_whole_turn_at_once() -> None:
     assert publisher.plans == 1
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+class _Poller:
+    """One poll_due() answer, then nothing (what poll_loop asks of the poller)."""
+
+    polled_all = True
+    in_flight = 0
+
+    def __init__(self, reports: list[Any]) -> None:
+        self.reports = reports
+
+    async def poll_due(self) -> list[Any]:
+        reports, self.reports = self.reports, []
+        return reports
+
+    async def close(self) -> None:
+        pass
+
+
+async def _after_poll(**report: Any) -> daemon.Runtime:
+    from syndicator.poll_records import SourceReport
+
+    runtime = daemon.Runtime.__new__(daemon.Runtime)
+    runtime.wake, runtime.stored = asyncio.Event(), asyncio.Event()
+    runtime.poller = _Poller([SourceReport("portal", fetched=1, **report)])  # type: ignore[assignment]
+    runtime.metrics = type("M", (), {"poll_cycle": lambda self, reports: None})()  # type: ignore[assignment]
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.poll_loop(stop))
+    await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    return runtime
+
+
+async def test_articles_planned_as_stored_wake_the_publisher_only_when_one_is_ready() -> None:
+    """The poller plans what it stores (Poller.planner): a post ready to go (auto-approved)
+    brings a publisher turn; new articles it could not plan are planned at once; new
+    articles planned as stored, waiting for a human, wake nothing (their previews go out
+    from the preview desk's own reads)."""
+    ready = await _after_poll(new=1, sendable=True)
+    assert ready.wake.is_set() and not ready.stored.is_set()
+    unplanned = await _after_poll(new=2, unplanned=1)
+    assert unplanned.stored.is_set() and not unplanned.wake.is_set()
+    waiting = await _after_poll(new=3)
+    assert not waiting.stored.is_set() and not waiting.wake.is_set()
