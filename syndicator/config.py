@@ -25,6 +25,7 @@ from pydantic import (
 from syndicator.config_sections import (
     ApprovalSettings,
     AutoApproveRule,
+    DaemonSettings,
     Duration,
     NetworkSettings,
     PublishingSettings,
@@ -175,6 +176,7 @@ class Settings(_Strict):
     approval: ApprovalSettings = ApprovalSettings()
     publishing: PublishingSettings = PublishingSettings()
     server: ServerSettings = ServerSettings()
+    daemon: DaemonSettings = DaemonSettings()
     network: NetworkSettings = NetworkSettings()
     security: SecuritySettings = SecuritySettings()
     reports: ReportSettings = ReportSettings()
