@@ -63,8 +63,7 @@ async def run(
             )
             await runtime.start()
             log.info("daemon_started", sources=len(runtime.poller.sources),
-                     channels=sorted(runtime.channels), approval=settings.approval.mode,
-                     event_loop=type(asyncio.get_running_loop()).__module__)  # fmt: skip
+                     channels=sorted(runtime.channels), approval=settings.approval.mode)  # fmt: skip
             for warning in config_warnings(settings):  # e.g. auto-approval with no human
                 log.warning("config_warning", warning=warning)
             # Each loop alone: the publisher never waits for the bot, nor the poller for either.

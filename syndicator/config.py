@@ -25,7 +25,6 @@ from pydantic import (
 from syndicator.config_sections import (
     ApprovalSettings,
     AutoApproveRule,
-    DaemonSettings,
     Duration,
     NetworkSettings,
     PublishingSettings,
@@ -176,7 +175,6 @@ class Settings(_Strict):
     approval: ApprovalSettings = ApprovalSettings()
     publishing: PublishingSettings = PublishingSettings()
     server: ServerSettings = ServerSettings()
-    daemon: DaemonSettings = DaemonSettings()
     network: NetworkSettings = NetworkSettings()
     security: SecuritySettings = SecuritySettings()
     reports: ReportSettings = ReportSettings()

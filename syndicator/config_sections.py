@@ -130,13 +130,6 @@ class ServerSettings(_Strict):
     max_approved_wait: Duration = timedelta(minutes=30)
 
 
-class DaemonSettings(_Strict):
-    # The event loop `syndicator run` runs on. "auto": uvloop (libuv) where it is installed
-    # (a dependency on Linux and macOS), else asyncio's own; "asyncio" keeps asyncio's own.
-    # uvloop's loop and transports cost less CPU per feed check (docs/benchmarks.md).
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
-
-
 class NetworkSettings(_Strict):
     # "http://proxy.local:3128": every outbound call (feeds, Graph, Zalo, Zalo OAuth, Telegram)
     # goes through it; NO_PROXY still exempts hosts. Unset: HTTPS_PROXY/HTTP_PROXY apply.

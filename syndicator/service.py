@@ -25,26 +25,6 @@ from syndicator.errors import SyndicatorError
 log = structlog.get_logger("syndicator.service")
 
 
-def loop_factory(choice: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop of `syndicator run` (`[daemon] event_loop`): uvloop's, or None for
-    asyncio's own. "auto" takes uvloop where it is installed (not on Windows); "uvloop"
-    insists (a clear error without it). uvloop runs the same asyncio code on libuv: its loop
-    iterations and socket transports cost less CPU than asyncio's, and a daemon checking a
-    few thousand feeds a minute spends most of its time in them (docs/benchmarks.md)."""
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError as exc:
-        if choice == "uvloop":
-            raise SyndicatorError(
-                '[daemon] event_loop = "uvloop" but uvloop is not installed '
-                f'({exc}); install it, or set event_loop = "asyncio"'
-            ) from exc
-        return None
-    return uvloop.new_event_loop
-
-
 class InstanceLock:
     """An exclusive lock file beside the SQLite database: a second daemon refuses to start.
 

@@ -379,9 +379,6 @@ def set_token(ctx: Context) -> int:
 
 def run(ctx: Context) -> int:
     import daemon
-    from syndicator.service import loop_factory
 
-    factory = loop_factory(ctx.settings.daemon.event_loop)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(daemon.run(ctx.settings, config_path=ctx.config_file))
+    asyncio.run(daemon.run(ctx.settings, config_path=ctx.config_file))
     return 0

@@ -155,8 +155,6 @@ async def test_sighup_reloads_the_file_under_the_unit_layout(
     store = open_storage(f"sqlite:///{db}")
     try:
         await until(lambda: "daemon_started" in daemon.output(), 60, "the start")
-        started = next(line for line in daemon.output().splitlines() if "daemon_started" in line)
-        assert "uvloop" in started  # [daemon] event_loop = "auto", uvloop installed: signals too
         raw["approval"]["approvers"] = [*raw["approval"]["approvers"], 222222222]
         del raw["channels"]["zalo"]
         cfg.write_text(tomli_w.dumps(raw), encoding="utf-8")
