@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -41,6 +41,11 @@ CURSOR = "alert_cursor"
 AUDIT_BROKEN = "incident:audit_broken"
 LAST_VERIFY = "audit_verified_at"
 REFRESH_ERRORS = ("refresh", "làm mới")
+# When only quiet events passed (the trail's bulk: new articles and their posts), the cursor is
+# stored at most this often: re-reading them after a restart finds nothing, and storing it
+# at every tick was a write transaction every 2 s on a busy daemon. An event that was looked
+# at (an alert, a preview to refresh) stores it at once.
+QUIET_CURSOR_EVERY = timedelta(minutes=1)
 
 
 class Alerts:
@@ -52,6 +57,8 @@ class Alerts:
         self.last_verify, self.prefix = prefix + LAST_VERIFY, prefix
         self.watermark: int | None = None  # last event handed to the queue
         self.in_flight = 0
+        self.stored_at: datetime | None = None  # when run() last stored the cursor
+        self.stored_mark: int | None = None  # and what
 
     def load(self) -> None:
         """Resume from the stored cursor; start at the end of the trail the first time."""
@@ -59,7 +66,7 @@ class Alerts:
         if stored is None:
             stored = str(self.bot.storage.last_audit_id())
             self.bot.storage.set_value(self.cursor, stored, self.bot.clock())
-        self.watermark = int(stored)
+        self.watermark = self.stored_mark = int(stored)
 
     async def run(self, now: datetime) -> None:
         # The audit reads and the incident bookkeeping run on the storage thread (aio.call);
@@ -71,10 +78,12 @@ class Alerts:
             if text is not None:
                 self._send(text, event_id)
             self.watermark = event_id
-        moved = upto != self.watermark
         self.watermark = upto
-        if (found or moved) and self.in_flight == 0:
+        behind = upto != self.stored_mark
+        quiet_due = self.stored_at is None or now - self.stored_at >= QUIET_CURSOR_EVERY
+        if (found or (behind and quiet_due)) and self.in_flight == 0:
             await aio.call(self.bot.storage.set_value, self.cursor, str(self.watermark), now)
+            self.stored_at, self.stored_mark = now, self.watermark
         await self._verify(now)
 
     def _collect(self, now: datetime) -> tuple[list[tuple[int, str | None, int | None]], int]:

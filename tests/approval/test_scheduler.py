@@ -241,3 +241,43 @@ async def test_flood_and_facebook_block_alert_the_admins(desk: Desk) -> None:
     alerts = texts(desk, ADMIN_CHAT)
     assert any("so-xd" in t and "4950" in t for t in alerts)
     assert any("368" in t and "#3" in t for t in alerts)
+
+
+async def test_the_alert_cursor_is_stored_at_once_for_an_alert_and_lazily_for_quiet_events(
+    desk: Desk,
+) -> None:
+    """Quiet events (new articles, new posts: most of the trail) move the cursor in memory at
+    every tick but store it at most once a minute; an event that was looked at stores it at
+    once. A restart in between re-reads only quiet events: nothing is sent twice."""
+    from syndicator.approval.alerts import CURSOR
+
+    bot = await desk.bot()
+    now = datetime.now(UTC)
+    await bot.tick(now)
+    stored = desk.storage.get_value(CURSOR)
+
+    def quiet() -> None:
+        desk.storage.record_event("article.new", actor="poller", subject="article:1", now=now)
+
+    quiet()
+    await bot.tick(now + timedelta(seconds=2))
+    assert desk.storage.get_value(CURSOR) != stored  # the first move is stored
+    stored = desk.storage.get_value(CURSOR)
+    quiet()
+    await bot.tick(now + timedelta(seconds=4))
+    assert desk.storage.get_value(CURSOR) == stored  # quiet, within the minute: not yet
+    desk.storage.record_event(
+        "source.unhealthy", actor="poller", subject="so-tc",
+        data={"errors": 5, "last_error": "HTTP 503"}, now=now,
+    )  # fmt: skip
+    await bot.tick(now + timedelta(seconds=6))
+    await bot.idle()
+    last = desk.storage.last_audit_id()
+    assert int(desk.storage.get_value(CURSOR) or 0) == last  # an alert: stored at once
+    quiet()
+    await bot.tick(now + timedelta(seconds=8))
+    assert int(desk.storage.get_value(CURSOR) or 0) == last
+    await bot.tick(now + timedelta(seconds=70))
+    assert int(desk.storage.get_value(CURSOR) or 0) == desk.storage.last_audit_id()
+    # A restart before that would have re-read the quiet event only: one alert in all.
+    assert len(texts(desk, ADMIN_CHAT)) == 1
