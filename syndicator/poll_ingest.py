@@ -154,7 +154,7 @@ class IngestMixin:
         else:
             self._flooding.discard(source.id)
         report.new_ids = [a.id for a in stored.new if a.id is not None]
-        report.unplanned = len(stored.new) - len(stored.planned)
+        report.unplanned = len(stored.new) - stored.planned
         report.sendable = stored.sendable
         if self.keep_new_articles:
             report.new_articles = stored.new

@@ -48,9 +48,9 @@ class IngestResult:
     stamp: tuple[int, Any] | None = None
     # add_articles(expect=...) found another stamp: nothing was written.
     stale: bool = False
-    # add_articles(plan=...): the ids of the new articles planned in its transaction, and
-    # whether one of their posts came out ready to go (auto-approved).
-    planned: list[int | None] = field(default_factory=list)
+    # add_articles(plan=...): how many of the new articles were planned in its transaction,
+    # and whether one of their posts came out ready to go (auto-approved).
+    planned: int = 0
     sendable: bool = False
 
 
@@ -193,7 +193,7 @@ class ArticlesMixin(StorageBase):
             if plan is not None:  # the new originals planned in this transaction
                 fresh_originals = [a for a in result.new if a.id not in better]
                 planned, sendable = plan_fresh(conn, fresh_originals, now, plan)
-                result.planned, result.sendable = [a.id for a in fresh_originals], sendable
+                result.planned, result.sendable = len(fresh_originals), sendable
                 events += planned
             self._audit_many(conn, events, now)
             result.stamp = _stamp(conn, source_id)

@@ -76,8 +76,6 @@ def write_plans(
     batch: Sequence[tuple[int, Sequence[Any], str | None]],
     now: datetime,
     *,
-    canonical: Any,
-    digest: Any,
     fresh: bool = False,
 ) -> tuple[list[tuple[int, str]], list[Event]]:
     """Insert new posts, re-render waiting ones, mark the articles planned.
@@ -109,14 +107,14 @@ def write_plans(
             continue
         for plan in plans:
             key = (article_id, plan.post.channel)
-            body = canonical(plan.post.payload)
+            body = canonical_payload(plan.post.payload)
             row = existing.get(key)
             touched.append(key)
             if row is None:
                 values = {
                     "article_id": article_id, "channel": plan.post.channel,
                     "status": plan.status.value, "payload": body,
-                    "payload_hash": digest(plan.post.payload),
+                    "payload_hash": payload_hash(plan.post.payload),
                     "preview_text": plan.post.preview_text, "marker": plan.post.marker,
                     "created_at": now, "updated_at": now, "attempts": 0, "reconcile_checks": 0,
                     "edited": False,
@@ -126,7 +124,7 @@ def write_plans(
                 inserts.append(values)
                 steps.append(("created", article_id, plan, values))
             elif row.status in _OPEN and not row.edited and row.payload != body:
-                hash_ = digest(plan.post.payload)
+                hash_ = payload_hash(plan.post.payload)
                 rerenders.append({
                     "b_id": row.id, "b_payload": body, "b_hash": hash_,
                     "b_preview": plan.post.preview_text, "b_marker": plan.post.marker,
@@ -176,9 +174,7 @@ def plan_fresh(
     if not articles:
         return [], False
     batch = [(cast(int, a.id), *plan(a, now)) for a in articles]
-    _touched, events = write_plans(
-        conn, batch, now, canonical=canonical_payload, digest=payload_hash, fresh=True
-    )
+    _touched, events = write_plans(conn, batch, now, fresh=True)
     sendable = any(p.status in SENDABLE for _, plans, _ in batch for p in plans)
     return events, sendable
 

@@ -137,9 +137,7 @@ class PlanningMixin(StorageBase):
         if not batch:
             return []
         with self._write_core() as conn:
-            touched, events = plan_batch.write_plans(
-                conn, batch, now, canonical=canonical_payload, digest=payload_hash
-            )
+            touched, events = plan_batch.write_plans(conn, batch, now)
             rows = plan_batch.read_posts(conn, touched)
             self._audit_many(conn, events, now)
         return [_record(rows[key]) for key in touched]
