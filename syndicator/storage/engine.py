@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration (tests/storage/test_migrations_head.py checks it against Alembic's own
 # answer). A database already there is not handed to Alembic at start-up: importing Alembic and
 # Mako for a no-op upgrade was ~11 MB of the daemon's resident memory (issue 11).
-HEAD = "0012"
+HEAD = "0013"
 # Every writer takes this lock first, so audit rows get contiguous ids and one hash chain even
 # with several daemons on one PostgreSQL database.
 WRITER_LOCK_KEY = 0x5359_4E44  # "SYND"

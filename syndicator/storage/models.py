@@ -101,6 +101,8 @@ class ArticleRow(Base):
         Index("ix_articles_canonical_url", "canonical_url"),
         Index("ix_articles_fingerprint", "fingerprint"),
         Index("ix_articles_first_seen", "first_seen_at"),
+        # The poller's stamp of a source (count, latest update) from the index alone (0013).
+        Index("ix_articles_source_updated", "source_id", "updated_at"),
         # Partial: only the originals waiting to be planned; only the copies (migration 0010).
         Index(
             "ix_articles_to_plan",

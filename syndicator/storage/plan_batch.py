@@ -82,7 +82,8 @@ def write_plans(
 
     Returns the (article, channel) of every post touched, in plan order, and the audit
     events in the order one-by-one saving would append them. `fresh`: the articles were
-    inserted by this transaction (plan_fresh): present, and with no posts, unread.
+    inserted by this transaction (plan_fresh), already marked planned: present, with no
+    posts, unread.
     """
     ids = [article_id for article_id, _, _ in batch]
     present = (
@@ -157,7 +158,7 @@ def write_plans(
         if reason:
             events.append((E.NOT_PLANNED, "planner", f"article:{article_id}", {"reason": reason}))
     planned = [i for i in ids if i in present]
-    if planned:
+    if planned and not fresh:  # fresh ones were inserted planned (add_articles)
         conn.execute(_MARK_PLANNED, {"ids": planned})
     return touched, events
 

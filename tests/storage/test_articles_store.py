@@ -131,3 +131,29 @@ def test_changed_url_resets_validators(storage: Storage, now) -> None:
     state = storage.source_state("a")
     assert state is not None and state.etag is None and state.url == "https://a/new"
     assert storage.due_sources(now) == ["a"]
+
+
+def test_the_stamp_an_ingest_returns_is_the_one_a_read_gives(storage: Storage, now) -> None:
+    """add_articles(expect=...) computes the source's stamp after its write instead of reading
+    it (issue 11): it must be exactly what source_stamp() reads then, or the next poll of the
+    source would parse its whole document for nothing. New rows, a changed row, nothing
+    written, a clock behind the stored rows, and a copy lending its image (read then)."""
+
+    def ingest(articles: list[Article], at) -> object:
+        before = storage.source_stamp("portal")
+        result = storage.add_articles("portal", articles, at, expect=before)
+        assert not result.stale
+        assert result.stamp == storage.source_stamp("portal")
+        return result.stamp
+
+    assert storage.source_stamp("portal") == (0, None)
+    ingest([make(1), make(2)], now)
+    ingest([make(1), make(2), make(3)], now + timedelta(seconds=1))
+    ingest([make(2, content_hash="hash2b")], now + timedelta(seconds=2, microseconds=7))
+    ingest([make(1), make(2, content_hash="hash2b")], now + timedelta(seconds=3))  # nothing
+    ingest([make(4)], now - timedelta(hours=1))  # the clock went back: latest stays
+    storage.add_articles("other", [make(5, source_id="other")], now)
+    copy = make(6, fingerprint="fp5", image_url="https://portal.gov.vn/anh.jpg")
+    ingest([copy], now + timedelta(seconds=4))
+    stale = storage.add_articles("portal", [make(7)], now, expect=(0, None))
+    assert stale.stale and storage.source_stamp("portal")[0] == 5

@@ -90,6 +90,24 @@ def test_posts_asked_by_status_go_through_an_index(storage: Storage) -> None:
     assert any("ix_posts_status" in str(row[-1]) for row in plan), plan
 
 
+def test_the_source_stamp_is_read_from_an_index_alone(storage: Storage) -> None:
+    """Every changed feed checks its source's stamp (count, latest update) as it stores: read
+    from ix_articles_source_updated alone, not from each row past the articles' text
+    (migration 0013)."""
+    from sqlalchemy.dialects import sqlite
+
+    from syndicator.storage.articles import _STAMP
+
+    names = {ix["name"] for ix in inspect(storage.engine).get_indexes("articles")}
+    assert "ix_articles_source_updated" in names
+    if storage.engine.dialect.name != "sqlite":
+        return
+    sql = str(_STAMP.compile(dialect=sqlite.dialect()))
+    with storage.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ("portal",)).all()
+    assert any("COVERING INDEX ix_articles_source_updated" in str(row[-1]) for row in plan), plan
+
+
 def test_reads_inside_reading_share_one_connection(storage: Storage, now) -> None:
     """The health snapshot's reads (ORM and Core alike) take one pooled connection inside
     reading(), not one each; nested blocks share it too, and after the block each read takes
