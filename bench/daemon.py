@@ -459,7 +459,7 @@ def main() -> int:
     quick = args.quick
     args.feeds = args.feeds or (300 if quick else 2000)
     args.window = args.window or (30.0 if quick else 60.0)
-    args.naive = args.naive or (60 if quick else 200)
+    args.naive = min(args.naive or (60 if quick else 200), args.feeds)  # a feed the farm has
     args.approvals = args.approvals or (3 if quick else 5)
 
     with tempfile.TemporaryDirectory() as tmp:
