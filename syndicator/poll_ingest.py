@@ -9,6 +9,7 @@ which schedules, fetches and parses.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +24,19 @@ from syndicator.sources.document import parse_document
 from syndicator.sources.fetch import FetchResult
 from syndicator.sources.prepare import Prepared, digest, prepare_entries
 from syndicator.storage import Storage, aio
+from syndicator.storage.articles import IngestResult
 from syndicator.storage.plan_batch import PlanHook
-from syndicator.types import ParseResult
+from syndicator.types import Article, ParseResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 log = structlog.get_logger("syndicator.poller")
+
+# How long the first changed feed of a moment waits for the others before they are stored
+# together (_ingest_many). A tick starts every due source at once and their fetches end within
+# tens of milliseconds; a poll's record is written at the next tick anyway.
+INGEST_LINGER_S = 0.1
 
 
 class IngestMixin:
@@ -43,6 +50,10 @@ class IngestMixin:
     planner: PlanHook | None
     _flooding: set[str]
     _parse: Callable[..., Any]
+    # Changed feeds waiting to be stored together, and the task storing them (_ingest_soon).
+    _ingest_queue: list[tuple[IngestJob, asyncio.Future[Any]]]
+    _ingest_drainer: asyncio.Task[None] | None
+    _unpolled: set[str]
 
     async def _store(
         self,
@@ -59,7 +70,11 @@ class IngestMixin:
         articles since) is parsed whole and ingested again. The stamp is checked there, not
         read before trimming: a hand-off less per changed feed (docs/benchmarks.md)."""
         doc, hashes, expect = parsed
-        stored = await aio.call(self._ingest, source, result, now, report, doc, expect)
+        job = (source, result, now, report, doc, expect)
+        if not self._unpolled:  # the steady state: stored with the other changed feeds
+            stored = await self._ingest_soon(job)
+        else:  # a first wave: each as soon as parsed, so parsing and storing overlap
+            stored = await aio.call(self._ingest, *job)
         if stored is not None:
             return (*stored, hashes)
         async with asyncio.timeout_at(until):
@@ -67,6 +82,49 @@ class IngestMixin:
         stored = await aio.call(self._ingest, source, result, now, report, whole)
         assert stored is not None  # no stamp to check
         return (*stored, None)
+
+    async def _ingest_soon(self, job: IngestJob) -> tuple[bool, Any, list[str | None]] | None:
+        """_ingest on the storage thread, with the other changed feeds of this moment: the
+        polls of one tick end within a few tens of milliseconds of each other, and storing
+        them in one transaction (_ingest_many) is cheaper than one each (issue 11). Not in a
+        first wave: there the slots (Poller._slots) would wait for whole batches, and the
+        parse worker with them (the first poll ran at half its speed, docs/benchmarks.md)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._ingest_queue.append((job, future))
+        if self._ingest_drainer is None:
+            self._ingest_drainer = loop.create_task(self._drain_ingests(), name="ingest")
+        return await future
+
+    async def _drain_ingests(self) -> None:
+        """Store what is queued, batch after batch, until nothing is: a batch gathers the
+        feeds that arrive while the one before is stored, and the first waits INGEST_LINGER_S
+        for the rest of its tick."""
+        batch: list[tuple[IngestJob, asyncio.Future[Any]]] = []
+        try:
+            await asyncio.sleep(INGEST_LINGER_S)
+            while self._ingest_queue:
+                batch, self._ingest_queue = self._ingest_queue, []
+                batch = [(job, f) for job, f in batch if not f.done()]  # not cancelled polls
+                if not batch:
+                    continue
+                outcomes = await aio.call(self._ingest_many, [job for job, _ in batch])
+                for (_, future), (value, error) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if error is not None:
+                        future.set_exception(error)
+                    else:
+                        future.set_result(value)
+                batch = []
+        except BaseException as exc:  # a bug here, or the loop ending: no poll waits forever
+            for _, future in [*batch, *self._ingest_queue]:
+                if not future.done():
+                    future.set_exception(exc)
+            self._ingest_queue = []
+            raise
+        finally:
+            self._ingest_drainer = None
 
     def _ingest(
         self,
@@ -85,6 +143,48 @@ class IngestMixin:
         done nothing, when `expect` (the stamp a trimmed document assumed) is not the
         source's stamp now.
         """
+        staged = self._stage(source, result, now, parsed, expect)
+        return None if staged is None else self._apply(source, report, staged)
+
+    def _ingest_many(self, jobs: list[IngestJob]) -> list[tuple[Any, BaseException | None]]:
+        """_ingest of several changed feeds in ONE write transaction (storage.writing()):
+        per feed one BEGIN, one COMMIT, one audit-chain read and one hand-off less.
+        Storing is all or nothing: if any feed's store raises, the transaction is rolled
+        back and each is stored again in its own, so one bad feed never costs the others
+        (nothing of a feed touches the poller's memory or its report before its own data
+        is committed: _stage, then _apply). Returns (result, exception) per job."""
+        if len(jobs) > 1:
+            staged: list[_Staged | None] = []
+            try:
+                with self.storage.writing():
+                    for job in jobs:
+                        staged.append(self._stage(*job[:3], job[4], job[5]))
+            except Exception as exc:
+                log.warning("ingest_batch_retried_one_by_one", feeds=len(jobs),
+                            error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip
+            else:
+                return [
+                    (None if st is None else self._apply(job[0], job[3], st), None)
+                    for job, st in zip(jobs, staged, strict=True)
+                ]
+        out: list[tuple[Any, BaseException | None]] = []
+        for job in jobs:
+            try:
+                out.append((self._ingest(*job), None))
+            except Exception as exc:  # handed to that feed's poll, which records it
+                out.append((None, exc))
+        return out
+
+    def _stage(
+        self,
+        source: SourceSettings,
+        result: FetchResult,
+        now: datetime,
+        parsed: ParseResult | Prepared | None,
+        expect: Any,
+    ) -> _Staged | None:
+        """The storing half of _ingest: prepare and store, touching nothing of the poller (its
+        memory, its reports): that is _apply's, once the write is committed."""
         url = result.final_url or source.url
         if parsed is None:
             parsed = parse_document(*document_args(source, result))
@@ -112,26 +212,32 @@ class IngestMixin:
         # no write between the check and the insert); with nothing to add, by a read.
         if expect is not None and not articles and self.storage.source_stamp(source.id) != expect:
             return None
-        cap = self.poll_settings.max_new_per_poll
         stored = self.storage.add_articles(
             source.id,
             [a for _, a in articles],
             now,
-            max_new=cap,
+            max_new=self.poll_settings.max_new_per_poll,
             announce_flood=source.id not in self._flooding,
             expect=expect,
             plan=self.planner,
         )
         if stored.stale:
             return None
+        return _Staged(parsed.error, errors, articles, skipped, count, digests, context, stored)
+
+    def _apply(
+        self, source: SourceSettings, report: SourceReport, staged: _Staged
+    ) -> tuple[bool, Any, list[str | None]]:
+        """What a committed store tells the poll's report and the poller's memory."""
+        st, stored = staged, staged.stored
         # Only now, so a document sent to a whole parse (stale) does not count twice.
-        if parsed.error:
-            report.errors.append(f"parse: {parsed.error}")
-        report.errors.extend(error for _, error in errors)
-        guids: list[str | None] = [skipped.get(i) for i in range(count)]
-        for i, a in articles:
+        if st.parse_error:
+            report.errors.append(f"parse: {st.parse_error}")
+        report.errors.extend(error for _, error in st.errors)
+        guids: list[str | None] = [st.skipped.get(i) for i in range(st.count)]
+        for i, a in st.articles:
             guids[i] = a.guid
-        if not articles and not skipped and parsed.error:
+        if not st.articles and not st.skipped and st.parse_error:
             return False, None, guids
         report.new, report.duplicate, report.changed = (
             len(stored.new),
@@ -139,6 +245,7 @@ class IngestMixin:
             len(stored.changed),
         )
         report.deferred = len(stored.deferred)
+        articles = st.articles
         if stored.deferred:
             if source.id not in self._flooding:
                 log.warning(
@@ -146,7 +253,7 @@ class IngestMixin:
                     source=source.id,
                     stored=report.new + report.duplicate,
                     deferred=report.deferred,
-                    max_new_per_poll=cap,
+                    max_new_per_poll=self.poll_settings.max_new_per_poll,
                 )
             self._flooding.add(source.id)
             later = set(stored.deferred)
@@ -158,5 +265,23 @@ class IngestMixin:
         report.sendable = stored.sendable
         if self.keep_new_articles:
             report.new_articles = stored.new
-        self.memory.remember_entries(source.id, context, digests, skipped, articles)
+        self.memory.remember_entries(source.id, st.context, st.digests, st.skipped, articles)
         return True, stored.stamp, guids
+
+
+# (source, fetch result, now, report, parsed document, expected stamp): _ingest's arguments.
+IngestJob = tuple[SourceSettings, FetchResult, datetime, SourceReport, Any, Any]
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A feed stored by _stage (in a transaction maybe not committed yet), for _apply."""
+
+    parse_error: str | None
+    errors: list[tuple[int, str]]
+    articles: list[tuple[int, Article]]
+    skipped: dict[int, str]
+    count: int
+    digests: list[bytes]
+    context: tuple[str, str]
+    stored: IngestResult

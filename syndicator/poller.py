@@ -90,6 +90,8 @@ class Poller(IngestMixin):
         self._held_loaded = False  # the stored memories were read to be held (_hold_stored)
         # Sources whose last poll left new items for later: one alert per flood, not per poll.
         self._flooding: set[str] = set()
+        self._ingest_queue = []
+        self._ingest_drainer = None
         self.last_cycle_at: datetime | None = None
         self.keep_new_articles = keep_new_articles
         # The publisher's Publisher.plan_one, set by the daemon: the new articles of a poll
@@ -204,6 +206,7 @@ class Poller(IngestMixin):
             )
         )
         await self.records.flush()
+        self._unpolled.difference_update(ids)
         self.last_cycle_at = self.clock()
         log_cycle(list(reports), started=len(reports), running=0)
         return list(reports)

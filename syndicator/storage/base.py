@@ -42,6 +42,9 @@ class StorageBase:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """One write transaction holding the writer lock; commits or rolls back as a whole."""
+        if getattr(self._local, "conn", None) is not None:
+            # Its own connection would wait for the lock this thread holds (writing()).
+            raise RuntimeError("a Session write inside storage.writing(): Core writes only")
         try:
             with self._sessions() as session, session.begin():
                 take_writer_lock(session.connection())
@@ -51,11 +54,37 @@ class StorageBase:
 
     @contextmanager
     def _write_core(self) -> Iterator[Connection]:
-        """_write for Core-only work: a bare connection, without a Session's bookkeeping."""
+        """_write for Core-only work: a bare connection, without a Session's bookkeeping.
+        Inside writing(), the shared transaction's connection (committed at its end)."""
+        shared = getattr(self._local, "conn", None)
+        if shared is not None:
+            yield shared
+            return
         try:
             with self.engine.begin() as conn:
                 take_writer_lock(conn)
                 yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The Core writes made inside, on this thread, share one write transaction: committed
+        together at the end, or rolled back together if anything inside raises. For a caller
+        that stores many small things at once (the changed feeds of a poll tick,
+        Poller._ingest_many): one BEGIN, one COMMIT and one hand-off instead of one each.
+        A Session write inside raises (it would wait for this very lock)."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        try:
+            with self.engine.begin() as conn:
+                take_writer_lock(conn)
+                self._local.conn = conn
+                try:
+                    yield
+                finally:
+                    self._local.conn = None
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
 

@@ -1,0 +1,125 @@
+"""The changed feeds of one moment are stored in one write transaction, and one bad feed never
+costs the others (poll_ingest.py: _ingest_soon, _ingest_many; issue 11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+import daemon
+from syndicator import poll_ingest
+from syndicator.config import parse_config
+from syndicator.errors import StorageError
+from syndicator.sandbox.portal import PortalServer
+from tests.core.test_incremental_poll import feed
+
+SOURCES = ["a", "b", "c", "d"]
+
+
+def settings_for(portal: PortalServer, db_url: str) -> Any:
+    return parse_config(
+        {
+            "database": {"url": db_url},
+            "sources": [{"id": s, "url": portal.url(f"/{s}.xml")} for s in SOURCES],
+        }
+    )
+
+
+def count_write_transactions(storage: Any) -> list[int]:
+    """Commits of the writer engine (one per write transaction)."""
+    commits = [0]
+
+    @event.listens_for(storage.engine, "commit")
+    def _commit(_conn: Any) -> None:
+        commits[0] += 1
+
+    return commits
+
+
+async def test_changed_feeds_polled_together_are_stored_in_one_transaction(
+    portal: PortalServer, db_url: str
+) -> None:
+    """Four sources change at once: their new items are stored by one write transaction,
+    each report says what it stored, and the audit chain holds."""
+    for s in SOURCES:
+        portal.put(f"/{s}.xml", feed((f"{s}1", f"Tin {s} một")))
+    settings = settings_for(portal, db_url)
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client)
+        await poller.poll()
+        for s in SOURCES:
+            portal.put(f"/{s}.xml", feed((f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")))
+        commits = count_write_transactions(storage)
+        reports = await poller.poll()
+        await poller.close()
+    assert sorted((r.source_id, r.new, r.errors) for r in reports) == [(s, 1, []) for s in SOURCES]
+    # The four ingests in one; poll() also writes its records (one flush).
+    assert commits[0] == 2, commits
+    assert len(storage.list_articles()) == 8
+    assert storage.verify_audit().ok
+    storage.close()
+
+
+async def test_one_feed_that_fails_to_store_costs_the_others_nothing(
+    portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared transaction is rolled back when one feed's store raises; each feed is then
+    stored in its own: the others are stored and reported once (no doubled warnings), the bad
+    one is a failed poll with its error, and its next poll stores it."""
+    for s in SOURCES:
+        portal.put(f"/{s}.xml", feed((f"{s}1", f"Tin {s} một")))
+    settings = settings_for(portal, db_url)
+    storage = daemon.build_storage(settings)
+    real = storage.add_articles
+    broken = {"c"}
+
+    def add_articles(source_id: str, *args: Any, **kwargs: Any) -> Any:
+        if source_id in broken:
+            raise StorageError("database write failed: disk I/O error")
+        return real(source_id, *args, **kwargs)
+
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client)
+        await poller.poll()
+        for s in SOURCES:
+            portal.put(f"/{s}.xml", feed((f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")))
+        monkeypatch.setattr(storage, "add_articles", add_articles)
+        # "b" has an entry that does not normalise: a line in its report, the rest stored.
+        prepare = poll_ingest.prepare_entries
+
+        def prepare_entries(entries: Any, **kwargs: Any) -> Any:
+            articles, errors = prepare(entries, **kwargs)
+            if kwargs["source_id"] == "b":
+                errors = [*errors, (0, "entry x: ValueError: no title")]
+            return articles, errors
+
+        monkeypatch.setattr(poll_ingest, "prepare_entries", prepare_entries)
+        reports = {r.source_id: r for r in await poller.poll()}
+        assert [s for s in SOURCES if reports[s].failed] == ["c"]
+        assert reports["c"].errors == [
+            "ingest failed: StorageError: database write failed: disk I/O error"
+        ]
+        assert [reports[s].new for s in SOURCES] == [1, 1, 0, 1]
+        assert reports["b"].errors == ["entry x: ValueError: no title"]  # once, not per try
+        assert sorted(a.guid.rsplit("/", 1)[-1] for a in storage.list_articles()) == sorted(
+            [f"{s}1" for s in SOURCES] + ["a2", "b2", "d2"]
+        )
+        broken.clear()
+        (again,) = await poller.poll(["c"])
+        assert (again.new, again.failed) == (1, False)
+        await poller.close()
+    assert storage.verify_audit().ok
+    storage.close()
+
+
+async def test_a_session_write_inside_a_shared_transaction_is_refused(storage: Any, now) -> None:
+    """writing() is for Core writes: a Session write inside would wait for the very lock its
+    thread holds (30 s on SQLite), so it raises at once and nothing is committed."""
+    storage.sync_sources([("a", "https://a")], now)
+    with pytest.raises(RuntimeError, match="Core writes only"), storage.writing():
+        storage.add_articles("a", [], now)
+        storage.set_value("k", "v", now)
+    assert storage.get_value("k") is None
