@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from syndicator.approval.unconfirmed import Unconfirmed
 
 log = structlog.get_logger("syndicator.approval")
+# Previews queued and not yet sent at which the desk stops looking for more: a group takes
+# about 20 messages a minute (`group_limit`), so this is a minute of sends. Looking every
+# tick (2 s) for up to 100 more, all queued already, was most of the desk's cost while a
+# backlog drained (bench/daemon.py, docs/benchmarks.md).
+QUEUED_ENOUGH = 20
 
 
 def markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
@@ -117,6 +122,8 @@ class PreviewDesk:
             return self.gather(article_id), self.storage.previews_of(article_id)
 
     async def send_new_previews(self, now: datetime) -> int:
+        if len(self._sending) >= QUEUED_ENOUGH:
+            return 0  # a minute of sends is queued already: no read until it drains
         queued = 0
         for article_id in await aio.read(self._due_previews, now):
             if article_id in self._sending:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 S = PostStatus
 log = structlog.get_logger("syndicator.approval.reminders")
+# Reminders are due after 20 minutes at the soonest and expiry after hours; previews decided
+# elsewhere are refreshed by the audit feed at once (alerts.py), this pass only backs it up.
+# Every bot tick (2 s) it read every open preview's posts: on a busy desk ~2 % of the daemon.
+PASS_EVERY = timedelta(seconds=30)
 
 
 def is_urgent(article: Article, cfg: ApprovalSettings) -> bool:
@@ -52,10 +56,15 @@ def age_text(age: timedelta) -> str:
 class Reminders:
     def __init__(self, bot: ApprovalBot) -> None:
         self.bot = bot
+        self.last_pass: datetime | None = None
 
     async def run(self, now: datetime) -> None:
-        """One pass over the open previews: the storage work on the storage thread, then the
-        refreshes and the reminders queued here."""
+        """One pass over the open previews (at most every PASS_EVERY): the storage work on the
+        storage thread, then the refreshes and the reminders queued here."""
+        last = self.last_pass
+        if last is not None and last <= now < last + PASS_EVERY:
+            return
+        self.last_pass = now
         refresh, expired, reminders = await aio.call(self._pass, now)
         for article_id in expired:
             self.bot.menus.pop(article_id, None)

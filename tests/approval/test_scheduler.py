@@ -281,3 +281,57 @@ async def test_the_alert_cursor_is_stored_at_once_for_an_alert_and_lazily_for_qu
     assert int(desk.storage.get_value(CURSOR) or 0) == desk.storage.last_audit_id()
     # A restart before that would have re-read the quiet event only: one alert in all.
     assert len(texts(desk, ADMIN_CHAT)) == 1
+
+
+async def test_the_reminder_pass_runs_at_most_every_half_minute(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reminders come after 20 minutes at the soonest: the pass over every open preview runs
+    at most every PASS_EVERY, not at every tick (2 s); a clock set back runs it at once."""
+    from syndicator.approval.reminders import PASS_EVERY
+
+    bot = await desk.bot()
+    passes: list[datetime] = []
+    real = bot.reminders._pass
+
+    def counting(now: datetime) -> object:
+        passes.append(now)
+        return real(now)
+
+    monkeypatch.setattr(bot.reminders, "_pass", counting)
+    start = datetime.now(UTC)
+    for seconds in (0, 2, 4, 28):
+        await bot.tick(start + timedelta(seconds=seconds))
+    assert passes == [start]
+    await bot.tick(start + PASS_EVERY)
+    await bot.tick(start + timedelta(seconds=5))  # set back
+    assert passes == [start, start + PASS_EVERY, start + timedelta(seconds=5)]
+
+
+async def test_the_desk_reads_no_more_previews_while_a_minute_of_them_is_queued(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With QUEUED_ENOUGH previews queued (a group takes ~20 a minute), a tick does not read
+    the articles needing one; once the queue drains, the rest are read and sent: none lost."""
+    from syndicator.approval import preview_desk
+
+    monkeypatch.setattr(preview_desk, "QUEUED_ENOUGH", 3)
+    bot = await desk.bot()
+    reads: list[int] = []
+    real = desk.storage.articles_needing_preview
+
+    def counting(limit: int = 100) -> list[int]:
+        found = real(limit)
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(desk.storage, "articles_needing_preview", counting)
+    desk.add(*(article(200 + i) for i in range(5)))
+    desk.publisher(bot).plan()
+    bot._sending.update({-1, -2, -3})  # three queued: enough
+    await bot.send_new_previews(datetime.now(UTC))
+    assert reads == []
+    bot._sending.difference_update({-1, -2, -3})
+    await bot.tick(datetime.now(UTC))
+    await bot.idle()
+    assert reads == [5] and len(desk.previews()) == 5
