@@ -205,7 +205,7 @@ class ArticlesMixin(StorageBase):
                 planned, sendable = plan_fresh(conn, fresh_originals, now, plan)
                 result.planned, result.sendable = len(fresh_originals), sendable
                 events += planned
-            self._audit_many(conn, events, now)
+            self._audit_soon(conn, events, now)
             written = len(stored) + len(result.changed)
             if before is not None and not better:
                 result.stamp = _stamp_after(before, written, len(stored), now)

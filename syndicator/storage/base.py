@@ -25,6 +25,8 @@ AUDIT_COLUMNS = (
     AuditRow.prev_hash, AuditRow.hash,
 )  # fmt: skip
 _AUDIT = cast(Table, AuditRow.__table__)
+# An audit event as the storage verbs append it: (kind, actor, subject, data).
+Event = tuple[str, str, str | None, Mapping[str, Any] | None]
 
 
 class StorageBase:
@@ -80,11 +82,13 @@ class StorageBase:
         try:
             with self.engine.begin() as conn:
                 take_writer_lock(conn)
-                self._local.conn = conn
+                self._local.conn, self._local.audit = conn, []
                 try:
                     yield
+                    # The audit events deferred inside (_audit_soon): one chain read, one insert.
+                    self._append_audit(conn, self._local.audit)
                 finally:
-                    self._local.conn = None
+                    self._local.conn, self._local.audit = None, None
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
 
@@ -153,20 +157,34 @@ class StorageBase:
         """Append one chained audit row inside the caller's transaction."""
         return self._audit_many(session, [(kind, actor, subject, data)], now)[0]
 
+    def _audit_soon(self, conn: Connection, events: Sequence[Event], now: datetime) -> None:
+        """_audit_many, or inside writing() appended with the other writes' events at its end
+        (in the order given: the chain is the same as if each had appended its own)."""
+        pending = getattr(self._local, "audit", None)
+        if pending is not None and conn is self._local.conn:
+            pending.extend((now, *event) for event in events)
+        else:
+            self._audit_many(conn, events, now)
+
     def _audit_many(
+        self, session: Session | Connection, events: Sequence[Event], now: datetime
+    ) -> list[AuditEvent]:
+        return self._append_audit(session, [(now, *event) for event in events])
+
+    def _append_audit(
         self,
         session: Session | Connection,
-        events: Sequence[tuple[str, str, str | None, Mapping[str, Any] | None]],
-        now: datetime,
+        events: Sequence[tuple[datetime, str, str, str | None, Mapping[str, Any] | None]],
     ) -> list[AuditEvent]:
+        """Chain these (time, kind, actor, subject, data) events after the last one."""
         if not events:
             return []
         last = session.execute(_LAST_AUDIT).first()
         next_id, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        at = now.astimezone(UTC).replace(microsecond=0)
         out: list[AuditEvent] = []
         rows: list[dict[str, Any]] = []
-        for kind, actor, subject, data in events:
+        for now, kind, actor, subject, data in events:
+            at = now.astimezone(UTC).replace(microsecond=0)
             body = canonical_data(data)
             digest = event_hash(prev, next_id, at, kind, actor, subject, body, self.audit_key)
             out.append(AuditEvent(next_id, at, kind, actor, subject, body, prev, digest))

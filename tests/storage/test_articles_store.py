@@ -157,3 +157,43 @@ def test_the_stamp_an_ingest_returns_is_the_one_a_read_gives(storage: Storage, n
     ingest([copy], now + timedelta(seconds=4))
     stale = storage.add_articles("portal", [make(7)], now, expect=(0, None))
     assert stale.stale and storage.source_stamp("portal")[0] == 5
+
+
+def test_writes_sharing_one_transaction_append_their_audit_events_once(
+    storage: Storage, now
+) -> None:
+    """Inside storage.writing() the ingests' audit events are chained at its end, in their
+    order and each with its own time, with one read of the chain's end; a rollback leaves
+    neither the rows nor the events."""
+    from sqlalchemy import event
+
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT audit_events.id, audit_events.hash"):
+            reads.append(statement)
+
+    event.listen(storage.engine, "before_cursor_execute", count)
+    try:
+        later = now + timedelta(seconds=3)
+        with storage.writing():
+            storage.add_articles("portal", [make(1), make(2)], now)
+            storage.add_articles("other", [make(3, source_id="other")], later)
+    finally:
+        event.remove(storage.engine, "before_cursor_execute", count)
+    assert len(reads) == 1
+    events = [(e.kind, e.subject, e.at) for e in storage.audit_events()]
+    at, at_later = (t.replace(microsecond=0) for t in (now, later))
+    assert events == [
+        ("article.new", "article:1", at),
+        ("article.new", "article:2", at),
+        ("article.new", "article:3", at_later),
+    ]
+    try:
+        with storage.writing():
+            storage.add_articles("portal", [make(4)], later)
+            raise RuntimeError("a bug after the write")
+    except RuntimeError:
+        pass
+    assert len(list(storage.audit_events())) == 3 and len(storage.list_articles()) == 3
+    assert storage.verify_audit().ok
