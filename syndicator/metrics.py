@@ -109,6 +109,9 @@ class Metrics:
         info = Gauge("syndicator_info", "Version of the running daemon.", ["version"], registry=r)
         info.labels(__version__).set(1)
         self.channels = list(channels)
+        # (source, outcome) -> its child counter: `labels()` checks and locks on every call,
+        # and a busy daemon counts ~60 polls a second (issue 11).
+        self._poll_counters: dict[tuple[str, str], Any] = {}
         if storage is not None:
             r.register(StorageCollector(storage, self.channels))
 
@@ -130,7 +133,11 @@ class Metrics:
             else:
                 outcome = "ok"
             answered = answered or outcome != "error"
-            self.polls.labels(report.source_id, outcome).inc()
+            key = (report.source_id, outcome)
+            counter = self._poll_counters.get(key)
+            if counter is None:
+                counter = self._poll_counters[key] = self.polls.labels(*key)
+            counter.inc()
             if report.new:
                 self.new_articles.labels(report.source_id).inc(report.new)
             if report.duplicate:
