@@ -119,7 +119,11 @@ class IngestMixin:
                 batch = []
         except BaseException as exc:  # a bug here, or the loop ending: no poll waits forever
             for _, future in [*batch, *self._ingest_queue]:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
                     future.set_exception(exc)
             self._ingest_queue = []
             raise
@@ -157,8 +161,8 @@ class IngestMixin:
             staged: list[_Staged | None] = []
             try:
                 with self.storage.writing():
-                    for job in jobs:
-                        staged.append(self._stage(*job[:3], job[4], job[5]))
+                    for source, result, now, _report, doc, expect in jobs:
+                        staged.append(self._stage(source, result, now, doc, expect))
             except Exception as exc:
                 log.warning("ingest_batch_retried_one_by_one", feeds=len(jobs),
                             error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip

@@ -123,3 +123,27 @@ async def test_a_session_write_inside_a_shared_transaction_is_refused(storage: A
         storage.add_articles("a", [], now)
         storage.set_value("k", "v", now)
     assert storage.get_value("k") is None
+
+
+async def test_a_poll_waiting_for_its_batch_never_waits_forever(
+    portal: PortalServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the task storing the batches ends (the loop stopping), the polls waiting in it end
+    too: cancelled, and nothing is left queued."""
+    import asyncio
+
+    monkeypatch.setattr(poll_ingest, "INGEST_LINGER_S", 30.0)
+    settings = settings_for(portal, sqlite_url)
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client)
+        job: Any = (None, None, None, None, None, None)
+        waiting = asyncio.create_task(poller._ingest_soon(job))
+        await asyncio.sleep(0.05)
+        assert poller._ingest_drainer is not None
+        poller._ingest_drainer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert poller._ingest_queue == [] and poller._ingest_drainer is None
+        await poller.close()
+    storage.close()
