@@ -168,8 +168,8 @@ class IngestMixin:
                             error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip
             else:
                 return [
-                    (None if st is None else self._apply(job[0], job[3], st), None)
-                    for job, st in zip(jobs, staged, strict=True)
+                    (None if st is None else self._apply(source, report, st), None)
+                    for (source, _, _, report, _, _), st in zip(jobs, staged, strict=True)
                 ]
         out: list[tuple[Any, BaseException | None]] = []
         for job in jobs:

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 
-from syndicator.storage.base import StorageBase
+from syndicator.storage.base import Event, StorageBase
 from syndicator.storage.models import ArticleRow, article_of
 from syndicator.storage.plan_batch import PlanHook, plan_fresh
 from syndicator.types import Article
@@ -101,7 +101,7 @@ class ArticlesMixin(StorageBase):
             by_url, by_fp = self._roots(
                 conn, [a.canonical_url for a in fresh], [a.fingerprint for a in fresh]
             )
-            events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
+            events: list[Event] = []
 
             for article in batch:
                 row = known.get(article.guid)

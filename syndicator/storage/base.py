@@ -79,18 +79,14 @@ class StorageBase:
         if getattr(self._local, "conn", None) is not None:
             yield
             return
-        try:
-            with self.engine.begin() as conn:
-                take_writer_lock(conn)
-                self._local.conn, self._local.audit = conn, []
-                try:
-                    yield
-                    # The audit events deferred inside (_audit_soon): one chain read, one insert.
-                    self._append_audit(conn, self._local.audit)
-                finally:
-                    self._local.conn, self._local.audit = None, None
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database write failed: {exc}") from exc
+        with self._write_core() as conn:
+            self._local.conn, self._local.audit = conn, []
+            try:
+                yield
+                # The audit events deferred inside (_audit_soon): one chain read, one insert.
+                self._append_audit(conn, self._local.audit)
+            finally:
+                self._local.conn, self._local.audit = None, None
 
     @contextmanager
     def _read(self) -> Iterator[Session]:

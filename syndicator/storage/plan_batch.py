@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from syndicator.publishing.lifecycle import OPEN, SENDABLE, EventKind
+from syndicator.storage.base import Event
 from syndicator.storage.models import ArticleRow, PostRow, article_of
 from syndicator.storage.posts import canonical_payload, payload_hash
 from syndicator.types import Article
@@ -25,7 +26,6 @@ _A = cast(Table, ArticleRow.__table__)
 _P = cast(Table, PostRow.__table__)
 E = EventKind
 _OPEN = {s.value for s in OPEN}
-Event = tuple[str, str, str | None, dict[str, Any] | None]
 # Publisher.plan_one: an article's post plans (storage.PostPlan) or none with the reason.
 PlanHook = Callable[[Article, datetime], tuple[Sequence[Any], str | None]]
 

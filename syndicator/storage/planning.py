@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from syndicator.errors import StorageError
 from syndicator.publishing.lifecycle import OPEN, EventKind
 from syndicator.storage import plan_batch
-from syndicator.storage.base import StorageBase
+from syndicator.storage.base import Event, StorageBase
 from syndicator.storage.models import ArticleRow, PostRow
 from syndicator.storage.posts import PostPlan, PostRecord, _record, canonical_payload, payload_hash
 from syndicator.types import Article, PostStatus
@@ -73,7 +72,7 @@ class PlanningMixin(StorageBase):
                 row.channel: row
                 for row in session.scalars(select(PostRow).where(PostRow.article_id == article_id))
             }
-            events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
+            events: list[Event] = []
             for plan in plans:
                 body = canonical_payload(plan.post.payload)
                 row = existing.get(plan.post.channel)

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.errors import StorageError
-from syndicator.storage.base import StorageBase
+from syndicator.storage.base import Event, StorageBase
 from syndicator.storage.models import SourceMemoryRow, SourceRow
 
 _S = cast(Table, SourceRow.__table__)
@@ -261,7 +261,7 @@ class SourcesMixin(StorageBase):
             found = conn.execute(_POLL_STATE, {"ids": ids}) if ids else ()
             before = {row.id: dict(row._mapping) for row in found}
             rows = {sid: dict(values) for sid, values in before.items()}
-            events: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
+            events: list[Event] = []
             for rec in records:
                 row = rows.get(rec.source_id)
                 if row is None:
