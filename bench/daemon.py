@@ -22,7 +22,7 @@ Not a test: it prints numbers (docs/benchmarks.md, "The daemon, measured as it r
 6. The naive loop (`feedparser.parse(url)` one feed after another) over the same farm, in its
    own process: CPU per check. Twice: after the restart (alone on the machine), and beside
    the steady window (same minute, same machine state; the ratio's second figure).
-All the while `/healthz` is asked every 0.2 s (p50/p99 latency). Peak RSS is VmHWM.
+All the while `/healthz` is asked every 0.2 s (`--ping-every`; p50/p99 latency). Peak RSS is VmHWM.
 
     python bench/daemon.py            # the issue's workload (about 5 minutes on 2 cores)
     python bench/daemon.py --quick    # 300 feeds, a 30 s window (about 1.5 minutes)
@@ -261,18 +261,18 @@ class Daemon:
 
 
 class HealthPinger(threading.Thread):
-    """GET /healthz every 0.2 s; latencies (s) per phase label."""
+    """GET /healthz every `every` s (0.2); latencies (s) per phase label."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, every: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.url = url
+        self.url, self.every = url, every
         self.phase = "startup"
         self.latencies: dict[str, list[float]] = {}
         self.failures: dict[str, int] = {}
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        while not self.stopping.wait(0.2):
+        while not self.stopping.wait(self.every):
             phase = self.phase
             t0 = time.perf_counter()
             try:
@@ -435,6 +435,10 @@ def main() -> int:
     ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
     ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
     ap.add_argument(
+        "--ping-every", type=float, default=0.2,
+        help="seconds between /healthz requests (0.2; each costs the daemon CPU it counts)",
+    )  # fmt: skip
+    ap.add_argument(
         "--parse-processes", type=int, help="[poll] parse_processes (default: the daemon's)"
     )
     ap.add_argument("--gil", action="store_true", help="--profile: only the thread holding the GIL")
@@ -470,7 +474,7 @@ def main() -> int:
              str(args.items), str(graph_port)]
         )  # fmt: skip
         daemons: list[Daemon] = []
-        pinger = HealthPinger(f"http://127.0.0.1:{health_port}/healthz")
+        pinger = HealthPinger(f"http://127.0.0.1:{health_port}/healthz", args.ping_every)
         telegram = None if args.no_telegram else TelegramStandIn()
         try:
             wait_port(farm_port, "feed farm")

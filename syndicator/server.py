@@ -21,7 +21,7 @@ service) channel is reported but does not fail the check: neither needs the oper
 It is pinged often, so it stays cheap: a handful of indexed queries; the audit chain is
 verified by the daemon every `[approval] verify_every` and only its last result is read here.
 
-The listener is a small HTTP/1.0-style server on asyncio streams (one GET per connection),
+The listener is a small HTTP/1.0-style server, an asyncio protocol (one GET per connection),
 not a general web server: it caps concurrent connections (MAX_CONNECTIONS; more are answered
 503 and closed at once) and closes a connection that has not sent its request within
 HEADER_TIMEOUT, so idle or slow clients cannot exhaust the daemon's file descriptors.
@@ -101,6 +101,7 @@ class HealthServer:
         self._snapshot: tuple[Observed, float] | None = None
         self._refreshed = asyncio.Event()
         self._refresher: asyncio.Task[None] | None = None
+        self._waiting: set[asyncio.Task[None]] = set()  # answers that wait (/metrics)
 
     def reconfigure(self, settings: Any, pacing: Mapping[str, Any]) -> None:
         """From the (re)loaded Settings: thresholds, and which channels and sources to check;
@@ -112,9 +113,8 @@ class HealthServer:
     async def start(self) -> str:
         """Bind and serve; return the base URL (port 0 binds a free port, for tests)."""
         try:
-            self._server = await asyncio.start_server(
-                self._connection, self.host, self.port, limit=MAX_HEADER_BYTES
-            )
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(lambda: _Exchange(self), self.host, self.port)
         except OSError as exc:
             msg = f"server.listen: cannot listen on {self.settings.listen}: {exc}"
             raise ConfigError(msg) from exc
@@ -127,6 +127,8 @@ class HealthServer:
         return url
 
     async def stop(self) -> None:
+        for task in list(self._waiting):
+            task.cancel()
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -147,6 +149,10 @@ class HealthServer:
                 observed = Observed(False, f"no answer within {DB_TIMEOUT_S:.0f} s")
         else:
             observed = await self._latest()
+        return self._verdict(observed)
+
+    def _verdict(self, observed: Observed) -> Health:
+        """The checks on what storage said, with what only the running daemon knows."""
         now = self.clock()
         extra: dict[str, Any] = {"audit": self.audit(), "writer_busy_s": aio.writer_busy_for()}
         if self.vitals is not None:
@@ -178,6 +184,9 @@ class HealthServer:
         if self._snapshot is None:  # just started: wait for the first read, not forever
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refreshed.wait(), DB_TIMEOUT_S)
+        return self._latest_now()
+
+    def _latest_now(self) -> Observed:
         try:
             last_poll = self.last_poll()
         except Exception:
@@ -240,53 +249,126 @@ class HealthServer:
 
     # -- the listener ------------------------------------------------------------------------
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._open += 1
-        try:
-            if self._open > MAX_CONNECTIONS:
-                await self._answer(writer, 503, "text/plain", b"busy: too many connections\n")
-                return
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEADER_TIMEOUT_S)
-            except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                    ConnectionError):  # fmt: skip
-                return  # idle, slow, oversized or gone: close without a word
-            parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-            if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
-                await self._answer(writer, 405, "text/plain", b"only GET\n")
-                return
-            status, ctype, body = await self._route(parts[1].split("?", 1)[0])
-            await self._answer(writer, status, ctype, body, head_only=parts[0] == "HEAD")
-        except Exception as exc:  # one bad connection never takes the server down
-            log.warning("health_request_failed", error=f"{type(exc).__name__}: {exc}")
-        finally:
-            self._open -= 1
-            with contextlib.suppress(Exception):
-                writer.close()
+    def _route_now(self, path: str) -> tuple[int, str, bytes] | None:
+        """The answer when it needs no wait (/healthz once a snapshot was taken); else None."""
+        if path == "/healthz":
+            if self._snapshot is None:
+                return None  # just started: _route waits for the first snapshot
+            return self._healthz(self._verdict(self._latest_now()))
+        if path == "/":
+            return 200, "text/plain; charset=utf-8", b"syndicator: see /healthz and /metrics\n"
+        if path == "/metrics":
+            return None  # rendered on the reader thread (it reads storage)
+        return 404, "text/plain", b"not found\n"
 
     async def _route(self, path: str) -> tuple[int, str, bytes]:
         if path == "/healthz":
-            health = await self.check()
-            if not health.healthy:
-                log.warning("health_failed", problems=health.body["problems"])
-            body = json.dumps(health.body, ensure_ascii=False).encode("utf-8")
-            return (200 if health.healthy else 503), "application/json; charset=utf-8", body
+            return self._healthz(await self.check())
         if path == "/metrics":
             try:
                 text = await asyncio.wait_for(aio.read(self.metrics.render), DB_TIMEOUT_S)
             except TimeoutError:
                 return 503, "text/plain", b"metrics: the database did not answer in time\n"
             return 200, CONTENT_TYPE, text if isinstance(text, bytes) else text.encode()
-        if path == "/":
-            return 200, "text/plain; charset=utf-8", b"syndicator: see /healthz and /metrics\n"
-        return 404, "text/plain", b"not found\n"
+        answer = self._route_now(path)
+        assert answer is not None
+        return answer
 
-    async def _answer(self, writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes,
-                      *, head_only: bool = False) -> None:  # fmt: skip
+    def _healthz(self, health: Health) -> tuple[int, str, bytes]:
+        if not health.healthy:
+            log.warning("health_failed", problems=health.body["problems"])
+        body = json.dumps(health.body, ensure_ascii=False).encode("utf-8")
+        return (200 if health.healthy else 503), "application/json; charset=utf-8", body
+
+
+class _Exchange(asyncio.Protocol):
+    """One connection: one GET or HEAD, one answer, closed.
+
+    A protocol rather than asyncio streams: a stream connection cost a task, a reader, a writer
+    and a wait_for task for each of the head and the drain, ~1.1 ms of the daemon's CPU per
+    /healthz under the issue 11 workload (bench/daemon.py --ping-every); here the answer is
+    written from the callback that received the head (docs/benchmarks.md). One timer bounds
+    each connection: HEADER_TIMEOUT_S to send the head, then as long again to take an answer
+    the socket could not take at once; then it is aborted.
+    """
+
+    def __init__(self, server: HealthServer) -> None:
+        self.server = server
+        self.head = b""
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.answered = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server._open += 1
+        if self.server._open > MAX_CONNECTIONS:
+            self._send(503, "text/plain", b"busy: too many connections\n")
+            return
+        # Idle or slow: closed without a word.
+        self.timer = asyncio.get_running_loop().call_later(HEADER_TIMEOUT_S, transport.abort)
+
+    def data_received(self, data: bytes) -> None:
+        if self.answered or self.transport is None:
+            return
+        self.head += data
+        if b"\r\n\r\n" not in self.head:
+            if len(self.head) > MAX_HEADER_BYTES:  # oversized: closed without a word
+                self.transport.abort()
+            return
+        self.answered = True
+        self.transport.pause_reading()
+        parts = self.head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+        if len(parts) != 3 or parts[0] not in ("GET", "HEAD"):
+            self._send(405, "text/plain", b"only GET\n")
+            return
+        path, head_only = parts[1].split("?", 1)[0], parts[0] == "HEAD"
+        try:
+            answer = self.server._route_now(path)
+        except Exception as exc:  # one bad request never takes the server down
+            self._failed(exc)
+            return
+        if answer is not None:
+            self._send(*answer, head_only=head_only)
+            return
+        task = asyncio.get_running_loop().create_task(self._later(path, head_only))
+        self.server._waiting.add(task)
+        task.add_done_callback(self.server._waiting.discard)
+
+    async def _later(self, path: str, head_only: bool) -> None:
+        try:
+            answer = await self.server._route(path)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._send(*answer, head_only=head_only)
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("health_request_failed", error=f"{type(exc).__name__}: {exc}")
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _send(self, status: int, ctype: str, body: bytes, *, head_only: bool = False) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # the client left meanwhile
+        self.answered = True
         reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed",
                   503: "Service Unavailable"}.get(status, "")  # fmt: skip
         head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")  # fmt: skip
-        writer.write(head.encode("latin-1") + (b"" if head_only else body))
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.drain(), HEADER_TIMEOUT_S)
+        transport.write(head.encode("latin-1") + (b"" if head_only else body))
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if transport.get_write_buffer_size():  # a client that does not read: not forever
+            self.timer = asyncio.get_running_loop().call_later(HEADER_TIMEOUT_S, transport.abort)
+        transport.close()  # after what was written is sent
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._open -= 1
+        self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
