@@ -34,6 +34,7 @@ from syndicator.publishing.pacing import local_midnight, next_allowed
 from syndicator.publishing.planner import plan_posts
 from syndicator.publishing.recording import Listener, RecordingMixin
 from syndicator.storage import PostPlan, PostRecord, Storage, aio
+from syndicator.storage.drain import DrainState
 from syndicator.types import Article, PostStatus
 
 if TYPE_CHECKING:
@@ -103,10 +104,13 @@ class Publisher(RecordingMixin):
             await self.reconcile_all(startup=True)
         # One hand-off for the turn's storage work: plan, then read what to reconcile and
         # what to take down (three calls every turn of an idle daemon before; issue 11).
-        due, removals = await aio.call(self._plan_and_read, self.clock())
+        due, removals, drains = await aio.call(self._plan_and_read, self.clock())
         await self.reconcile_all(due=due)
         await finish_removals(self.storage, self.channels, self.clock, due=removals)
-        await asyncio.gather(*(self.drain(name) for name in self.channels))
+        fresh = not due and not removals  # else a reconcile or removal may have changed it
+        await asyncio.gather(
+            *(self.drain(name, drains.get(name) if fresh else None) for name in self.channels)
+        )
         for name, channel in self.channels.items():
             try:
                 await maybe_send_digest(self.storage, name, channel, self.clock())
@@ -167,10 +171,14 @@ class Publisher(RecordingMixin):
 
     # -- reconciliation ---------------------------------------------------------------------
 
-    def _plan_and_read(self, now: datetime) -> tuple[list[PostRecord], list[PostRecord]]:
-        """plan(), then the posts due for reconciling and for removal (storage thread)."""
+    def _plan_and_read(self, now: datetime) -> tuple[list[PostRecord], list[PostRecord], Any]:
+        """plan(), then the posts due for reconciling and for removal, and each channel's
+        DrainState (storage thread): the turn's storage work in one hand-off."""
         self.plan()
-        return self.storage.due_reconciliations(now), self.storage.due_removals(now)
+        due, removals = self.storage.due_reconciliations(now), self.storage.due_removals(now)
+        midnight = local_midnight(now)
+        drains = {name: self.storage.drain_state(name, now, midnight) for name in self.channels}
+        return due, removals, drains
 
     async def reconcile_all(
         self, *, startup: bool = False, due: list[PostRecord] | None = None
@@ -265,15 +273,17 @@ class Publisher(RecordingMixin):
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def drain(self, name: str) -> int:
-        """Send due posts of one channel, as pacing allows; return how many went out."""
+    async def drain(self, name: str, state: DrainState | None = None) -> int:
+        """Send due posts of one channel, as pacing allows; return how many went out
+        (`state`: the channel's, read in the turn's hand-off, _plan_and_read)."""
         channel = self.channels[name]
         sent = 0
         while True:
             now = self.clock()
             # One read for all the drain decides on (storage/drain.py); the claim, a write,
             # only when that read saw a post to take.
-            state = await aio.call(self.storage.drain_state, name, now, local_midnight(now))
+            if state is None:
+                state = await aio.call(self.storage.drain_state, name, now, local_midnight(now))
             if not state.status.can_publish(now):
                 return sent
             if state.publishing:
@@ -290,6 +300,7 @@ class Publisher(RecordingMixin):
                 return sent
             if time.monotonic() < self._next_send.get(name, 0.0):
                 return sent  # within `pause_between` of its last send: the next cycle sends
+            state = None  # read again for the next post: this one is claimed and sent
             record = await aio.call(self.storage.claim_post, name, now)
             if record is None:
                 return sent

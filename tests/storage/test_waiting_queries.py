@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from syndicator.approval.expiry import expire_due, is_expired
 from syndicator.storage import PostPlan, Storage
-from syndicator.types import Article, Post, PostStatus
+from syndicator.types import Article, Post, PostStatus, PublishResult
 
 S = PostStatus
 
@@ -96,3 +96,23 @@ def test_drain_state_agrees_with_the_claim(storage: Storage, now) -> None:
     state = storage.drain_state("facebook", now, now)
     assert (state.due, state.publishing) == (False, True)
     assert storage.drain_state("zalo", now, now).due  # another channel's post is its own
+
+
+def test_drain_state_reads_the_days_counts_when_a_post_is_due(storage: Storage, now) -> None:
+    """Pacing needs the day's count and the last send only when a post may go: then both are
+    read; with nothing due the read stops at the two questions asked in one statement."""
+    a, b = _articles(storage, now, 2)
+    storage.save_plans(a, [_plan("facebook", S.APPROVED)], now)
+    claimed = storage.claim_post("facebook", now)
+    assert claimed is not None
+    storage.record_published(claimed.id, PublishResult("fb_1", "https://fb.example/1"), now)
+    idle = storage.drain_state("facebook", now, now - timedelta(hours=1))
+    assert (idle.due, idle.publishing, idle.published_today, idle.last_published_at) == (
+        False, False, 0, None,
+    )  # fmt: skip
+    storage.save_plans(b, [_plan("facebook", S.APPROVED)], now)
+    due = storage.drain_state("facebook", now, now - timedelta(hours=1))
+    assert (due.due, due.publishing, due.published_today) == (True, False, 1)
+    assert due.last_published_at is not None
+    assert due.last_published_at.replace(tzinfo=None) == now.replace(tzinfo=None)
+    assert storage.drain_state("facebook", now, now + timedelta(seconds=1)).published_today == 0
