@@ -167,15 +167,24 @@ class PollRecorder:
 
     async def flush(self) -> None:
         """Store every queued outcome in one transaction; alert on sources gone unhealthy."""
+        pending = self.take()
+        if pending:
+            self.stored(await aio.call(self.store, pending, self.clock()))
+
+    def take(self) -> list[PollRecord]:
+        """The queued outcomes, handed over to be stored (`store`, then `stored`)."""
         pending, self._pending = self._pending, []
+        return pending
+
+    def store(self, pending: list[PollRecord], now: datetime) -> list[str]:
+        """Write them (blocking: on the storage thread); the sources gone unhealthy."""
         if not pending:
-            return
-        unhealthy = await aio.call(
-            self.storage.record_polls,
-            pending,
-            unhealthy_after=self.settings.unhealthy_after,
-            now=self.clock(),
-        )
+            return []
+        unhealthy_after = self.settings.unhealthy_after
+        return self.storage.record_polls(pending, unhealthy_after=unhealthy_after, now=now)
+
+    def stored(self, unhealthy: list[str]) -> None:
+        """On the loop, once written: say which sources went unhealthy."""
         for source_id in unhealthy:
             log.error("source_unhealthy", source=source_id)
             if self.on_unhealthy:

@@ -120,30 +120,51 @@ class Poller(IngestMixin):
         # mid-poll hold its sources still until they run out (bench/chaos.py: a 10-minute
         # floor here froze every source a SIGKILLed daemon had claimed for 10 minutes).
         lease = timedelta(seconds=3 * self._deadline())
-        # A read finds what is due (most ticks: nothing); one statement claims it all and
-        # hands back the states (storage.claim_due_sources).
-        ready = await aio.call(self.storage.due_sources, now, among=self.sources)
-        due = [sid for sid in ready if sid not in self._running]
-        if due:
-            states = await aio.call(self.storage.claim_due_sources, now, lease, due)
-            for n, sid in enumerate(states, 1):
-                task = asyncio.create_task(
-                    self._poll_one(self.sources[sid], states.get(sid)), name=f"poll:{sid}"
-                )
-                self._running[sid] = task
-                task.add_done_callback(self._finished)
-                if n % _START_SLICE == 0:
-                    await asyncio.sleep(0)
+        # One hand-off a tick (_tick_storage): the outcomes queued since the last tick are
+        # stored, a read finds what is due (most ticks: nothing) and one statement claims it.
+        pending, busy = self.records.take(), frozenset(self._running)
+        states, unhealthy, error = await aio.call(self._tick_storage, now, lease, busy, pending)
+        for n, sid in enumerate(states, 1):
+            task = asyncio.create_task(
+                self._poll_one(self.sources[sid], states.get(sid)), name=f"poll:{sid}"
+            )
+            self._running[sid] = task
+            task.add_done_callback(self._finished)
+            if n % _START_SLICE == 0:
+                await asyncio.sleep(0)
+        self.records.stored(unhealthy)
+        if error is not None:  # the outcomes not stored, or no claim made
+            raise error
         done, self._done = self._done, []
-        await self.records.flush()
         if not self._unpolled and not self._held_loaded:
             self._held_loaded = True
             await self._hold_stored()
         self.workers.stop_if_idle()
         if done:
             self.last_cycle_at = self.clock()
-        log_cycle(done, started=len(due), running=len(self._running))
+        log_cycle(done, started=len(states), running=len(self._running))
         return done
+
+    def _tick_storage(
+        self, now: datetime, lease: timedelta, busy: frozenset[str], pending: list[Any]
+    ) -> tuple[dict[str, Any], list[str], Exception | None]:
+        """Storage thread: store the queued poll outcomes, then claim what is due and not in
+        flight. Three hand-offs a second before (issue 11). Neither failure stops the other:
+        the first is handed back, raised once the polls claimed have started."""
+        unhealthy: list[str] = []
+        states: dict[str, Any] = {}
+        errors: list[Exception] = []
+        try:
+            unhealthy = self.records.store(pending, now)
+        except Exception as exc:
+            errors.append(exc)
+        try:
+            ready = self.storage.due_sources(now, among=self.sources)
+            due = [sid for sid in ready if sid not in busy]
+            states = self.storage.claim_due_sources(now, lease, due) if due else {}
+        except Exception as exc:
+            errors.append(exc)
+        return states, unhealthy, errors[0] if errors else None
 
     async def _hold_stored(self) -> None:
         """Once the first wave is over: every source's stored memory, held compressed

@@ -212,9 +212,8 @@ class HealthServer:
         last_poll_at = read_at
         try:
             # One session for all of it: one connection and transaction a second, not five.
+            # No SELECT 1 first: the reads below answering is the proof the database answers.
             with self.storage.reading():
-                if not self.storage.ping():
-                    return Observed(False, "SELECT 1 gave an unexpected answer", last_poll_at)
                 statuses = dict(self.storage.channel_statuses())
                 return Observed(
                     True, None, last_poll_at, statuses,
