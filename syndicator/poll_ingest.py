@@ -9,7 +9,7 @@ which schedules, fetches and parses.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from syndicator.sources.fetch import FetchResult
 from syndicator.sources.prepare import Prepared, digest, prepare_entries
 from syndicator.storage import Storage, aio
 from syndicator.storage.articles import IngestResult
+from syndicator.storage.lookups import Lookups
 from syndicator.storage.plan_batch import PlanHook
 from syndicator.types import Article, ParseResult
 
@@ -161,8 +162,13 @@ class IngestMixin:
             staged: list[_Staged | None] = []
             try:
                 with self.storage.writing():
-                    for source, result, now, _report, doc, expect in jobs:
-                        staged.append(self._stage(source, result, now, doc, expect))
+                    ready = [self._ready(j[0], j[1], j[2], j[4]) for j in jobs]
+                    # What add_articles reads, read once for all (storage/lookups.py).
+                    pairs = zip(jobs, ready, strict=True)
+                    feeds = [(j[0].id, [a for _, a in r.articles]) for j, r in pairs]
+                    lookups = self.storage.batch_lookups(feeds)
+                    for (source, _, now, _, _, expect), r in zip(jobs, ready, strict=True):
+                        staged.append(self._keep(source, now, r, expect, lookups))
             except Exception as exc:
                 log.warning("ingest_batch_retried_one_by_one", feeds=len(jobs),
                             error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip
@@ -186,9 +192,22 @@ class IngestMixin:
         now: datetime,
         parsed: ParseResult | Prepared | None,
         expect: Any,
+        lookups: Lookups | None = None,
     ) -> _Staged | None:
         """The storing half of _ingest: prepare and store, touching nothing of the poller (its
         memory, its reports): that is _apply's, once the write is committed."""
+        ready = self._ready(source, result, now, parsed)
+        return self._keep(source, now, ready, expect, lookups)
+
+    def _ready(
+        self,
+        source: SourceSettings,
+        result: FetchResult,
+        now: datetime,
+        parsed: ParseResult | Prepared | None,
+    ) -> _Staged:
+        """Parse if need be, leave out what the memory shows stored, normalise and classify
+        the rest: everything before the write (stored: still empty)."""
         url = result.final_url or source.url
         if parsed is None:
             parsed = parse_document(*document_args(source, result))
@@ -212,6 +231,18 @@ class IngestMixin:
         for i, guid in skipped.items():
             first_skipped.setdefault(guid, i)
         articles = [(i, a) for i, a in articles if first_skipped.get(a.guid, i + 1) > i]
+        return _Staged(parsed.error, errors, articles, skipped, count, digests, context)
+
+    def _keep(
+        self,
+        source: SourceSettings,
+        now: datetime,
+        ready: _Staged,
+        expect: Any,
+        lookups: Lookups | None,
+    ) -> _Staged | None:
+        """Store what _ready left (None, nothing written: `expect` is not the stamp now)."""
+        articles = ready.articles
         # The stamp is checked in add_articles' own write transaction (no read of its own, and
         # no write between the check and the insert); with nothing to add, by a read.
         if expect is not None and not articles and self.storage.source_stamp(source.id) != expect:
@@ -224,10 +255,12 @@ class IngestMixin:
             announce_flood=source.id not in self._flooding,
             expect=expect,
             plan=self.planner,
+            lookups=lookups,
         )
         if stored.stale:
             return None
-        return _Staged(parsed.error, errors, articles, skipped, count, digests, context, stored)
+        ready.stored = stored
+        return ready
 
     def _apply(
         self, source: SourceSettings, report: SourceReport, staged: _Staged
@@ -288,4 +321,4 @@ class _Staged:
     count: int
     digests: list[bytes]
     context: tuple[str, str]
-    stored: IngestResult
+    stored: IngestResult = field(default_factory=IngestResult)  # set once written (_keep)

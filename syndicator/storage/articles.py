@@ -4,37 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from syndicator.storage.base import Event, StorageBase
+from syndicator.storage.lookups import Lookups, read_lookups, read_roots, stamp, stamp_after
 from syndicator.storage.models import ArticleRow, article_of
 from syndicator.storage.plan_batch import PlanHook, plan_fresh
 from syndicator.types import Article
 
 _T = cast(Table, ArticleRow.__table__)
-# count(*), not count(id): with ix_articles_source_updated the stamp is read from the index
-# alone (PostgreSQL too: id is not in that index).
-_STAMP = select(func.count(), func.max(ArticleRow.updated_at)).where(
-    ArticleRow.source_id == bindparam("source")
-)
 _CHUNK = 500  # keeps IN (...) lists well under every backend's parameter limit
 # Built once: constructing a statement cost more than running it on a one-article feed.
 _KNOWN = select(
-    _T.c.guid, _T.c.id, _T.c.content_hash, _T.c.version, _T.c.duplicate_of, _T.c.first_seen_at
+    _T.c.guid,
+    _T.c.id,
+    _T.c.content_hash,
+    _T.c.version,
+    _T.c.duplicate_of,
+    _T.c.first_seen_at,
+    _T.c.canonical_url,
+    _T.c.fingerprint,
 ).where(_T.c.source_id == bindparam("source"), _T.c.guid.in_(bindparam("guids", expanding=True)))
-_ROOTS = (
-    select(_T.c.canonical_url, _T.c.fingerprint, _T.c.id, _T.c.duplicate_of)
-    .where(
-        or_(
-            _T.c.canonical_url.in_(bindparam("urls", expanding=True)),
-            _T.c.fingerprint.in_(bindparam("fps", expanding=True)),
-        )
-    )
-    .order_by(_T.c.id)
-)
 _INSERT = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
 
 
@@ -67,6 +60,7 @@ class ArticlesMixin(StorageBase):
         announce_flood: bool = True,
         expect: tuple[int, Any] | None = None,
         plan: PlanHook | None = None,
+        lookups: Lookups | None = None,
     ) -> IngestResult:
         """Store a source's articles; return only what is new, duplicate or changed.
 
@@ -83,25 +77,30 @@ class ArticlesMixin(StorageBase):
 
         `expect`: the stamp the caller's articles assume (a feed trimmed against the poller's
         memory); when the source's stamp is another, nothing is written and `stale` is set.
+        `lookups`: the batch's reads (storage/lookups.py), when the caller made them.
         """
         result = IngestResult()
         if not articles:
             return result
         batch = _unique_by_guid(articles)
+        pre = lookups if lookups is not None and lookups.covers(source_id, batch) else None
         with self._write_core() as conn:
-            before = _stamp(conn, source_id) if expect is not None else None
-            if expect is not None and before != expect:
-                result.stale = True
-                return result
-            known = self._known(conn, source_id, [a.guid for a in batch])
+            before = None
+            if expect is not None:
+                before = pre.stamp(source_id) if pre else stamp(conn, source_id)
+                if before != expect:
+                    result.stale = True
+                    return result
+            guids = [a.guid for a in batch]
+            known = pre.known_of(source_id, guids) if pre else self._known(conn, source_id, guids)
             fresh = [a for a in batch if a.guid not in known]
             if max_new is not None and len(fresh) > max_new:
                 result.deferred = [a.guid for a in fresh[max_new:]]
                 fresh = fresh[:max_new]
-            by_url, by_fp = self._roots(
-                conn, [a.canonical_url for a in fresh], [a.fingerprint for a in fresh]
-            )
+            urls, fps = [a.canonical_url for a in fresh], [a.fingerprint for a in fresh]
+            by_url, by_fp = pre.roots(urls, fps) if pre else read_roots(conn, urls, fps)
             events: list[Event] = []
+            moved = False  # an article changed in place took another URL or fingerprint
 
             for article in batch:
                 row = known.get(article.guid)
@@ -111,6 +110,10 @@ class ArticlesMixin(StorageBase):
                     result.unchanged += 1
                     continue
                 version = row.version + 1
+                moved = moved or (row.canonical_url, row.fingerprint) != (
+                    article.canonical_url,
+                    article.fingerprint,
+                )
                 conn.execute(
                     update(_T)
                     .where(_T.c.id == row.id)
@@ -208,15 +211,23 @@ class ArticlesMixin(StorageBase):
             self._audit_soon(conn, events, now)
             written = len(stored) + len(result.changed)
             if before is not None and not better:
-                result.stamp = _stamp_after(before, written, len(stored), now)
+                result.stamp = stamp_after(before, written, len(stored), now)
             else:  # a copy's image may have touched this source's originals: read it
-                result.stamp = _stamp(conn, source_id)
+                result.stamp = stamp(conn, source_id)
+        if lookups is not None:
+            lookups.stored(source_id, stored, moved=moved, better=bool(better))
         return result
+
+    def batch_lookups(self, feeds: Sequence[tuple[str, Sequence[Article]]]) -> Lookups | None:
+        """What add_articles would read for each of these feeds, read once for all, in the
+        transaction of `writing()` (storage/lookups.py); None when it cannot answer them."""
+        with self._write_core() as conn:
+            return read_lookups(conn, feeds)
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
         """(row count, latest update) of a source's articles: changes whenever anyone writes them."""
         with self._read_conn() as conn:
-            return _stamp(conn, source_id)
+            return stamp(conn, source_id)
 
     def content_hashes(self, source_id: str, guids: Sequence[str]) -> dict[str, str]:
         """The stored content hash of each of these guids of a source that is stored."""
@@ -268,27 +279,6 @@ class ArticlesMixin(StorageBase):
             _stored(a, source_id, id_, root, now) for (a, root), id_ in zip(rows, ids, strict=True)
         ]
 
-    def _roots(
-        self, conn: Any, urls: list[str], fingerprints: list[str]
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        """Map each canonical URL and each fingerprint to the id of the first article carrying
-        it (its root original), in one query per chunk."""
-        by_url: dict[str, int] = {}
-        by_fp: dict[str, int] = {}
-        want_urls = sorted({v for v in urls if v})
-        want_fps = sorted({v for v in fingerprints if v})
-        for start in range(0, max(len(want_urls), len(want_fps)), _CHUNK):
-            chunk_urls = want_urls[start : start + _CHUNK]
-            chunk_fps = want_fps[start : start + _CHUNK]
-            rows = conn.execute(_ROOTS, {"urls": chunk_urls, "fps": chunk_fps})
-            wanted_urls, wanted_fps = set(chunk_urls), set(chunk_fps)
-            for url, fp, id_, dup in rows:
-                if url in wanted_urls:
-                    by_url.setdefault(url, dup or id_)
-                if fp in wanted_fps:
-                    by_fp.setdefault(fp, dup or id_)
-        return by_url, by_fp
-
     def get_article(self, article_id: int) -> Article | None:
         with self._read() as session:
             row = session.get(ArticleRow, article_id)
@@ -315,7 +305,6 @@ class ArticlesMixin(StorageBase):
             return [article_of(row) for row in session.scalars(query)]
 
     def count_articles(self) -> int:
-        from sqlalchemy import func
 
         with self._read() as session:
             return int(session.scalar(select(func.count(ArticleRow.id))) or 0)
@@ -334,22 +323,6 @@ def _stored_event(source_id: str, a: Article) -> tuple[str, str, str, dict[str, 
     data = {"source": source_id, "guid": a.guid, "url": a.canonical_url,
             "duplicate_of": a.duplicate_of}  # fmt: skip
     return "article.duplicate", "poller", f"article:{a.id}", data
-
-
-def _stamp(conn: Any, source_id: str) -> tuple[int, Any]:
-    row = conn.execute(_STAMP, {"source": source_id}).one()
-    return int(row[0]), row[1]
-
-
-def _stamp_after(before: tuple[int, Any], written: int, inserted: int, now: datetime) -> Any:
-    """The stamp a read would give after this transaction wrote `written` of the source's
-    rows (`inserted` of them new), each with updated_at = now: one statement less per
-    changed feed (tests/storage/test_articles_store.py checks it against the read)."""
-    count, latest = before
-    if not written:
-        return before
-    now = now.astimezone(UTC)
-    return count + inserted, now if latest is None else max(latest, now)
 
 
 def _unique_by_guid(articles: Sequence[Article]) -> list[Article]:

@@ -96,7 +96,7 @@ def test_the_source_stamp_is_read_from_an_index_alone(storage: Storage) -> None:
     (migration 0013)."""
     from sqlalchemy.dialects import sqlite
 
-    from syndicator.storage.articles import _STAMP
+    from syndicator.storage.lookups import STAMP as _STAMP
 
     names = {ix["name"] for ix in inspect(storage.engine).get_indexes("articles")}
     assert "ix_articles_source_updated" in names
