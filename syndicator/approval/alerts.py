@@ -59,6 +59,10 @@ class Alerts:
         self.in_flight = 0
         self.stored_at: datetime | None = None  # when run() last stored the cursor
         self.stored_mark: int | None = None  # and what
+        # The latest audit check this instance knows of (read or started): until verify_every
+        # has passed since, no check is due whatever the database says (it only moves on),
+        # so the tick asks the database nothing (a hand-off every 2 s before; issue 11).
+        self.verified_at: datetime | None = None
 
     def load(self) -> None:
         """Resume from the stored cursor; start at the end of the trail the first time."""
@@ -181,6 +185,9 @@ class Alerts:
 
     async def _verify(self, now: datetime) -> None:
         """Check the audit chain every `verify_every`; alert once per broken event."""
+        known = self.verified_at
+        if known is not None and known <= now < known + self.bot.cfg.verify_every:
+            return
         if not await aio.call(self._verify_due, now):
             return
         # Only the rows since the last good check, the whole trail once a day, in bites like the
@@ -190,6 +197,7 @@ class Alerts:
             self.bot.storage.verify_audit_step, now, max_rows=AUDIT_STEP_ROWS
         )
         if result.ok and result.pending:
+            self.verified_at = None  # rows left: the next tick goes on
             await aio.call(self.bot.storage.delete_values, [self.last_verify])
             return
         if not await aio.call(self._newly_broken, result.ok, result.bad_id, now):
@@ -206,8 +214,10 @@ class Alerts:
         storage = self.bot.storage
         last = storage.get_value(self.last_verify)
         if last is not None and now - datetime.fromisoformat(last) < self.bot.cfg.verify_every:
+            self.verified_at = datetime.fromisoformat(last)
             return False
         storage.set_value(self.last_verify, now.isoformat(), now)
+        self.verified_at = now
         return True
 
     def _newly_broken(self, ok: bool, bad_id: int | None, now: datetime) -> bool:

@@ -44,3 +44,30 @@ async def test_a_broken_trail_alerts_the_admins_once(desk: Desk, now, monkeypatc
         lambda: [m for m in desk.bot_messages(ADMIN_CHAT) if "Nhật ký" in body(m)]
     )
     assert len(alerts) == 1 and "#2" in body(alerts[0])
+
+
+async def test_no_storage_asked_until_a_check_may_be_due(desk: Desk, now, monkeypatch) -> None:
+    """The bot ticks every 2 s; the check is due every verify_every: in between, the tick
+    asks the database nothing about it. Another instance's recent check counts too."""
+    bot = await desk.bot()
+    asked: list[object] = []
+    real = bot.alerts._verify_due
+
+    def spy(when):
+        asked.append(when)
+        return real(when)
+
+    monkeypatch.setattr(bot.alerts, "_verify_due", spy)
+    await bot.alerts.run(now)  # the first check: due
+    assert len(asked) == 1 and bot.alerts.verified_at == now
+    for seconds in (2, 4, 60):
+        await bot.alerts.run(now + timedelta(seconds=seconds))
+    assert len(asked) == 1
+    # Another instance checked later than this one knows: read once, then trusted.
+    other = now + bot.cfg.verify_every + timedelta(seconds=1)
+    desk.storage.set_value(alerts_module.LAST_VERIFY, other.isoformat(), other)
+    await bot.alerts.run(other + timedelta(seconds=2))
+    await bot.alerts.run(other + timedelta(seconds=4))
+    assert len(asked) == 2 and bot.alerts.verified_at == other
+    await bot.alerts.run(other + bot.cfg.verify_every)
+    assert len(asked) == 3 and bot.alerts.verified_at == other + bot.cfg.verify_every
