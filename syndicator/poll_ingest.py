@@ -72,9 +72,13 @@ class IngestMixin:
         read before trimming: a hand-off less per changed feed (docs/benchmarks.md)."""
         doc, hashes, expect = parsed
         job = (source, result, now, report, doc, expect)
-        if not self._unpolled:  # the steady state: stored with the other changed feeds
+        # The steady state, and a restart's changed feeds (trimmed against the memory kept
+        # across restarts: a few items each): stored with the other changed feeds of the
+        # moment. A new daemon's first wave (whole documents): each as soon as parsed, so
+        # parsing and storing overlap.
+        if not self._unpolled or expect is not None:
             stored = await self._ingest_soon(job)
-        else:  # a first wave: each as soon as parsed, so parsing and storing overlap
+        else:
             stored = await aio.call(self._ingest, *job)
         if stored is not None:
             return (*stored, hashes)
@@ -87,9 +91,10 @@ class IngestMixin:
     async def _ingest_soon(self, job: IngestJob) -> tuple[bool, Any, list[str | None]] | None:
         """_ingest on the storage thread, with the other changed feeds of this moment: the
         polls of one tick end within a few tens of milliseconds of each other, and storing
-        them in one transaction (_ingest_many) is cheaper than one each (issue 11). Not in a
-        first wave: there the slots (Poller._slots) would wait for whole batches, and the
-        parse worker with them (the first poll ran at half its speed, docs/benchmarks.md)."""
+        them in one transaction (_ingest_many) is cheaper than one each (issue 11). Not the
+        whole documents of a first wave: there the slots (Poller._slots) would wait for whole
+        batches, and the parse worker with them (the first poll ran at half its speed,
+        docs/benchmarks.md)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._ingest_queue.append((job, future))

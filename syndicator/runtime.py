@@ -35,6 +35,12 @@ from syndicator.service import LeaderLock, Vitals, sleep_or_stop
 from syndicator.storage import Storage, aio
 
 log = structlog.get_logger("syndicator.daemon")
+
+# Poll ticks (about a second each) after which the first wave counts as over even if a slow
+# source never finished: the heap is settled and the audit checks begin.
+FIRST_WAVE_TICKS = 60
+# The audit loop waits at most this long for the first wave (a poll loop that never settles).
+AUDIT_HOLD_S = 120.0
 Clock = Callable[[], datetime]
 
 
@@ -88,6 +94,13 @@ class Runtime:
         # back by the publishing interval (issue 11). A decision made by another process (the
         # CLI, another instance) reaches it through the decision watch (decision_watch.py).
         self.wake = asyncio.Event()
+        # Set once the first wave of polls is over (poll_loop): the audit checks wait for it,
+        # so a restart's walk of the trail's backlog does not slow its first poll (issue 11).
+        self.first_wave = asyncio.Event()
+        for alerts in (getattr(self.bot, "alerts", None),
+                       getattr(getattr(self.zalo, "duties", None), "alerts", None)):  # fmt: skip
+            if alerts is not None:
+                alerts.ready = self.first_wave.is_set
         # Set by a poll that stored new articles: they are planned at once (Publisher.plan_new).
         self.stored = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,6 +141,9 @@ class Runtime:
 
     async def audit_loop(self, stop: asyncio.Event) -> None:
         every = self.settings.approval.verify_every.total_seconds()
+        # After the first wave (within FIRST_WAVE_TICKS of the start), or at most this long.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.first_wave.wait(), AUDIT_HOLD_S)
         await service.watch_audit(self.storage, self.vitals, every, stop)
 
     async def start(self) -> None:
@@ -185,11 +201,12 @@ class Runtime:
                 # first sources are due again before the last finish, so "nothing in flight"
                 # came only at the minute, inside the steady state (issue 11).
                 settle = poller.polled_all or (reports and not poller.in_flight)
-                if not settled and (settle or ticks >= 60):
+                if not settled and (settle or ticks >= FIRST_WAVE_TICKS):
                     started = time.perf_counter()
                     settle_heap()
                     log.info("heap_settled", ms=round((time.perf_counter() - started) * 1000))
                     settled = True
+                    self.first_wave.set()
                 await sleep_or_stop(stop, 1.0)
         finally:
             await poller.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,9 @@ class Alerts:
         # has passed since, no check is due whatever the database says (it only moves on),
         # so the tick asks the database nothing (a hand-off every 2 s before; issue 11).
         self.verified_at: datetime | None = None
+        # Whether checks may run: the daemon holds them until its first wave of polls is over
+        # (runtime.py), so a restart's backlog walk does not share the cores with it.
+        self.ready: Callable[[], bool] = lambda: True
 
     def load(self) -> None:
         """Resume from the stored cursor; start at the end of the trail the first time."""
@@ -186,7 +190,9 @@ class Alerts:
     async def _verify(self, now: datetime) -> None:
         """Check the audit chain every `verify_every`; alert once per broken event."""
         known = self.verified_at
-        if known is not None and known <= now < known + self.bot.cfg.verify_every:
+        if not self.ready() or (
+            known is not None and known <= now < known + self.bot.cfg.verify_every
+        ):
             return
         if not await aio.call(self._verify_due, now):
             return

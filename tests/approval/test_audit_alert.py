@@ -71,3 +71,15 @@ async def test_no_storage_asked_until_a_check_may_be_due(desk: Desk, now, monkey
     assert len(asked) == 2 and bot.alerts.verified_at == other
     await bot.alerts.run(other + bot.cfg.verify_every)
     assert len(asked) == 3 and bot.alerts.verified_at == other + bot.cfg.verify_every
+
+
+async def test_no_check_before_the_daemon_says_ready(desk: Desk, now) -> None:
+    """The daemon holds the bot's checks until its first wave of polls is over."""
+    bot = await desk.bot()
+    bot.alerts.ready = lambda: False
+    await bot.alerts.run(now)
+    assert bot.alerts.verified_at is None
+    assert desk.storage.get_value(alerts_module.LAST_VERIFY) is None
+    bot.alerts.ready = lambda: True
+    await bot.alerts.run(now)
+    assert bot.alerts.verified_at == now

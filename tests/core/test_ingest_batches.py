@@ -147,3 +147,32 @@ async def test_a_poll_waiting_for_its_batch_never_waits_forever(
         assert poller._ingest_queue == [] and poller._ingest_drainer is None
         await poller.close()
     storage.close()
+
+
+async def test_a_restarts_changed_feeds_are_stored_together(
+    portal: PortalServer, db_url: str
+) -> None:
+    """A restarted daemon's first wave: its changed feeds are trimmed against the memory kept
+    across restarts (a few items each) and stored in one transaction, as in the steady state;
+    a new daemon's first wave (whole documents, nothing remembered) stores each on its own."""
+    for s in SOURCES:
+        portal.put(f"/{s}.xml", feed((f"{s}1", f"Tin {s} một")))
+    settings = settings_for(portal, db_url)
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        first = daemon.build_poller(settings, storage, client)
+        commits = count_write_transactions(storage)
+        await first.poll()
+        assert commits[0] == len(SOURCES) + 1  # one each, then the records
+        await first.close()
+        for s in SOURCES:
+            portal.put(f"/{s}.xml", feed((f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")))
+        restarted = daemon.build_poller(settings, storage, client)  # its memory: the stored one
+        assert not restarted.polled_all
+        commits[0] = 0
+        reports = await restarted.poll()
+        await restarted.close()
+    assert sorted((r.source_id, r.new, r.errors) for r in reports) == [(s, 1, []) for s in SOURCES]
+    assert commits[0] == 2, commits  # the four ingests in one, then the records
+    assert len(storage.list_articles()) == 8 and storage.verify_audit().ok
+    storage.close()

@@ -129,6 +129,7 @@ async def _after_poll(**report: Any) -> daemon.Runtime:
 
     runtime = daemon.Runtime.__new__(daemon.Runtime)
     runtime.wake, runtime.stored = asyncio.Event(), asyncio.Event()
+    runtime.first_wave = asyncio.Event()
     runtime.poller = _Poller([SourceReport("portal", fetched=1, **report)])  # type: ignore[assignment]
     runtime.metrics = type("M", (), {"poll_cycle": lambda self, reports: None})()  # type: ignore[assignment]
     stop = asyncio.Event()
