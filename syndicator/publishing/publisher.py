@@ -175,10 +175,10 @@ class Publisher(RecordingMixin):
         """plan(), then the posts due for reconciling and for removal, and each channel's
         DrainState (storage thread): the turn's storage work in one hand-off."""
         self.plan()
-        due, removals = self.storage.due_reconciliations(now), self.storage.due_removals(now)
-        midnight = local_midnight(now)
-        drains = {name: self.storage.drain_state(name, now, midnight) for name in self.channels}
-        return due, removals, drains
+        with self.storage.reading():  # after plan's writes: the drains see its posts
+            day, due = local_midnight(now), self.storage.due_reconciliations(now)
+            drains = {name: self.storage.drain_state(name, now, day) for name in self.channels}
+            return due, self.storage.due_removals(now), drains
 
     async def reconcile_all(
         self, *, startup: bool = False, due: list[PostRecord] | None = None
