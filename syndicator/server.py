@@ -233,6 +233,8 @@ class HealthServer:
         from syndicator.types import PostStatus
 
         now = self.clock()
+        if PostStatus.APPROVED not in self.storage.due_statuses([PostStatus.APPROVED], None):
+            return []  # most seconds: no post read whole
         approved = self.storage.list_posts(status=[PostStatus.APPROVED], limit=500)
         out: list[tuple[int, str, datetime]] = []
         last: dict[str, datetime | None] = {}

@@ -45,6 +45,7 @@ S = PostStatus
 E = EventKind
 _PLAN_BATCH = 500  # articles per planning transaction (IN lists stay small on every backend)
 _PLAN_BATCHES = 10  # batches per plan() call
+_AFTERCARE = (S.PUBLISHING, S.REMOVING)  # a turn reconciles the first and takes down the second
 
 
 def _transient(exc: BaseException) -> bool:
@@ -102,15 +103,13 @@ class Publisher(RecordingMixin):
     async def run_once(self) -> None:
         if not self.started:
             await self.reconcile_all(startup=True)
-        # One hand-off for the turn's storage work: plan, then read what to reconcile and
-        # what to take down (three calls every turn of an idle daemon before; issue 11).
+        # The turn's storage work in one hand-off (several every turn before; issue 11).
         due, removals, drains = await aio.call(self._plan_and_read, self.clock())
         await self.reconcile_all(due=due)
         await finish_removals(self.storage, self.channels, self.clock, due=removals)
-        fresh = not due and not removals  # else a reconcile or removal may have changed it
-        await asyncio.gather(
-            *(self.drain(name, drains.get(name) if fresh else None) for name in self.channels)
-        )
+        if due or removals:  # a reconcile or removal may have changed what the drains read
+            drains = {}
+        await asyncio.gather(*(self.drain(n, drains.get(n)) for n in self.channels))
         for name, channel in self.channels.items():
             try:
                 await maybe_send_digest(self.storage, name, channel, self.clock())
@@ -173,12 +172,13 @@ class Publisher(RecordingMixin):
 
     def _plan_and_read(self, now: datetime) -> tuple[list[PostRecord], list[PostRecord], Any]:
         """plan(), then the posts due for reconciling and for removal, and each channel's
-        DrainState (storage thread): the turn's storage work in one hand-off."""
+        DrainState (storage thread). Posts are read whole only when due_statuses saw some."""
         self.plan()
         with self.storage.reading():  # after plan's writes: the drains see its posts
-            day, due = local_midnight(now), self.storage.due_reconciliations(now)
+            day, waiting = local_midnight(now), self.storage.due_statuses(_AFTERCARE, now)
+            due = self.storage.due_reconciliations(now) if S.PUBLISHING in waiting else []
             drains = {name: self.storage.drain_state(name, now, day) for name in self.channels}
-            return due, self.storage.due_removals(now), drains
+            return due, self.storage.due_removals(now) if S.REMOVING in waiting else [], drains
 
     async def reconcile_all(
         self, *, startup: bool = False, due: list[PostRecord] | None = None

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from syndicator.approval.expiry import expire_due, is_expired
 from syndicator.storage import PostPlan, Storage
+from syndicator.storage.models import PostRow
 from syndicator.types import Article, Post, PostStatus, PublishResult
 
 S = PostStatus
@@ -116,3 +117,22 @@ def test_drain_state_reads_the_days_counts_when_a_post_is_due(storage: Storage, 
     assert due.last_published_at is not None
     assert due.last_published_at.replace(tzinfo=None) == now.replace(tzinfo=None)
     assert storage.drain_state("facebook", now, now + timedelta(seconds=1)).published_today == 0
+
+
+def test_due_statuses_answer_before_any_post_is_read(storage: Storage, now) -> None:
+    """The publisher's turn and the health snapshot ask which statuses have (due) posts first,
+    and read posts whole only then: the answer follows the statuses and the next attempts."""
+    (a,) = _articles(storage, now, 1)
+    ask = [S.PUBLISHING, S.REMOVING, S.APPROVED]
+    assert storage.due_statuses(ask, now) == set() == storage.due_statuses(ask, None)
+    storage.save_plans(a, [_plan("facebook", S.APPROVED)], now)
+    assert storage.due_statuses(ask, now) == {S.APPROVED}
+    claimed = storage.claim_post("facebook", now)
+    assert claimed is not None
+    assert storage.due_statuses(ask, now) == {S.PUBLISHING} == storage.due_statuses(ask, None)
+    assert storage.due_reconciliations(now)  # what the turn then reads whole
+    with storage.engine.begin() as conn:
+        conn.execute(PostRow.__table__.update().values(next_attempt_at=now + timedelta(minutes=5)))
+    assert storage.due_statuses(ask, now) == set()  # its next look is later
+    assert storage.due_statuses(ask, None) == {S.PUBLISHING}
+    assert storage.due_statuses(ask, now + timedelta(minutes=5)) == {S.PUBLISHING}
