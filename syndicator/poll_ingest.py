@@ -174,6 +174,7 @@ class IngestMixin:
                     lookups = self.storage.batch_lookups(feeds)
                     for (source, _, now, _, _, expect), r in zip(jobs, ready, strict=True):
                         staged.append(self._keep(source, now, r, expect, lookups))
+                    # (their posts and audit events: when writing() ends, finish_lookups)
             except Exception as exc:
                 log.warning("ingest_batch_retried_one_by_one", feeds=len(jobs),
                             error_class=type(exc).__name__, error=str(exc)[:300])  # fmt: skip

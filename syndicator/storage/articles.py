@@ -12,7 +12,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from syndicator.storage.base import Event, StorageBase
 from syndicator.storage.lookups import Lookups, read_lookups, read_roots, stamp, stamp_after
 from syndicator.storage.models import ArticleRow, article_of
-from syndicator.storage.plan_batch import PlanHook, plan_fresh
+from syndicator.storage.plan_batch import PlanHook, plan_fresh, render_fresh, write_fresh_many
 from syndicator.types import Article
 
 _T = cast(Table, ArticleRow.__table__)
@@ -200,15 +200,22 @@ class ArticlesMixin(StorageBase):
                         },
                     )
                 )
+            entries: list[Any] = []
             if plan is not None:  # the new originals planned in this transaction
                 # Not those whose version a copy just raised (no image of their own).
                 fresh_originals = [
                     a for a in result.new if a.id not in better or a.image_url is not None
                 ]
-                planned, sendable = plan_fresh(conn, fresh_originals, now, plan)
-                result.planned, result.sendable = len(fresh_originals), sendable
-                events += planned
-            self._audit_soon(conn, events, now)
+                result.planned = len(fresh_originals)
+                if lookups is not None:  # their posts written with the batch's (finish_lookups)
+                    entries, result.sendable = render_fresh(fresh_originals, now, plan)
+                else:
+                    planned, result.sendable = plan_fresh(conn, fresh_originals, now, plan)
+                    events += planned
+            if lookups is not None:
+                lookups.pending.append((events, entries, now))
+            else:
+                self._audit_soon(conn, events, now)
             written = len(stored) + len(result.changed)
             if before is not None and not better:
                 result.stamp = stamp_after(before, written, len(stored), now)
@@ -220,9 +227,28 @@ class ArticlesMixin(StorageBase):
 
     def batch_lookups(self, feeds: Sequence[tuple[str, Sequence[Article]]]) -> Lookups | None:
         """What add_articles would read for each of these feeds, read once for all, in the
-        transaction of `writing()` (storage/lookups.py); None when it cannot answer them."""
+        transaction of `writing()` (storage/lookups.py); None when it cannot answer them.
+        The posts and audit events of the feeds stored with them are written when that
+        transaction ends (finish_lookups)."""
+        if getattr(self._local, "conn", None) is None:
+            raise RuntimeError("batch_lookups() belongs inside storage.writing()")
         with self._write_core() as conn:
-            return read_lookups(conn, feeds)
+            found = read_lookups(conn, feeds)
+        if found is not None:
+            self._local.finish.append(lambda: self.finish_lookups(found))
+        return found
+
+    def finish_lookups(self, lookups: Lookups | None) -> None:
+        """At the end of a batch stored with `lookups` (writing() calls it; earlier is fine):
+        the posts of its feeds' new originals in one INSERT, then each feed's audit events,
+        in feed order."""
+        if lookups is None or not lookups.pending:
+            return
+        pending, lookups.pending = lookups.pending, []
+        with self._write_core() as conn:
+            posts = write_fresh_many(conn, [(entries, at) for _, entries, at in pending])
+            for (events, _, at), created in zip(pending, posts, strict=True):
+                self._audit_soon(conn, [*events, *created], at)
 
     def source_stamp(self, source_id: str) -> tuple[int, Any]:
         """(row count, latest update) of a source's articles: changes whenever anyone writes them."""

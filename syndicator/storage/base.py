@@ -80,13 +80,15 @@ class StorageBase:
             yield
             return
         with self._write_core() as conn:
-            self._local.conn, self._local.audit = conn, []
+            self._local.conn, self._local.audit, self._local.finish = conn, [], []
             try:
                 yield
+                for finish in self._local.finish:  # work left for the end (batch_lookups)
+                    finish()
                 # The audit events deferred inside (_audit_soon): one chain read, one insert.
                 self._append_audit(conn, self._local.audit)
             finally:
-                self._local.conn, self._local.audit = None, None
+                self._local.conn, self._local.audit, self._local.finish = None, None, None
 
     @contextmanager
     def _read(self) -> Iterator[Session]:

@@ -90,6 +90,10 @@ class Lookups:
     by_url: dict[str, int] = field(default_factory=dict)
     by_fp: dict[str, int] = field(default_factory=dict)
     live: bool = True
+    # Per feed, in order: its audit events so far, its new originals' rendered plans and its
+    # time. Written by Storage.finish_lookups at the batch's end: the posts of every feed in
+    # one INSERT, and each feed's events then, in feed order (the same trail as feed by feed).
+    pending: list[tuple[list[Any], list[Any], datetime]] = field(default_factory=list)
 
     def covers(self, source_id: str, articles: Sequence[Article]) -> bool:
         """Whether this feed's reads can be answered here."""

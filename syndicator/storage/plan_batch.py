@@ -77,6 +77,7 @@ def write_plans(
     now: datetime,
     *,
     fresh: bool = False,
+    nows: dict[int, datetime] | None = None,
 ) -> tuple[list[tuple[int, str]], list[Event]]:
     """Insert new posts, re-render waiting ones, mark the articles planned.
 
@@ -106,6 +107,7 @@ def write_plans(
     for article_id, plans, _reason in batch:
         if article_id not in present:
             continue
+        at = nows.get(article_id, now) if nows else now  # its feed's time (write_fresh_many)
         for plan in plans:
             key = (article_id, plan.post.channel)
             body = canonical_payload(plan.post.payload)
@@ -117,9 +119,9 @@ def write_plans(
                     "status": plan.status.value, "payload": body,
                     "payload_hash": payload_hash(plan.post.payload),
                     "preview_text": plan.post.preview_text, "marker": plan.post.marker,
-                    "created_at": now, "updated_at": now, "attempts": 0, "reconcile_checks": 0,
+                    "created_at": at, "updated_at": at, "attempts": 0, "reconcile_checks": 0,
                     "edited": False,
-                    "decided_at": now if plan.decided_by else None,
+                    "decided_at": at if plan.decided_by else None,
                     "decided_by": plan.decided_by or None,
                 }  # fmt: skip
                 inserts.append(values)
@@ -174,10 +176,41 @@ def plan_fresh(
     Returns the events and whether a post came out ready to go (auto-approved)."""
     if not articles:
         return [], False
-    batch = [(cast(int, a.id), *plan(a, now)) for a in articles]
+    batch, sendable = render_fresh(articles, now, plan)
     _touched, events = write_plans(conn, batch, now, fresh=True)
-    sendable = any(p.status in SENDABLE for _, plans, _ in batch for p in plans)
     return events, sendable
+
+
+def render_fresh(
+    articles: Sequence[Article], now: datetime, plan: PlanHook
+) -> tuple[list[tuple[int, Sequence[Any], str | None]], bool]:
+    """plan_fresh's first half: each article's plans (rendered), and whether a post came out
+    ready to go; write_fresh_many writes them."""
+    batch = [(cast(int, a.id), *plan(a, now)) for a in articles]
+    return batch, any(p.status in SENDABLE for _, plans, _ in batch for p in plans)
+
+
+def write_fresh_many(
+    conn: Connection,
+    batches: Sequence[tuple[Sequence[tuple[int, Sequence[Any], str | None]], datetime]],
+) -> list[list[Event]]:
+    """The second half for the feeds of one ingest batch at once (storage/lookups.py): their
+    posts in one INSERT, in the order feed by feed would insert them (so the same ids), each
+    with its feed's time; the audit events handed back per feed, in plan_fresh's order."""
+    everything = [entry for batch, _ in batches for entry in batch]
+    if not everything:
+        return [[] for _ in batches]
+    nows = {entry[0]: at for batch, at in batches for entry in batch}
+    _touched, events = write_plans(conn, everything, batches[0][1], fresh=True, nows=nows)
+    owner = {entry[0]: n for n, (batch, _) in enumerate(batches) for entry in batch}
+    split: list[list[Event]] = [[] for _ in batches]
+    for event in events:  # each names its article: a created post's data, or the subject
+        kind, _actor, subject, data = event
+        article = (data or {}).get("article") if kind != E.NOT_PLANNED else None
+        if article is None:
+            article = int(str(subject).removeprefix("article:"))
+        split[owner[int(article)]].append(event)
+    return split
 
 
 def read_posts(conn: Connection, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Any]:

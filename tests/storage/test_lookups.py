@@ -4,7 +4,7 @@ Random batches of changed feeds with everything that makes the reads matter: cop
 sources and across the feeds of one batch (by URL and by fingerprint), articles changed in
 place, copies bringing an image their original lacks, stale stamps. Each batch is stored once
 with the lookups and once, on another database, feed by feed with the reads of its own: the
-rows, the results and the audit trail must be the same.
+rows, the results, the posts planned as stored and the audit trail must be the same.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from syndicator.storage import Storage, open_storage
-from syndicator.storage.models import ArticleRow
-from syndicator.types import Article
+from syndicator.storage import PostPlan, Storage, open_storage
+from syndicator.storage.models import ArticleRow, PostRow
+from syndicator.types import Article, Post, PostStatus
 
 SOURCES = [f"s{i}" for i in range(5)]
 
@@ -89,7 +89,30 @@ def _summary(result: Any) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+def _plan(article: Article, now: Any) -> tuple[list[PostPlan], str | None]:
+    """A plan hook as Publisher.plan_one gives: a post per channel, or none with a reason."""
+    if article.content_text.endswith("2."):
+        return [], "no channel takes it"
+    status = PostStatus.APPROVED if article.image_url else PostStatus.PENDING
+    plans = [
+        PostPlan(Post(channel=c, article_id=None, payload={"m": f"{c} {article.title}"},
+                      preview_text=article.title, marker=c), status)
+        for c in ("facebook", "zalo")
+    ]  # fmt: skip
+    return plans, None
+
+
+def _posts(storage: Storage) -> list[tuple[Any, ...]]:
+    with storage.engine.connect() as conn:
+        table = PostRow.__table__
+        return [
+            (r.id, r.article_id, r.channel, r.status, r.payload_hash, str(r.created_at))
+            for r in conn.execute(table.select().order_by(table.c.id))
+        ]
+
+
 def _store(storage: Storage, feeds: list[Any], now: Any, *, batched: bool) -> list[Any]:
+    """Each feed with its own time (a poll's), as the poller's batches are."""
     stamps = {source: storage.source_stamp(source) for source, _, _ in feeds}
     out = []
     with storage.writing():
@@ -98,13 +121,14 @@ def _store(storage: Storage, feeds: list[Any], now: Any, *, batched: bool) -> li
             if batched
             else None
         )
-        for source, articles, checked in feeds:
+        for n, (source, articles, checked) in enumerate(feeds):
             expect = stamps[source] if checked else None
             result = storage.add_articles(
-                source, articles, now, max_new=3, expect=expect, lookups=lookups
-            )
-            out.append(_summary(result))
-    return out
+                source, articles, now + timedelta(milliseconds=10 * n), max_new=3,
+                expect=expect, lookups=lookups, plan=_plan,
+            )  # fmt: skip
+            out.append((*_summary(result), result.planned, result.sendable))
+    return out  # writing() wrote the batch's posts and audit events at its end
 
 
 @pytest.mark.parametrize("steady", [True, False], ids=["steady", "anything"])
@@ -131,7 +155,9 @@ def test_batch_lookups_store_what_feed_by_feed_reads_store(
             ), f"batch {b}"
         if db_url.startswith("sqlite"):  # ids and times compare only on the same backend
             assert _rows(batched) == _rows(by_feed)
+            assert _posts(batched) == _posts(by_feed)
         assert len(_rows(batched)) == len(_rows(by_feed))
+        assert len(_posts(batched)) == len(_posts(by_feed)) > 0
         assert _trail(batched) == _trail(by_feed)
         if steady:  # the lookups answered most feeds
             assert statements["batched"] < 0.9 * statements["by_feed"], statements
@@ -151,6 +177,12 @@ def test_a_stale_stamp_is_seen_in_the_lookups(storage: Storage, now: Any) -> Non
             "s0", [_article("s0", "g2", 2, 2, 0, False, now)], now, expect=wrong, lookups=lookups
         )
     assert result.stale and storage.count_articles() == 1
+
+
+def test_lookups_belong_inside_writing(storage: Storage, now: Any) -> None:
+    """Outside writing() nothing would write their posts and events: refused."""
+    with pytest.raises(RuntimeError, match=r"inside storage\.writing"):
+        storage.batch_lookups([("s0", [_article("s0", "g1", 1, 1, 0, False, now)])])
 
 
 def test_a_source_twice_in_one_batch_reads_for_itself(storage: Storage, now: Any) -> None:
