@@ -27,6 +27,13 @@ def settings_for(portal: PortalServer, db_url: str) -> Any:
     )
 
 
+def publish(portal: PortalServer, items: int) -> None:
+    """Every source's feed with its first `items` items (1 or 2), the newest first."""
+    for s in SOURCES:
+        entries = [(f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")]
+        portal.put(f"/{s}.xml", feed(*entries[2 - items :]))
+
+
 def count_write_transactions(storage: Any) -> list[int]:
     """Commits of the writer engine (one per write transaction)."""
     commits = [0]
@@ -43,15 +50,13 @@ async def test_changed_feeds_polled_together_are_stored_in_one_transaction(
 ) -> None:
     """Four sources change at once: their new items are stored by one write transaction,
     each report says what it stored, and the audit chain holds."""
-    for s in SOURCES:
-        portal.put(f"/{s}.xml", feed((f"{s}1", f"Tin {s} một")))
+    publish(portal, 1)
     settings = settings_for(portal, db_url)
     storage = daemon.build_storage(settings)
     async with daemon.build_http_client(settings) as client:
         poller = daemon.build_poller(settings, storage, client)
         await poller.poll()
-        for s in SOURCES:
-            portal.put(f"/{s}.xml", feed((f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")))
+        publish(portal, 2)
         commits = count_write_transactions(storage)
         reports = await poller.poll()
         await poller.close()
@@ -69,8 +74,7 @@ async def test_one_feed_that_fails_to_store_costs_the_others_nothing(
     """The shared transaction is rolled back when one feed's store raises; each feed is then
     stored in its own: the others are stored and reported once (no doubled warnings), the bad
     one is a failed poll with its error, and its next poll stores it."""
-    for s in SOURCES:
-        portal.put(f"/{s}.xml", feed((f"{s}1", f"Tin {s} một")))
+    publish(portal, 1)
     settings = settings_for(portal, db_url)
     storage = daemon.build_storage(settings)
     real = storage.add_articles
@@ -84,8 +88,7 @@ async def test_one_feed_that_fails_to_store_costs_the_others_nothing(
     async with daemon.build_http_client(settings) as client:
         poller = daemon.build_poller(settings, storage, client)
         await poller.poll()
-        for s in SOURCES:
-            portal.put(f"/{s}.xml", feed((f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")))
+        publish(portal, 2)
         monkeypatch.setattr(storage, "add_articles", add_articles)
         # "b" has an entry that does not normalise: a line in its report, the rest stored.
         prepare = poll_ingest.prepare_entries
@@ -155,8 +158,7 @@ async def test_a_restarts_changed_feeds_are_stored_together(
     """A restarted daemon's first wave: its changed feeds are trimmed against the memory kept
     across restarts (a few items each) and stored in one transaction, as in the steady state;
     a new daemon's first wave (whole documents, nothing remembered) stores each on its own."""
-    for s in SOURCES:
-        portal.put(f"/{s}.xml", feed((f"{s}1", f"Tin {s} một")))
+    publish(portal, 1)
     settings = settings_for(portal, db_url)
     storage = daemon.build_storage(settings)
     async with daemon.build_http_client(settings) as client:
@@ -165,8 +167,7 @@ async def test_a_restarts_changed_feeds_are_stored_together(
         await first.poll()
         assert commits[0] == len(SOURCES) + 1  # one each, then the records
         await first.close()
-        for s in SOURCES:
-            portal.put(f"/{s}.xml", feed((f"{s}2", f"Tin {s} hai"), (f"{s}1", f"Tin {s} một")))
+        publish(portal, 2)
         restarted = daemon.build_poller(settings, storage, client)  # its memory: the stored one
         assert not restarted.polled_all
         commits[0] = 0
