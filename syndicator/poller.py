@@ -137,6 +137,9 @@ class Poller(IngestMixin):
             raise error
         done, self._done = self._done, []
         if not self._unpolled and not self._held_loaded:
+            # A poll that ended during this tick's hand-off queued its outcome (its memory)
+            # after take(): store it before reading what to hold, or that source is not held.
+            await self.records.flush()
             self._held_loaded = True
             await self._hold_stored()
         self.workers.stop_if_idle()

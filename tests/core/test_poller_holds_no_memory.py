@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -117,6 +118,49 @@ async def test_a_released_memory_is_held_compressed(
             assert (report.new, report.changed, report.errors) == (1 - edit, 1, [])
             assert reads == ["s", "bulk ['s']"]  # taken back from what was held, not read
             assert spy.parsed == [2 - edit]  # the new and the edited items only
+        await poller.close()
+    storage.close()
+
+
+async def test_a_poll_ending_during_the_hand_off_is_held(
+    portal: PortalServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first wave's last poll ends while a tick is on the storage thread, so its outcome
+    (its memory) is queued after that tick took the queue: it is stored before the memories
+    are read to be held, and that source is held (CI once found it missing)."""
+    settings, storage = _one_source(portal, sqlite_url)
+    clock = [datetime(2026, 12, 2, 8, 0, tzinfo=UTC)]
+    loop = asyncio.get_running_loop()
+    gate, at_gate, ended = asyncio.Event(), asyncio.Event(), threading.Event()
+    async with daemon.build_http_client(settings) as client:
+        poller = daemon.build_poller(settings, storage, client, clock=lambda: clock[0])
+        record = poller.records.record
+
+        async def gated_record(*args: Any, **kwargs: Any) -> None:
+            at_gate.set()  # the poll stored its articles; its outcome waits here
+            await gate.wait()
+            await record(*args, **kwargs)
+
+        monkeypatch.setattr(poller.records, "record", gated_record)
+        poller.sync()
+        portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
+        assert (await poller.poll_due()) == []  # claimed and started
+        (task,) = poller._running.values()
+        task.add_done_callback(lambda _: ended.set())
+        await asyncio.wait_for(at_gate.wait(), 10)
+        due = storage.due_sources
+
+        def slow_due(now: datetime, among: Any) -> Any:
+            # On the storage thread, the queue already taken: the poll queues its outcome and
+            # ends meanwhile, on the loop.
+            loop.call_soon_threadsafe(gate.set)
+            assert ended.wait(10)
+            return due(now, among=among)
+
+        monkeypatch.setattr(storage, "due_sources", slow_due)
+        (report,) = await poller.poll_due()
+        assert report.new == 2
+        assert set(poller.memory._held) == {"s"}
         await poller.close()
     storage.close()
 
