@@ -13,6 +13,8 @@ from syndicator.storage.base import StorageBase
 from syndicator.storage.models import ChannelStateRow, ChannelTokenRow
 
 ACTIVE, PAUSED, NEEDS_CREDENTIALS = "active", "paused", "needs_credentials"
+_C = ChannelStateRow
+_STATES = select(_C.channel, _C.status, _C.reason, _C.blocked_until, _C.updated_at, _C.updated_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +99,10 @@ class ChannelsMixin(StorageBase):
             row.blocked_until = until
 
     def channel_statuses(self) -> dict[str, ChannelStatus]:
-        with self._read() as session:
-            return {
-                row.channel: ChannelStatus(
-                    row.channel,
-                    row.status,
-                    row.reason,
-                    row.blocked_until,
-                    row.updated_at,
-                    row.updated_by,
-                )
-                for row in session.scalars(select(ChannelStateRow))
-            }
+        """Every channel's state. A Core read: the health snapshot asks each second, and
+        the ORM's session and identity map were most of its cost (issue 11)."""
+        rows = self._read_rows(_STATES, {}, scalars=False)
+        return {row[0]: ChannelStatus(*row) for row in rows}
 
     # -- tokens -----------------------------------------------------------------------------
 
