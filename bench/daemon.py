@@ -109,13 +109,26 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def thread_cpu(pid: int) -> dict[int, float]:
-    """utime + stime per thread of a process (/proc/<pid>/task/<tid>/stat)."""
+def thread_cpu(pid: int) -> dict[int, tuple[str, float, float]]:
+    """(name, utime, stime) in seconds per thread of a process (/proc/<pid>/task/<tid>/stat):
+    which thread spends the CPU, and how much of it is the kernel's (sockets, files)."""
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, ValueError):  # the thread ended meanwhile
-            out[int(task.name)] = cpu_seconds_at(task / "stat")
+            stat = (task / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            out[int(task.name)] = (name, int(fields[11]) / TICK, int(fields[12]) / TICK)
     return out
+
+
+def print_thread_cpu(before: dict[int, tuple[str, float, float]], pid: int) -> None:
+    """The window's CPU per thread of the daemon, user and system."""
+    for tid, (name, user, system) in sorted(thread_cpu(pid).items()):
+        _, user0, system0 = before.get(tid, (name, 0.0, 0.0))
+        if user + system - user0 - system0 >= 0.01:
+            print(f"  thread {tid} ({name}): {user - user0:.2f} user + "
+                  f"{system - system0:.2f} system CPU-s", flush=True)  # fmt: skip
 
 
 def cpu_seconds_at(path: Path, *, children: bool = False) -> float:
@@ -567,10 +580,7 @@ def run(
         print(f"  SQL statements of the steady window: {args.sql_stats}.2", flush=True)
     if spy is not None:
         spy.wait()
-        # Per OS thread over the window: py-spy names the same thread ids.
-        for tid, secs in sorted(thread_cpu(first.pid).items()):
-            if secs - threads0.get(tid, 0.0) >= 0.01:
-                print(f"  thread {tid}: {secs - threads0.get(tid, 0.0):.2f} CPU-s", flush=True)
+    print_thread_cpu(threads0, first.pid)  # py-spy names the same thread ids
     steady = checks / cpu if cpu else float("inf")
     print(
         f"steady state: {checks} feed checks in {window:.0f} s ({bumped} feeds changed), "
