@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 
-from syndicator.service import Vitals, sleep_or_stop
+from syndicator.service import Vitals, sleep_aligned, sleep_or_stop
 
 log = structlog.get_logger("syndicator.approval")
 
@@ -89,7 +89,7 @@ class BotKeeper:
                 self.up()
             await self.bot.tick(self.clock())
             await self.probe()
-            await sleep_or_stop(stop, TICK)
+            await sleep_aligned(stop, TICK)  # with the other periodic loops
 
     async def probe(self) -> None:
         every = PROBE_WHILE_DOWN if self.vitals.telegram else PROBE_EVERY

@@ -33,6 +33,8 @@ from typing import Any
 import structlog
 from sqlalchemy.engine import make_url
 
+from syndicator.service import aligned
+
 log = structlog.get_logger("syndicator.decision_watch")
 
 CHANNEL = "syndicator_decision"  # the NOTIFY channel Storage.decide signals on
@@ -120,7 +122,7 @@ class DecisionWatch:
         conn: Any = None
         version: int | None = None
         newest: Any = _UNREAD  # None is a real answer: no approval recorded yet
-        while not self._stop.wait(SQLITE_EVERY):
+        while not self._stop.wait(aligned(SQLITE_EVERY)):  # with the daemon's loops
             try:
                 if conn is None:
                     conn = self._open_sqlite()

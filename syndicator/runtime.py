@@ -31,7 +31,7 @@ from syndicator.decision_watch import DecisionWatch
 from syndicator.metrics import Metrics
 from syndicator.poller import utcnow
 from syndicator.server import HealthServer
-from syndicator.service import LeaderLock, Vitals, sleep_or_stop
+from syndicator.service import LeaderLock, Vitals, aligned, sleep_aligned, sleep_or_stop
 from syndicator.storage import Storage, aio
 
 log = structlog.get_logger("syndicator.daemon")
@@ -207,7 +207,7 @@ class Runtime:
                     log.info("heap_settled", ms=round((time.perf_counter() - started) * 1000))
                     settled = True
                     self.first_wave.set()
-                await sleep_or_stop(stop, 1.0)
+                await sleep_aligned(stop, 1.0)  # with the other periodic loops (aligned)
         finally:
             await poller.close()
 
@@ -225,7 +225,10 @@ class Runtime:
             self.stored.clear()
             await self.publisher.run_once()
             interval = self.settings.publishing.interval.total_seconds()
-            until = time.monotonic() + self.publisher.next_send_in(interval)
+            nap = self.publisher.next_send_in(interval)
+            # A whole nap ends with the other periodic loops (aligned); a shorter one (a
+            # send paced sooner) keeps its time.
+            until = time.monotonic() + (aligned(interval) if nap >= interval else nap)
             # Until the next turn, a decision ends the nap; new articles from a poll are only
             # planned, unless one came out ready to go (auto-approved): then a turn at once.
             while not (stop.is_set() or self.wake.is_set()) and time.monotonic() < until:
@@ -283,12 +286,12 @@ class Runtime:
                 await aio.call(expire_due, self.storage, expire_after, self.clock())
             except Exception:
                 log.exception("expiry_failed")
-            await sleep_or_stop(stop, 10.0)
+            await sleep_aligned(stop, 10.0)
 
     async def _zalo_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._zalo_tick()
-            await sleep_or_stop(stop, 2.0)
+            await sleep_aligned(stop, 2.0)
 
     async def _zalo_tick(self) -> None:
         """Start the Zalo surface on the leader (one getUpdates consumer), then tick it.

@@ -43,6 +43,7 @@ from syndicator.config import ServerSettings
 from syndicator.errors import ConfigError
 from syndicator.health import Health, Observed, _fields, due_since, evaluate
 from syndicator.metrics import CONTENT_TYPE, Metrics
+from syndicator.service import aligned
 from syndicator.storage import aio
 
 log = structlog.get_logger("syndicator.server")
@@ -177,7 +178,7 @@ class HealthServer:
             observed = await aio.read(self._observe, last_poll=False)
             self._snapshot = (observed, loop.time())
             self._refreshed.set()
-            await asyncio.sleep(SNAPSHOT_EVERY_S)
+            await asyncio.sleep(aligned(SNAPSHOT_EVERY_S))  # with the poll tick (aligned)
 
     async def _latest(self) -> Observed:
         """The snapshot with its age; the last poll read now (in memory while serving)."""
