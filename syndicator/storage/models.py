@@ -48,6 +48,27 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, straight to the text SQLAlchemy's DATETIME stores ("YYYY-MM-DD
+        HH:MM:SS.ffffff", its default storage format): one call instead of this type's
+        process_bind_param and then DATETIME's own %-formatting of a dict. Every poll record,
+        claim and article binds several datetimes (issue 11). Same text, same checks."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if not isinstance(value, datetime):
+                raise TypeError(f"SQLite DateTime type only accepts datetime objects: {value!r}")
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to storage; every datetime must be aware")
+            if value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
