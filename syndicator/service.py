@@ -84,6 +84,8 @@ def aligned(period: float, now: float | None = None) -> float:
     the health snapshot's reads, 0.3 ms of CPU run back to back, cost 1.3-1.5 ms after a
     20 ms sleep (issue 11, docs/benchmarks.md). The period is kept; only the phase is shared.
     """
+    if period <= 0:  # a zero interval (`[publishing] interval = "0s"`): no wait, as before
+        return 0.0
     now = time.monotonic() if now is None else now
     return period - now % period
 

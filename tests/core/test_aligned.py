@@ -27,6 +27,11 @@ def test_at_a_boundary_it_sleeps_a_whole_period_never_zero() -> None:
     assert aligned(2.0, 42.0) == pytest.approx(2.0)
 
 
+def test_a_zero_period_waits_nothing() -> None:
+    # `[publishing] interval = "0s"` naps zero seconds, as before (no division by zero).
+    assert aligned(0.0, 42.5) == 0.0
+
+
 def test_loops_that_finished_at_different_moments_wake_together() -> None:
     """Two 1 s loops whose work ended at different moments of a second wake at the same
     instant; a 2 s loop wakes on an even second, when the 1 s loops wake too."""
