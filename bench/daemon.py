@@ -98,8 +98,7 @@ def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            parent = int(text[text.rindex(")") + 2 :].split()[1])
+            parent = int(proc_stat(stat)[1][1])
             children.setdefault(parent, []).append(int(stat.parent.name))
     out, todo = [], [pid]
     while todo:
@@ -115,9 +114,7 @@ def thread_cpu(pid: int) -> dict[int, tuple[str, float, float]]:
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, ValueError):  # the thread ended meanwhile
-            stat = (task / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            name, fields = proc_stat(task / "stat")
             out[int(task.name)] = (name, int(fields[11]) / TICK, int(fields[12]) / TICK)
     return out
 
@@ -131,9 +128,15 @@ def print_thread_cpu(before: dict[int, tuple[str, float, float]], pid: int) -> N
                   f"{system - system0:.2f} system CPU-s", flush=True)  # fmt: skip
 
 
-def cpu_seconds_at(path: Path, *, children: bool = False) -> float:
+def proc_stat(path: Path) -> tuple[str, list[str]]:
+    """A /proc stat file: the command name, and the fields after it (state first: field 3 of
+    proc(5) is [0]). The name may hold spaces and parentheses, so it ends at the last ")"."""
     stat = path.read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_seconds_at(path: Path, *, children: bool = False) -> float:
+    fields = proc_stat(path)[1]
     ticks = int(fields[11]) + int(fields[12])
     if children:
         ticks += int(fields[13]) + int(fields[14])
