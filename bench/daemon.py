@@ -18,7 +18,8 @@ Not a test: it prints numbers (docs/benchmarks.md, "The daemon, measured as it r
    tap -> published_at.
 5. Restart: the daemon is stopped, 5 % of the feeds change, every source is made due (as
    after a downtime longer than the interval) and a new daemon starts: its first poll, from
-   `daemon_started` until every source was checked, in checks per CPU-second.
+   `daemon_started` until every source was checked, in checks per CPU-second. `--restarts`
+   times (3), one after another; the figure is their median, each is printed.
 6. The naive loop (`feedparser.parse(url)` one feed after another) over the same farm, in its
    own process: CPU per check. Twice: after the restart (alone on the machine), and beside
    the steady window (same minute, same machine state; the ratio's second figure).
@@ -451,6 +452,10 @@ def main() -> int:
     ap.add_argument("--naive", type=int, help="feeds for the naive loop (200)")
     ap.add_argument("--approvals", type=int, help="posts approved one by one (5)")
     ap.add_argument(
+        "--restarts", type=int, default=3,
+        help="restarts measured, one after another; the figure is their median (3)",
+    )  # fmt: skip
+    ap.add_argument(
         # A monitor asks every 10-30 s (Kubernetes' probe default periodSeconds 10, Docker's
         # HEALTHCHECK --interval 30 s); the bench asks far more often, to sample the latency
         # under load, and each request is CPU the window counts: five a second were 6-8 % of
@@ -486,6 +491,8 @@ def main() -> int:
     args.window = args.window or (30.0 if quick else 60.0)
     args.naive = min(args.naive or (60 if quick else 200), args.feeds)  # a feed the farm has
     args.approvals = args.approvals or (3 if quick else 5)
+    if args.restarts < 1:
+        ap.error("--restarts: at least 1")
 
     with tempfile.TemporaryDirectory() as tmp:
         args.database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -603,36 +610,19 @@ def run(
     latencies = approvals(args, config, engine, first) if changes else []
     taps = staff_approvals(args, engine, first, telegram) if telegram and changes else []
     rss_first = (peak_rss_mb(first.pid), tree_peak_rss_mb(first.pid))
-    # 4. Restart: stop, change 5 %, make every source due, start again.
-    pinger.phase = "startup"  # stopped, then the new daemon starting: nothing listens
-    first.stop()
-    bump(base, args.changed, offset + 1)
-    with engine.begin() as conn:
-        conn.execute(update(SourceRow).values(next_check_at=datetime.now(UTC)))
-    second = Daemon(config, log_path)
-    daemons.append(second)
-    second.start()
-    second.wait_for(lambda: second.started_at is not None, 120, "daemon_started (restart)")
-    pinger.phase = "restart"
-    spy = profile(args, second.pid, 10, ".restart")
-    second.wait_for(lambda: second.checks >= feeds, 600, "the restarted daemon's first poll")
-    assert second.started_at is not None
-    restart_wall = time.perf_counter() - second.started_at
-    restart_cpu = cpu_seconds(second.pid) - second.started_cpu
-    restart = second.checks / restart_cpu if restart_cpu else float("inf")
-    rss = (
-        max(rss_first[0], peak_rss_mb(second.pid)),
-        max(rss_first[1], tree_peak_rss_mb(second.pid)),
-    )
-    print(
-        f"restarted daemon, first poll: {second.checks} checks in {restart_wall:.1f} s "
-        f"({second.checks / restart_wall:.0f} feeds/s), daemon CPU {restart_cpu:.2f} s: "
-        f"{restart:.0f} checks per CPU-second",
-        flush=True,
-    )
-    if spy is not None:
-        spy.wait()
-    second.stop()
+    # 4. Restart: stop, change 5 %, make every source due, start again; `--restarts` times.
+    # One restart's first poll is a ~3 s sample, against a 60 s steady window: identical
+    # work costs up to twice the CPU from one second to the next on this machine
+    # (docs/benchmarks.md, 2026-12-03 08:15), so the figure is the median of several.
+    previous, restarts, rss = first, [], rss_first
+    for n in range(args.restarts):
+        previous.stop()
+        daemon, rate = restart(args, config, log_path, base, engine, offset + 1 + n, pinger)
+        daemons.append(daemon)
+        restarts.append(rate)
+        rss = (max(rss[0], peak_rss_mb(daemon.pid)), max(rss[1], tree_peak_rss_mb(daemon.pid)))
+        previous = daemon
+    previous.stop()
     pinger.stopping.set()
     # 5. The naive loop over the same farm.
     naive_cpu, naive_wall = naive_result(naive_loop(base, args.naive))
@@ -645,13 +635,57 @@ def run(
         f"naive loop beside the steady window: {naive_during:.0f} checks per CPU-second",
         flush=True,
     )
-    report(args, entries / first_wall, steady, restart, rss, latencies,
+    report(args, entries / first_wall, steady, restarts, rss, latencies,
            (naive_cpu, naive_during), pinger, taps)  # fmt: skip
     engine.dispose()
-    errors = first.errors + second.errors
+    errors = sum(d.errors for d in daemons)
     if errors:
         print(f"note: the daemons' poll cycles reported {errors} source errors", flush=True)
     return 0
+
+
+def restart(
+    args: argparse.Namespace,
+    config: Path,
+    log_path: Path,
+    base: str,
+    engine: Any,
+    offset: int,
+    pinger: HealthPinger,
+) -> tuple[Daemon, float]:
+    """One restart (the daemon before it stopped): 5 % of the feeds change, every source is
+    made due, a new daemon starts; its first poll in checks per CPU-second."""
+    pinger.phase = "startup"  # stopped, then the new daemon starting: nothing listens
+    bump(base, args.changed, offset)
+    with engine.begin() as conn:
+        conn.execute(update(SourceRow).values(next_check_at=datetime.now(UTC)))
+    daemon = Daemon(config, log_path)
+    daemon.start()
+    daemon.wait_for(lambda: daemon.started_at is not None, 120, "daemon_started (restart)")
+    pinger.phase = "restart"
+    threads0 = thread_cpu(daemon.pid)
+    spy = profile(args, daemon.pid, 10, f".restart{offset}")
+    daemon.wait_for(lambda: daemon.checks >= args.feeds, 600, "the restarted daemon's first poll")
+    assert daemon.started_at is not None
+    wall = time.perf_counter() - daemon.started_at
+    cpu = cpu_seconds(daemon.pid) - daemon.started_cpu
+    rate = daemon.checks / cpu if cpu else float("inf")
+    print(
+        f"restarted daemon, first poll: {daemon.checks} checks in {wall:.1f} s "
+        f"({daemon.checks / wall:.0f} feeds/s), daemon CPU {cpu:.2f} s: "
+        f"{rate:.0f} checks per CPU-second",
+        flush=True,
+    )
+    # Which thread; and whether a parse worker started (a process spawned in the window
+    # would cost ~0.5 CPU-s of imports).
+    print_thread_cpu(threads0, daemon.pid)
+    own = cpu_seconds_at(Path(f"/proc/{daemon.pid}/stat"), children=True)
+    workers = descendants(daemon.pid)
+    print(f"  worker processes: {len(workers)} ({cpu_seconds(daemon.pid) - own:.2f} CPU-s "
+          "since they started)", flush=True)  # fmt: skip
+    if spy is not None:
+        spy.wait()
+    return daemon, rate
 
 
 def profile(
@@ -773,13 +807,14 @@ def report(
     args: argparse.Namespace,
     first_rate: float,
     steady: float,
-    restart: float,
+    restarts: list[float],
     rss: tuple[float, float],
     latencies: list[float],
     naives: tuple[float, float],
     pinger: HealthPinger,
     taps: list[float],
 ) -> None:
+    restart = statistics.median(restarts)
     every = [x for values in pinger.latencies.values() for x in values]
     p50, p99 = percentile(every, 0.5) * 1000, percentile(every, 0.99) * 1000
     print(f"\n{'figure':<52} {'measured':>12} {'goal':>12}  naive / ratio")
@@ -789,7 +824,10 @@ def report(
          f"{steady / naives[1]:.1f}x (goal >= 10x)"),
         ("first poll: entries/s, stored and planned", f"{first_rate:.0f}", ">= 1,500", ""),
         ("restarted daemon's first poll, checks per CPU-s", f"{restart:.0f}",
-         f">= {0.8 * steady:.0f}", f"{100 * restart / steady:.0f} % of steady (goal >= 80 %)"),
+         f">= {0.8 * steady:.0f}", f"{100 * restart / steady:.0f} % of steady (goal >= 80 %)"
+         + (f"; median of {len(restarts)}: "
+            + ", ".join(f"{100 * r / steady:.0f} %" for r in restarts) if len(restarts) > 1
+            else "")),
         ("/healthz p50 / p99 (ms), whole run", f"{p50:.1f} / {p99:.1f}", "p99 <= 100", ""),
         ("peak RSS of the daemon (MB)", f"{rss[0]:.0f}", "<= 150",
          f"with its worker processes: {rss[1]:.0f} (sum of their peaks)"),
