@@ -129,6 +129,15 @@ def print_thread_cpu(before: dict[int, tuple[str, float, float]], pid: int) -> N
                   f"{system - system0:.2f} system CPU-s", flush=True)  # fmt: skip
 
 
+def print_worker_cpu(pid: int) -> None:
+    """The daemon's worker processes (the parse worker, multiprocessing's resource tracker)
+    and the CPU they spent since they started: a first poll's other core."""
+    own = cpu_seconds_at(Path(f"/proc/{pid}/stat"), children=True)
+    workers = descendants(pid)
+    print(f"  worker processes: {len(workers)} ({cpu_seconds(pid) - own:.2f} CPU-s since they "
+          "started)", flush=True)  # fmt: skip
+
+
 def proc_stat(path: Path) -> tuple[str, list[str]]:
     """A /proc stat file: the command name, and the fields after it (state first: field 3 of
     proc(5) is [0]). The name may hold spaces and parentheses, so it ends at the last ")"."""
@@ -552,6 +561,7 @@ def run(
     # "startup", not against the first poll.
     first.wait_for(lambda: first.started_at is not None, 120, "daemon_started")
     pinger.phase = "first poll"
+    first_threads0 = thread_cpu(first.pid)
 
     def planned() -> bool:
         if first.checks < feeds:
@@ -573,6 +583,8 @@ def run(
         f"({entries / first_wall:.0f} entries/s), daemon CPU {first_cpu:.1f} s",
         flush=True,
     )
+    print_thread_cpu(first_threads0, first.pid)
+    print_worker_cpu(first.pid)
     # 2. Steady state.
     pinger.phase = "steady"
     time.sleep(2.0)
@@ -679,10 +691,7 @@ def restart(
     # Which thread; and whether a parse worker started (a process spawned in the window
     # would cost ~0.5 CPU-s of imports).
     print_thread_cpu(threads0, daemon.pid)
-    own = cpu_seconds_at(Path(f"/proc/{daemon.pid}/stat"), children=True)
-    workers = descendants(daemon.pid)
-    print(f"  worker processes: {len(workers)} ({cpu_seconds(daemon.pid) - own:.2f} CPU-s "
-          "since they started)", flush=True)  # fmt: skip
+    print_worker_cpu(daemon.pid)
     if spy is not None:
         spy.wait()
     return daemon, rate
