@@ -492,6 +492,7 @@ def main() -> int:
         "--profile",
         metavar="PATH",
         help="record the daemon with py-spy over the steady window (speedscope JSON to PATH; "
+        "the first poll's first 15 s to PATH.first, each restart to PATH.restartN; "
         "py-spy installed in the venv, not a project dependency)",
     )
     args = ap.parse_args()
@@ -562,6 +563,7 @@ def run(
     first.wait_for(lambda: first.started_at is not None, 120, "daemon_started")
     pinger.phase = "first poll"
     first_threads0 = thread_cpu(first.pid)
+    spy = profile(args, first.pid, 15, ".first")  # its first 15 s (PATH.first)
 
     def planned() -> bool:
         if first.checks < feeds:
@@ -585,6 +587,8 @@ def run(
     )
     print_thread_cpu(first_threads0, first.pid)
     print_worker_cpu(first.pid)
+    if spy is not None:
+        spy.wait()
     # 2. Steady state.
     pinger.phase = "steady"
     time.sleep(2.0)
