@@ -162,6 +162,8 @@ class Poller(IngestMixin):
         except Exception as exc:
             errors.append(exc)
         try:
+            if not self.memory.learned:
+                self.memory.learn_stored(self.sources)
             ready = self.storage.due_sources(now, among=self.sources)
             due = [sid for sid in ready if sid not in busy]
             states = self.storage.claim_due_sources(now, lease, due) if due else {}
@@ -221,7 +223,7 @@ class Poller(IngestMixin):
         Each source is still bounded by `fetch.deadline`, so this ends in about that time.
         """
         ids = list(self.sources) if source_ids is None else list(source_ids)
-        states = await aio.call(self.storage.source_states, ids)
+        states = await aio.call(self._states, ids)
         reports = await asyncio.gather(
             *(
                 self._poll_one(self.sources[sid], states.get(sid))
@@ -234,6 +236,13 @@ class Poller(IngestMixin):
         self.last_cycle_at = self.clock()
         log_cycle(list(reports), started=len(reports), running=0)
         return list(reports)
+
+    def _states(self, ids: list[str]) -> dict[str, Any]:
+        """poll()'s sources' states (blocking: the storage thread); and at a first poll, which
+        sources have a stored memory, as at the daemon's first tick (_tick_storage)."""
+        if not self.memory.learned:
+            self.memory.learn_stored(self.sources)
+        return self.storage.source_states(ids)
 
     def _deadline(self) -> float:
         return float(getattr(self.fetcher, "deadline", 60.0))

@@ -31,6 +31,11 @@ class SourceMemoryMixin(StorageBase):
             sid: (text, members) for sid, text, members in self._read_rows(query, {}, scalars=False)
         }
 
+    def remembered_sources(self) -> set[str]:
+        """The sources with a stored memory (a poller's start: the others need no read)."""
+        query = select(_M.c.source_id).where(_M.c.memory.is_not(None), _M.c.memory != "")
+        return set(self._read_rows(query, {}))
+
     def poll_memories(self, ids: Sequence[str]) -> dict[str, str]:
         """What the poller remembered of each source's last document (see PollRecord.memory)."""
         return {sid: text for sid, (text, _) in self._memory_rows(ids).items()}

@@ -12,6 +12,7 @@ import syndicator.sources.prepare as prepare_module
 from syndicator.config import parse_config
 from syndicator.sandbox.portal import PortalServer
 from syndicator.storage import Storage
+from syndicator.storage.aio import call as aio_call
 from tests.core.test_incremental_poll import feed
 
 
@@ -117,4 +118,72 @@ async def test_stale_or_broken_memory_means_a_whole_parse(
     assert (report.new, report.changed, report.errors) == (1, 0, [])
     assert spy.parsed == [4]
     assert sorted(spy.normalised) == ["1", "2", "3", "4"]
+    storage.close()
+
+
+async def test_a_source_with_nothing_stored_is_not_read_back(
+    portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poller learns at its start which sources have a stored memory: the first poll of new
+    sources reads none back (a first poll of 2,000 feeds read 2,000 empty rows, issue 11),
+    a restarted one reads those it has, once each."""
+    Spy(monkeypatch)  # prepared in this process, as the other tests here
+    settings = parse_config(
+        {
+            "database": {"url": db_url},
+            "sources": [
+                {"id": "a", "url": portal.url("/a.xml")},
+                {"id": "b", "url": portal.url("/b.xml")},
+            ],
+        }
+    )
+    storage = daemon.build_storage(settings)
+    reads: list[str] = []
+    real = storage.poll_memory_of
+
+    def counted(source_id: str) -> Any:
+        reads.append(source_id)
+        return real(source_id)
+
+    monkeypatch.setattr(storage, "poll_memory_of", counted)
+    portal.put("/a.xml", feed(("1", "Tin một")))
+    portal.put("/b.xml", feed(("2", "Tin hai")))
+    async with daemon.build_http_client(settings) as client:
+        reports = await daemon.build_poller(settings, storage, client).poll()
+    assert sorted(r.new for r in reports) == [1, 1]
+    assert reads == []  # nothing was stored: nothing read
+    assert storage.remembered_sources() == {"a", "b"}
+
+    portal.put("/a.xml", feed(("3", "Tin ba"), ("1", "Tin một")))
+    portal.put("/b.xml", feed(("4", "Tin bốn"), ("2", "Tin hai")))
+    async with daemon.build_http_client(settings) as client:
+        reports = await daemon.build_poller(settings, storage, client).poll()
+    assert sorted(r.new for r in reports) == [1, 1]
+    assert sorted(reads) == ["a", "b"]  # a restart reads what was stored, once each
+    storage.close()
+
+
+async def test_a_memory_written_after_the_start_is_still_safe(
+    portal: PortalServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a poller learned at its start can be stale (another instance polled the source
+    since): its first document is then parsed whole, as a new source's, and nothing is lost
+    or stored twice."""
+    spy = Spy(monkeypatch)
+    settings = parse_config(
+        {"database": {"url": db_url}, "sources": [{"id": "s", "url": portal.url("/f.xml")}]}
+    )
+    storage = daemon.build_storage(settings)
+    async with daemon.build_http_client(settings) as client:
+        late = daemon.build_poller(settings, storage, client)
+        await aio_call(late.memory.learn_stored, ["s"])  # learned: nothing stored yet
+        portal.put("/f.xml", feed(("1", "Tin một"), ("2", "Tin hai")))
+        assert (await poll_once(settings, storage)).new == 2  # another instance's poll
+        spy.reset()
+        portal.put("/f.xml", feed(("3", "Tin ba"), ("1", "Tin một"), ("2", "Tin hai")))
+        (report,) = await late.poll()
+    assert (report.new, report.changed, report.errors) == (1, 0, [])
+    assert spy.parsed == [3]  # whole, once
+    assert sorted(a.title for a in storage.list_articles()) == ["Tin ba", "Tin hai", "Tin một"]
+    assert storage.verify_audit().ok
     storage.close()
