@@ -32,9 +32,11 @@ class SourceMemoryMixin(StorageBase):
         }
 
     def remembered_sources(self) -> set[str]:
-        """The sources with a stored memory (a poller's start: the others need no read)."""
-        query = select(_M.c.source_id).where(_M.c.memory.is_not(None), _M.c.memory != "")
-        return set(self._read_rows(query, {}))
+        """The sources with a memory row (a poller's start: the others need no read). Only
+        the key: a filter on the memory text would read each row's ~5 KB, ~9 MB for 2,000
+        sources, where the primary key's index answers this alone. A row with an empty
+        memory counts as remembered: it is looked for once, as before."""
+        return set(self._read_rows(select(_M.c.source_id), {}))
 
     def poll_memories(self, ids: Sequence[str]) -> dict[str, str]:
         """What the poller remembered of each source's last document (see PollRecord.memory)."""
