@@ -123,6 +123,13 @@ class HealthServer:
         self.started_at = self.clock()
         self._snapshot, self._refreshed = None, asyncio.Event()
         self._refresher = asyncio.create_task(self._refresh(), name="health-snapshot")
+        # The first snapshot is read now, while the daemon is quiet (its loops start after
+        # this), so no /healthz waits for it: read during a restart's first tick (2,000
+        # sources claimed and started), it kept the first answers waiting 80-150 ms
+        # (docs/benchmarks.md). A database that does not answer delays the start by
+        # DB_TIMEOUT_S at most, and /healthz then says so.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._refreshed.wait(), DB_TIMEOUT_S)
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         log.info("health_server_started", url=url)
         return url

@@ -177,6 +177,45 @@ async def test_healthz_says_so_when_the_database_stops_answering(
     assert "no answer from the database" in body["checks"]["database"]["error"]
 
 
+async def test_the_first_snapshot_is_taken_before_serving(
+    store: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """start() returns once the first snapshot is read, so no /healthz waits for it; a
+    database that does not answer delays the start by DB_TIMEOUT_S at most, then says so."""
+    import syndicator.server as server_module
+
+    def build() -> HealthServer:
+        return HealthServer(
+            ServerSettings(listen="127.0.0.1:0", max_poll_age=timedelta(minutes=30)),
+            store, Metrics(store), last_poll=lambda: datetime.now(UTC),
+        )  # fmt: skip
+
+    server = build()
+    await server.start()
+    try:
+        assert server._snapshot is not None
+        assert server._route_now("/healthz") is not None  # answered at once, no wait
+    finally:
+        await server.stop()
+
+    monkeypatch.setattr(server_module, "DB_TIMEOUT_S", 0.3)
+    stuck = threading.Event()
+    monkeypatch.setattr(store, "channel_statuses", lambda: stuck.wait(5) and {})  # hung
+    server = build()
+    started = time.monotonic()
+    url = await server.start()
+    took = time.monotonic() - started
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(f"{url}/healthz")
+    finally:
+        stuck.set()
+        await server.stop()
+    assert 0.3 <= took < 3.0
+    assert response.status_code == 503
+    assert response.json()["problems"] == ["database"]
+
+
 async def test_storage_calls_run_in_order_on_one_thread() -> None:
     """aio.call runs each call on the one storage thread, in the order they were awaited."""
     seen: list[tuple[int, str]] = []
