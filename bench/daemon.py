@@ -129,6 +129,17 @@ def print_thread_cpu(before: dict[int, tuple[str, float, float]], pid: int) -> N
                   f"{system - system0:.2f} system CPU-s", flush=True)  # fmt: skip
 
 
+def phase_cpu(
+    before: dict[int, tuple[str, float, float]], pid: int, spy: subprocess.Popen[bytes] | None
+) -> None:
+    """The end of a measured phase: its CPU per thread and in the worker processes, and the
+    profile of it, if one was being recorded, written."""
+    print_thread_cpu(before, pid)
+    print_worker_cpu(pid)
+    if spy is not None:
+        spy.wait()
+
+
 def print_worker_cpu(pid: int) -> None:
     """The daemon's worker processes (the parse worker, multiprocessing's resource tracker)
     and the CPU they spent since they started: a first poll's other core."""
@@ -585,10 +596,7 @@ def run(
         f"({entries / first_wall:.0f} entries/s), daemon CPU {first_cpu:.1f} s",
         flush=True,
     )
-    print_thread_cpu(first_threads0, first.pid)
-    print_worker_cpu(first.pid)
-    if spy is not None:
-        spy.wait()
+    phase_cpu(first_threads0, first.pid, spy)
     # 2. Steady state.
     pinger.phase = "steady"
     time.sleep(2.0)
@@ -694,10 +702,7 @@ def restart(
     )
     # Which thread; and whether a parse worker started (a process spawned in the window
     # would cost ~0.5 CPU-s of imports).
-    print_thread_cpu(threads0, daemon.pid)
-    print_worker_cpu(daemon.pid)
-    if spy is not None:
-        spy.wait()
+    phase_cpu(threads0, daemon.pid, spy)
     return daemon, rate
 
 
