@@ -162,14 +162,16 @@ class SourceMemory:
         # instance wrote meanwhile is only missed once (the document is then parsed whole,
         # as for a new source: nothing is skipped on a stale assumption).
         self._none_stored: set[str] = set()
-        self.learned = False
+        self._learned = False
 
     def learn_stored(self, source_ids: Iterable[str]) -> None:
-        """Which of these sources have no stored memory (blocking: the storage thread); once
-        per poller, at its first tick or poll."""
+        """Which of these sources have no stored memory (blocking: the storage thread); read
+        once per poller, at its first tick or poll, and nothing after that."""
+        if self._learned:
+            return
         stored = self.storage.remembered_sources()
         self._none_stored = {sid for sid in source_ids if sid not in stored}
-        self.learned = True
+        self._learned = True
 
     def known_items(self, source_id: str, context: Context) -> tuple[Any, set[bytes]] | None:
         """(stamp, item hashes) remembered for this source in this context, if any."""

@@ -162,8 +162,7 @@ class Poller(IngestMixin):
         except Exception as exc:
             errors.append(exc)
         try:
-            if not self.memory.learned:
-                self.memory.learn_stored(self.sources)
+            self.memory.learn_stored(self.sources)  # at the first tick only
             ready = self.storage.due_sources(now, among=self.sources)
             due = [sid for sid in ready if sid not in busy]
             states = self.storage.claim_due_sources(now, lease, due) if due else {}
@@ -240,8 +239,7 @@ class Poller(IngestMixin):
     def _states(self, ids: list[str]) -> dict[str, Any]:
         """poll()'s sources' states (blocking: the storage thread); and at a first poll, which
         sources have a stored memory, as at the daemon's first tick (_tick_storage)."""
-        if not self.memory.learned:
-            self.memory.learn_stored(self.sources)
+        self.memory.learn_stored(self.sources)
         return self.storage.source_states(ids)
 
     def _deadline(self) -> float:
