@@ -641,8 +641,8 @@ def run(
     previous, restarts, rss = first, [], rss_first
     for n in range(args.restarts):
         previous.stop()
-        daemon, rate = restart(args, config, log_path, base, engine, offset + 1 + n, pinger)
-        daemons.append(daemon)
+        daemon, rate = restart(args, config, log_path, base, engine, offset + 1 + n, pinger,
+                               daemons)  # fmt: skip
         restarts.append(rate)
         rss = (max(rss[0], peak_rss_mb(daemon.pid)), max(rss[1], tree_peak_rss_mb(daemon.pid)))
         previous = daemon
@@ -676,14 +676,17 @@ def restart(
     engine: Any,
     offset: int,
     pinger: HealthPinger,
+    daemons: list[Daemon],
 ) -> tuple[Daemon, float]:
-    """One restart (the daemon before it stopped): 5 % of the feeds change, every source is
-    made due, a new daemon starts; its first poll in checks per CPU-second."""
+    """One restart, the previous daemon stopped: 5 % of the feeds change, every source is
+    made due, a new daemon starts (added to `daemons` first, so it is stopped whatever
+    happens); its first poll in checks per CPU-second."""
     pinger.phase = "startup"  # stopped, then the new daemon starting: nothing listens
     bump(base, args.changed, offset)
     with engine.begin() as conn:
         conn.execute(update(SourceRow).values(next_check_at=datetime.now(UTC)))
     daemon = Daemon(config, log_path)
+    daemons.append(daemon)
     daemon.start()
     daemon.wait_for(lambda: daemon.started_at is not None, 120, "daemon_started (restart)")
     pinger.phase = "restart"
